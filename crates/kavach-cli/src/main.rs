@@ -1,0 +1,73 @@
+//! `kavach-cli migrate --url <database url>`: runs the migrations kavachos applies on boot.
+
+use std::process::ExitCode;
+
+fn usage() -> ExitCode {
+    eprintln!("usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)");
+    ExitCode::from(2)
+}
+
+fn parse(args: &[String]) -> Option<String> {
+    let (command, rest) = args.split_first()?;
+    if command != "migrate" {
+        return None;
+    }
+    let mut url = std::env::var("DATABASE_URL").ok();
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        if arg == "--url" {
+            url = Some(it.next()?.clone());
+        } else if let Some(v) = arg.strip_prefix("--url=") {
+            url = Some(v.to_owned());
+        } else {
+            return None;
+        }
+    }
+    url.filter(|u| !u.is_empty())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
+        println!("usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)");
+        return ExitCode::SUCCESS;
+    }
+    let Some(url) = parse(&args) else { return usage() };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(_) => {
+            eprintln!("kavach-cli: could not start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(kavach_core::migrate_url(&url)) {
+        Ok(report) if report.applied.is_empty() => {
+            println!("the database is up to date (version {})", report.current);
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            let list: Vec<String> = report.applied.iter().map(i64::to_string).collect();
+            println!("applied migrations: {}", list.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kavach-cli: {}: {}", e.code(), e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn parses_url_forms() {
+        let v = |a: &[&str]| parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(v(&["migrate", "--url", "sqlite:x.db"]), Some("sqlite:x.db".into()));
+        assert_eq!(v(&["migrate", "--url=postgres://h/db"]), Some("postgres://h/db".into()));
+        assert_eq!(v(&["migrate", "--bogus"]), None);
+        assert_eq!(v(&["other"]), None);
+        assert_eq!(v(&["migrate", "--url"]), None);
+    }
+}

@@ -1,0 +1,287 @@
+//! `createKavach(config)`: the configuration, parsed from JSON and checked before anything opens.
+
+use serde::Deserialize;
+
+use crate::error::{KavachError, Result};
+
+/// The whole configuration. Unknown keys (plugins, emailAndPassword, ...) are accepted here and
+/// handled by the parts that own them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KavachConfig {
+    /// Where data lives.
+    pub database: DatabaseConfig,
+    /// At least 32 characters; signs and derives keys. Required outside development and test.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// The app's public URL (decides cookie `Secure` and absolute URLs).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Do not run migrations on boot (run `kavach-cli migrate` instead).
+    #[serde(default)]
+    pub skip_migrations: Option<bool>,
+    /// Agent settings.
+    #[serde(default)]
+    pub agents: AgentsConfig,
+}
+
+/// `database: { provider, url, skipMigrations?, pool?, durability? }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseConfig {
+    /// `sqlite` (default), `postgres` / `postgresql`, or `mysql` (MariaDB too).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A connection URL, or for SQLite a file path, `file:...`, `sqlite:...` or `:memory:`.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub skip_migrations: Option<bool>,
+    #[serde(default)]
+    pub pool: PoolConfig,
+    /// SQLite only: `normal` (default; WAL, a committed row survives a process crash) or `full`
+    /// (fsync on every commit; survives power loss).
+    #[serde(default)]
+    pub durability: Option<String>,
+}
+
+/// Pool sizes.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolConfig {
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    #[serde(default)]
+    pub min_connections: Option<u32>,
+    /// Seconds to wait for a connection before failing with `DB_UNREACHABLE`.
+    #[serde(default)]
+    pub acquire_timeout: Option<u64>,
+}
+
+/// `agents: { maxPerOwner?, tokenExpiry? }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentsConfig {
+    /// Active agents one owner may hold (default 10).
+    #[serde(default)]
+    pub max_per_owner: Option<u32>,
+    /// Default lifetime of a new agent when `create` gives no `expiresAt`: seconds, or a string such
+    /// as `"30d"`, `"12h"`, `"15m"`, `"90s"`. Default: no expiry.
+    #[serde(default)]
+    pub token_expiry: Option<serde_json::Value>,
+}
+
+/// Which SQL dialect a database speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+/// Durability of SQLite commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Normal,
+    Full,
+}
+
+/// The checked configuration the core runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dialect: Dialect,
+    /// The connection URL or SQLite location, as given (never logged).
+    pub url: String,
+    pub run_migrations: bool,
+    pub max_connections: Option<u32>,
+    pub min_connections: Option<u32>,
+    pub acquire_timeout_secs: u64,
+    pub durability: Durability,
+    pub max_agents_per_owner: u32,
+    pub default_agent_ttl_ms: Option<i64>,
+}
+
+/// Parses `"30d"`, `"12h"`, `"15m"`, `"90s"` or a number of seconds into milliseconds.
+pub fn parse_duration_ms(v: &serde_json::Value) -> Option<i64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64().filter(|s| *s > 0.0 && s.is_finite()).map(|s| (s * 1000.0) as i64),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            let unit = s.chars().last()?;
+            let mult: i64 = match unit {
+                's' => 1_000,
+                'm' => 60_000,
+                'h' => 3_600_000,
+                'd' => 86_400_000,
+                _ => return None,
+            };
+            let n: i64 = s[..s.len() - 1].parse().ok().filter(|n| *n > 0)?;
+            n.checked_mul(mult)
+        }
+        _ => None,
+    }
+}
+
+impl KavachConfig {
+    /// Parses the JSON the binding hands over.
+    pub fn from_json(json: &str) -> Result<Self> {
+        serde_json::from_str(json).map_err(|e| {
+            // serde's message names the field and expected type; it never echoes values.
+            KavachError::ConfigInvalid(format!("invalid configuration: {e}"))
+        })
+    }
+
+    /// Checks everything that can be checked without a database. `node_env` is `NODE_ENV`.
+    pub fn settings(&self, node_env: Option<&str>) -> Result<Settings> {
+        let dialect = match self.database.provider.as_deref().unwrap_or("sqlite") {
+            "sqlite" => Dialect::Sqlite,
+            "postgres" | "postgresql" | "pg" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::MySql,
+            other => {
+                return Err(KavachError::ConfigInvalid(format!(
+                    "database.provider \"{other}\" is not supported: use \"sqlite\", \"postgres\" or \"mysql\""
+                )))
+            }
+        };
+        let url = match (&self.database.url, dialect) {
+            (Some(u), _) if !u.trim().is_empty() => u.trim().to_owned(),
+            (_, Dialect::Sqlite) => "kavach.db".to_owned(),
+            _ => {
+                return Err(KavachError::ConfigInvalid(
+                    "database.url is required for postgres and mysql (it was empty or missing)".into(),
+                ))
+            }
+        };
+        match dialect {
+            Dialect::Postgres if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+                return Err(KavachError::ConfigInvalid(
+                    "database.url for postgres must start with postgres:// or postgresql://".into(),
+                ))
+            }
+            Dialect::MySql if !(url.starts_with("mysql://") || url.starts_with("mariadb://")) => {
+                return Err(KavachError::ConfigInvalid(
+                    "database.url for mysql must start with mysql:// or mariadb://".into(),
+                ))
+            }
+            _ => {}
+        }
+        let dev = matches!(node_env, Some("development") | Some("test"));
+        match &self.secret {
+            Some(s) if s.chars().count() < 32 => {
+                return Err(KavachError::ConfigInvalid("secret must be at least 32 characters long".into()))
+            }
+            None if !dev => {
+                return Err(KavachError::ConfigInvalid(
+                    "secret is required (at least 32 characters) unless NODE_ENV is development or test".into(),
+                ))
+            }
+            _ => {}
+        }
+        if let Some(b) = &self.base_url {
+            if !(b.starts_with("http://") || b.starts_with("https://")) {
+                return Err(KavachError::ConfigInvalid("baseUrl must start with http:// or https://".into()));
+            }
+        }
+        let durability = match self.database.durability.as_deref() {
+            None | Some("normal") => Durability::Normal,
+            Some("full") => Durability::Full,
+            Some(_) => {
+                return Err(KavachError::ConfigInvalid(
+                    "database.durability must be \"normal\" or \"full\"".into(),
+                ))
+            }
+        };
+        let pool = &self.database.pool;
+        if pool.max_connections == Some(0) || pool.max_connections.is_some_and(|n| n > 1000) {
+            return Err(KavachError::ConfigInvalid("database.pool.maxConnections must be between 1 and 1000".into()));
+        }
+        if let (Some(min), Some(max)) = (pool.min_connections, pool.max_connections) {
+            if min > max {
+                return Err(KavachError::ConfigInvalid(
+                    "database.pool.minConnections must not exceed maxConnections".into(),
+                ));
+            }
+        }
+        let max_agents_per_owner = match self.agents.max_per_owner {
+            Some(0) => return Err(KavachError::ConfigInvalid("agents.maxPerOwner must be at least 1".into())),
+            Some(n) => n,
+            None => 10,
+        };
+        let default_agent_ttl_ms = match &self.agents.token_expiry {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => Some(parse_duration_ms(v).ok_or_else(|| {
+                KavachError::ConfigInvalid(
+                    "agents.tokenExpiry must be a positive number of seconds or a string like \"30d\", \"12h\", \"15m\", \"90s\"".into(),
+                )
+            })?),
+        };
+        let skip = self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
+        Ok(Settings {
+            dialect,
+            url,
+            run_migrations: !skip,
+            max_connections: pool.max_connections,
+            min_connections: pool.min_connections,
+            acquire_timeout_secs: pool.acquire_timeout.unwrap_or(10).clamp(1, 600),
+            durability,
+            max_agents_per_owner,
+            default_agent_ttl_ms,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg(v: serde_json::Value) -> KavachConfig {
+        KavachConfig::from_json(&v.to_string()).unwrap()
+    }
+
+    #[test]
+    fn defaults_to_sqlite_and_requires_secret_in_production() {
+        let c = cfg(json!({"database": {"provider": "sqlite", "url": ":memory:"}}));
+        assert_eq!(c.settings(None).unwrap_err().code(), "CONFIG_INVALID");
+        let s = c.settings(Some("test")).unwrap();
+        assert_eq!(s.dialect, Dialect::Sqlite);
+        assert!(s.run_migrations);
+        assert_eq!(s.max_agents_per_owner, 10);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let secret = "x".repeat(32);
+        for bad in [
+            json!({"database": {"provider": "oracle", "url": "x"}, "secret": secret}),
+            json!({"database": {"provider": "postgres"}, "secret": secret}),
+            json!({"database": {"provider": "postgres", "url": "mysql://x"}, "secret": secret}),
+            json!({"database": {"provider": "sqlite"}, "secret": "short"}),
+            json!({"database": {"provider": "sqlite", "durability": "maybe"}, "secret": secret}),
+            json!({"database": {"provider": "sqlite"}, "secret": secret, "agents": {"tokenExpiry": "soon"}}),
+            json!({"database": {"provider": "sqlite"}, "secret": secret, "baseUrl": "example.com"}),
+        ] {
+            assert_eq!(cfg(bad.clone()).settings(None).unwrap_err().code(), "CONFIG_INVALID", "{bad}");
+        }
+        assert!(KavachConfig::from_json(r#"{"database": 3}"#).is_err());
+    }
+
+    #[test]
+    fn skip_migrations_in_either_place() {
+        let secret = "x".repeat(32);
+        let a = cfg(json!({"database": {"provider": "sqlite"}, "secret": secret, "skipMigrations": true}));
+        let b = cfg(json!({"database": {"provider": "sqlite", "skipMigrations": true}, "secret": secret}));
+        assert!(!a.settings(None).unwrap().run_migrations);
+        assert!(!b.settings(None).unwrap().run_migrations);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_ms(&json!("24h")), Some(86_400_000));
+        assert_eq!(parse_duration_ms(&json!("30d")), Some(30 * 86_400_000));
+        assert_eq!(parse_duration_ms(&json!(90)), Some(90_000));
+        assert_eq!(parse_duration_ms(&json!("-3h")), None);
+        assert_eq!(parse_duration_ms(&json!("3x")), None);
+        assert_eq!(parse_duration_ms(&json!("")), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! The one error type of kavachos: stable SCREAMING_SNAKE codes, safe messages.
+//!
+//! Messages never carry SQL, driver text, file paths, secrets or tokens: the driver detail goes to
+//! `source` (kept out of `Display`) so that a log of the error stays clean.
+
+use std::fmt;
+
+/// Every failure kavachos reports. `code()` is the stable contract; the message is for people.
+#[derive(Debug, thiserror::Error)]
+pub enum KavachError {
+    /// The configuration passed to `createKavach` is unusable.
+    #[error("{0}")]
+    ConfigInvalid(String),
+    /// The database could not be reached (connect, pool or I/O failure).
+    #[error("the database is unreachable: {0}")]
+    DbUnreachable(String),
+    /// The embedded migrations could not be applied.
+    #[error("migrations failed: {0}")]
+    MigrationFailed(String),
+    /// Input that fails validation (shape, length, format).
+    #[error("{0}")]
+    ValidationFailed(String),
+    /// A named thing does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The owner reached `agents.maxPerOwner` active agents.
+    #[error("{0}")]
+    AgentLimitReached(String),
+    /// The operation is not allowed in the current state (e.g. rotating a revoked agent).
+    #[error("{0}")]
+    Conflict(String),
+    /// The instance was closed.
+    #[error("this kavachos instance is closed")]
+    Closed,
+    /// A database operation failed for a reason that is not the caller's.
+    #[error("a database operation failed")]
+    Database(#[source] DbCause),
+    /// An internal invariant failed; never expected.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The driver error behind [`KavachError::Database`]; shown only through `source()`.
+pub struct DbCause(pub String);
+
+impl fmt::Debug for DbCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DbCause(..)")
+    }
+}
+impl fmt::Display for DbCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for DbCause {}
+
+impl KavachError {
+    /// The stable code JS switches on (`err.code`) and HTTP returns in `{ error: { code } }`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::ConfigInvalid(_) => "CONFIG_INVALID",
+            Self::DbUnreachable(_) => "DB_UNREACHABLE",
+            Self::MigrationFailed(_) => "MIGRATION_FAILED",
+            Self::ValidationFailed(_) => "VALIDATION_FAILED",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::AgentLimitReached(_) => "AGENT_LIMIT_REACHED",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Closed => "CLOSED",
+            Self::Database(_) => "DATABASE_ERROR",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The HTTP status this error maps to.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::ConfigInvalid(_) | Self::ValidationFailed(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
+            Self::DbUnreachable(_) | Self::Closed => 503,
+            Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    pub(crate) fn validation(msg: impl Into<String>) -> Self {
+        Self::ValidationFailed(msg.into())
+    }
+}
+
+impl From<sqlx::Error> for KavachError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_) => KavachError::DbUnreachable(short_kind(&e).into()),
+            _ => KavachError::Database(DbCause(e.to_string())),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for KavachError {
+    fn from(e: rusqlite::Error) -> Self {
+        KavachError::Database(DbCause(e.to_string()))
+    }
+}
+
+fn short_kind(e: &sqlx::Error) -> &'static str {
+    match e {
+        sqlx::Error::Io(_) => "connection failed",
+        sqlx::Error::PoolTimedOut => "timed out waiting for a connection",
+        sqlx::Error::PoolClosed => "the pool is closed",
+        sqlx::Error::Tls(_) => "TLS handshake failed",
+        _ => "database error",
+    }
+}
+
+pub type Result<T, E = KavachError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_errors_hide_driver_text() {
+        let e = KavachError::Database(DbCause("syntax error near SELECT secret".into()));
+        assert_eq!(e.to_string(), "a database operation failed");
+        assert_eq!(format!("{e:?}"), "Database(DbCause(..))");
+        assert_eq!(e.code(), "DATABASE_ERROR");
+    }
+}

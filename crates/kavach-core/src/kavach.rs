@@ -1,0 +1,360 @@
+//! The instance `createKavach` returns: pools, the hot path and the agent/audit operations.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sqlx::Row;
+
+use crate::agents::{AgentFilter, AgentStore, AgentWithToken, CreateAgent, UpdateAgent, Agent};
+use crate::audit::{self, AuditEntry, AuditFilter, ExportFormat};
+use crate::authz::{decide, AuthRow, Decision, PendingAudit};
+use crate::batcher::{commit_rate_limited, AuditBatcher};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Dialect, KavachConfig, Settings};
+use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
+use crate::error::{KavachError, Result};
+use crate::permission::{AuthzRequest, CompiledCache};
+use crate::sqlite_fast::SqliteFast;
+use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
+
+const SELECT_AUTH_BY_HASH: &str = "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?";
+const SELECT_AUTH_BY_ID: &str = "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?";
+
+/// One kavachos instance.
+pub struct Kavach {
+    settings: Settings,
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+    cache: CompiledCache,
+    fast: Option<SqliteFast>,
+    batcher: Option<AuditBatcher>,
+    sqlite: Option<SqliteLocation>,
+    closed: AtomicBool,
+    by_hash_sql: String,
+    by_id_sql: String,
+}
+
+impl std::fmt::Debug for Kavach {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kavach").field("dialect", &self.settings.dialect).finish_non_exhaustive()
+    }
+}
+
+enum Lookup<'a> {
+    Hash(&'a str),
+    Id(&'a str),
+}
+
+fn plausible_token(token: &str) -> bool {
+    token.starts_with(AGENT_TOKEN_PREFIX) && token.len() <= 256
+}
+
+impl Kavach {
+    /// Boots an instance: checks the config, connects, migrates (unless skipped), starts writers.
+    pub async fn open(config: &KavachConfig, node_env: Option<&str>) -> Result<Arc<Self>> {
+        Self::open_with_clock(config, node_env, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(config: &KavachConfig, node_env: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+        let settings = config.settings(node_env)?;
+        let sqlite = match settings.dialect {
+            Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
+            _ => None,
+        };
+        let pool = db::connect(&settings, sqlite.as_ref()).await?;
+        if let Err(e) = prepare_schema(&pool, settings.run_migrations, clock.now_ms()).await {
+            on_close_pool(&pool).await;
+            if let Some(loc) = sqlite.as_ref().filter(|l| l.ephemeral) {
+                remove_sqlite_files(loc);
+            }
+            return Err(e);
+        }
+        let fast = match &sqlite {
+            Some(loc) => Some(SqliteFast::start(&loc.path, settings.durability)?),
+            None => None,
+        };
+        let batcher = match settings.dialect {
+            Dialect::Sqlite => None,
+            _ => Some(AuditBatcher::start(pool.clone())),
+        };
+        let dialect = settings.dialect;
+        Ok(Arc::new(Self {
+            by_hash_sql: sql_for(dialect, SELECT_AUTH_BY_HASH).into_owned(),
+            by_id_sql: sql_for(dialect, SELECT_AUTH_BY_ID).into_owned(),
+            settings,
+            pool,
+            clock,
+            cache: CompiledCache::default(),
+            fast,
+            batcher,
+            sqlite,
+            closed: AtomicBool::new(false),
+        }))
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.settings.dialect
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The sqlx pool (for the parts of kavachos that build on this one, and for tests).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(KavachError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn agents(&self) -> AgentStore<'_> {
+        AgentStore { pool: &self.pool, dialect: self.settings.dialect }
+    }
+
+    // ---- agents -------------------------------------------------------------------------------
+
+    pub async fn create_agent(&self, input: CreateAgent) -> Result<AgentWithToken> {
+        self.check_open()?;
+        self.agents()
+            .create(input, self.now_ms(), self.settings.max_agents_per_owner, self.settings.default_agent_ttl_ms)
+            .await
+    }
+
+    pub async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
+        self.check_open()?;
+        self.agents().get(id, self.now_ms()).await
+    }
+
+    pub async fn list_agents(&self, filter: AgentFilter) -> Result<Vec<Agent>> {
+        self.check_open()?;
+        self.agents().list(filter, self.now_ms()).await
+    }
+
+    pub async fn update_agent(&self, id: &str, patch: UpdateAgent) -> Result<Agent> {
+        self.check_open()?;
+        self.agents().update(id, patch, self.now_ms()).await
+    }
+
+    pub async fn revoke_agent(&self, id: &str) -> Result<()> {
+        self.check_open()?;
+        self.agents().revoke(id, self.now_ms()).await
+    }
+
+    pub async fn rotate_agent(&self, id: &str) -> Result<AgentWithToken> {
+        self.check_open()?;
+        self.agents().rotate(id, self.now_ms()).await
+    }
+
+    // ---- authorization ------------------------------------------------------------------------
+
+    async fn load(&self, key: Lookup<'_>) -> Result<Option<AuthRow>> {
+        if let Some(fast) = &self.fast {
+            return match key {
+                Lookup::Hash(h) => fast.agent_by_hash(h),
+                Lookup::Id(id) => fast.agent_by_id(id),
+            };
+        }
+        let (sql, k) = match key {
+            Lookup::Hash(h) => (&self.by_hash_sql, h),
+            Lookup::Id(id) => (&self.by_id_sql, id),
+        };
+        let row = crate::on_pool!(&self.pool, p => {
+            match sqlx::query(sql).bind(k).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some(AuthRow {
+                    id: crate::col_str!(r, 0)?,
+                    owner_id: crate::col_str!(r, 1)?,
+                    status: crate::col_str!(r, 2)?,
+                    expires_at: r.try_get::<Option<Ts>, _>(3)?.map(|t| t.0),
+                    permissions: crate::col_str!(r, 4)?,
+                }),
+            }
+        });
+        Ok(row)
+    }
+
+    async fn commit(&self, pending: PendingAudit) -> Result<Decision> {
+        if let Some(fast) = &self.fast {
+            return fast.commit(pending).await;
+        }
+        if !pending.rate.is_empty() {
+            return commit_rate_limited(&self.pool, pending).await;
+        }
+        match &self.batcher {
+            Some(b) => b.commit(pending.row).await,
+            None => Err(KavachError::Internal("no audit writer".into())),
+        }
+    }
+
+    /// `authorizeByToken(token, req)`: never an error on a denial; the audit row is committed first.
+    pub async fn authorize_by_token(&self, token: &str, req: &AuthzRequest) -> Result<Decision> {
+        self.check_open()?;
+        req.validate()?;
+        let started = Instant::now();
+        if !plausible_token(token) {
+            return Ok(Decision::invalid_token());
+        }
+        let hash = hash_token(token);
+        let Some(agent) = self.load(Lookup::Hash(&hash)).await? else {
+            return Ok(Decision::invalid_token());
+        };
+        let pending = decide(&agent, req, &self.cache, self.now_ms(), started)?;
+        self.commit(pending).await
+    }
+
+    /// `authorize(agentId, req)`: the same checks (status, expiry, permissions) by agent id.
+    pub async fn authorize(&self, agent_id: &str, req: &AuthzRequest) -> Result<Decision> {
+        self.check_open()?;
+        req.validate()?;
+        let started = Instant::now();
+        if agent_id.is_empty() || agent_id.len() > 64 {
+            return Ok(Decision::agent_not_found());
+        }
+        let Some(agent) = self.load(Lookup::Id(agent_id)).await? else {
+            return Ok(Decision::agent_not_found());
+        };
+        let pending = decide(&agent, req, &self.cache, self.now_ms(), started)?;
+        self.commit(pending).await
+    }
+
+    /// The same decision committed on the calling thread when nothing else is being written
+    /// (SQLite only). `None`: take the async path.
+    pub fn authorize_by_token_inline(&self, token: &str, req: &AuthzRequest) -> Option<Result<Decision>> {
+        let fast = self.fast.as_ref()?;
+        if let Err(e) = self.check_open().and_then(|_| req.validate()) {
+            return Some(Err(e));
+        }
+        let started = Instant::now();
+        if !plausible_token(token) {
+            return Some(Ok(Decision::invalid_token()));
+        }
+        let hash = hash_token(token);
+        fast.try_inline(
+            |conn| match SqliteFast::read_by_hash(conn, &hash)? {
+                None => Ok(None),
+                Some(agent) => decide(&agent, req, &self.cache, self.now_ms(), started).map(Some),
+            },
+            Decision::invalid_token(),
+        )
+    }
+
+    /// Inline twin of [`Kavach::authorize`].
+    pub fn authorize_inline(&self, agent_id: &str, req: &AuthzRequest) -> Option<Result<Decision>> {
+        let fast = self.fast.as_ref()?;
+        if let Err(e) = self.check_open().and_then(|_| req.validate()) {
+            return Some(Err(e));
+        }
+        let started = Instant::now();
+        if agent_id.is_empty() || agent_id.len() > 64 {
+            return Some(Ok(Decision::agent_not_found()));
+        }
+        fast.try_inline(
+            |conn| match SqliteFast::read_by_id(conn, agent_id)? {
+                None => Ok(None),
+                Some(agent) => decide(&agent, req, &self.cache, self.now_ms(), started).map(Some),
+            },
+            Decision::agent_not_found(),
+        )
+    }
+
+    // ---- audit --------------------------------------------------------------------------------
+
+    pub async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
+        self.check_open()?;
+        audit::query(&self.pool, filter, audit::MAX_LIMIT).await
+    }
+
+    pub async fn audit_export(&self, filter: &AuditFilter, format: ExportFormat) -> Result<String> {
+        self.check_open()?;
+        let mut f = filter.clone();
+        f.limit = Some(f.limit.unwrap_or(audit::MAX_EXPORT));
+        let entries = audit::query(&self.pool, &f, audit::MAX_EXPORT).await?;
+        audit::render(&entries, format)
+    }
+
+    // ---- lifecycle ----------------------------------------------------------------------------
+
+    /// Drains the audit writers, closes the pools and removes an ephemeral SQLite file. Idempotent.
+    pub async fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(fast) = &self.fast {
+            fast.shutdown();
+        }
+        if let Some(b) = &self.batcher {
+            b.shutdown().await;
+        }
+        on_close_pool(&self.pool).await;
+        if let Some(loc) = self.sqlite.as_ref().filter(|l| l.ephemeral) {
+            remove_sqlite_files(loc);
+        }
+    }
+}
+
+impl Drop for Kavach {
+    fn drop(&mut self) {
+        if let Some(fast) = &self.fast {
+            fast.shutdown();
+        }
+        if let Some(loc) = self.sqlite.as_ref().filter(|l| l.ephemeral) {
+            remove_sqlite_files(loc);
+        }
+    }
+}
+
+async fn prepare_schema(pool: &Pool, run_migrations: bool, now_ms: i64) -> Result<()> {
+    if run_migrations {
+        db::migrate(pool, now_ms).await?;
+        return Ok(());
+    }
+    let pending = db::pending_migrations(pool).await?;
+    if !pending.is_empty() {
+        return Err(KavachError::MigrationFailed(format!(
+            "skipMigrations is set and {} migration(s) are pending: run `kavach-cli migrate --url <database url>` first",
+            pending.len()
+        )));
+    }
+    Ok(())
+}
+
+async fn on_close_pool(pool: &Pool) {
+    crate::on_pool!(pool, p => p.close().await)
+}
+
+fn remove_sqlite_files(loc: &SqliteLocation) {
+    let base = loc.path.as_os_str().to_owned();
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = base.clone();
+        p.push(suffix);
+        let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+    }
+}
+
+/// `kavach-cli migrate --url URL`: the boot migrations, on their own.
+pub async fn migrate_url(url: &str) -> Result<db::MigrationReport> {
+    let provider = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        "postgres"
+    } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+        "mysql"
+    } else {
+        "sqlite"
+    };
+    let config = KavachConfig::from_json(&serde_json::json!({ "database": { "provider": provider, "url": url } }).to_string())?;
+    let settings = config.settings(Some("development"))?;
+    let sqlite = match settings.dialect {
+        Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
+        _ => None,
+    };
+    let pool = db::connect(&settings, sqlite.as_ref()).await?;
+    let report = db::migrate(&pool, SystemClock.now_ms()).await;
+    on_close_pool(&pool).await;
+    report
+}

@@ -1,0 +1,281 @@
+//! SQLite's hot path on rusqlite: point reads on pooled connections, and one writer thread that
+//! group-commits audit rows. sqlx's SQLite driver runs every query through a worker thread and costs
+//! several times the CPU per read (see reference/napi-floor.md); this sits behind the same store.
+//!
+//! Durability: a caller learns its decision only after the transaction holding its audit row has
+//! committed. When nothing else is in flight, `try_inline` commits on the caller's own thread
+//! instead (no thread hop), which is what makes a single call cheap.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::authz::{AuditRow, AuthRow, Decision, PendingAudit, HOUR_MS};
+use crate::config::Durability;
+use crate::error::{DbCause, KavachError, Result};
+
+const MAX_BATCH: usize = 1024;
+
+struct WriteJob {
+    audit: PendingAudit,
+    done: tokio::sync::oneshot::Sender<Result<Decision>>,
+}
+
+/// The rusqlite side of a SQLite store.
+pub struct SqliteFast {
+    path: PathBuf,
+    durability: Durability,
+    readers: Mutex<Vec<Connection>>,
+    sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    /// Jobs queued or being committed by the writer, plus 1 while an inline commit runs.
+    pending: Arc<AtomicUsize>,
+    inline_commits: Arc<AtomicBool>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn open(path: &Path, durability: Durability) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", match durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    })?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+const SELECT_BY_HASH: &str =
+    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?1";
+const SELECT_BY_ID: &str =
+    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?1";
+const INSERT_AUDIT: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+const COUNT_RATE: &str = "SELECT COUNT(*) FROM kavach_audit_logs WHERE agent_id = ?1 AND rate_key = ?2 AND result = 'allowed' AND created_at > ?3";
+
+fn read_agent(conn: &Connection, sql: &str, key: &str) -> Result<Option<AuthRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt
+        .query_row([key], |r| {
+            Ok(AuthRow {
+                id: r.get(0)?,
+                owner_id: r.get(1)?,
+                status: r.get(2)?,
+                expires_at: r.get(3)?,
+                permissions: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
+fn insert(conn: &Connection, row: &AuditRow) -> Result<()> {
+    let mut stmt = conn.prepare_cached(INSERT_AUDIT)?;
+    stmt.execute(params![
+        row.id,
+        row.agent_id,
+        row.user_id,
+        row.action,
+        row.resource,
+        row.parameters,
+        row.result(),
+        row.code,
+        row.reason,
+        row.rate_key,
+        row.ip,
+        row.duration_us,
+        row.created_at,
+    ])?;
+    Ok(())
+}
+
+/// Settles and inserts every row in one `BEGIN IMMEDIATE ... COMMIT`.
+fn commit_batch<'a>(conn: &Connection, audits: impl Iterator<Item = &'a mut PendingAudit>) -> Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let run = || -> Result<()> {
+        for a in audits {
+            let (agent, since) = (a.row.agent_id.clone(), a.row.created_at - HOUR_MS);
+            a.settle(|key| {
+                let mut stmt = conn.prepare_cached(COUNT_RATE)?;
+                Ok(stmt.query_row(params![agent, key, since], |r| r.get::<_, i64>(0))?)
+            })?;
+            insert(conn, &a.row)?;
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>, pending: Arc<AtomicUsize>, inline_commits: Arc<AtomicBool>) {
+    let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let first = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Inline commits never checkpoint on the caller's thread; keep the WAL short here.
+                if inline_commits.swap(false, Ordering::AcqRel) {
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = commit_batch(&conn, batch.iter_mut().map(|j| &mut j.audit));
+        let n = batch.len();
+        match result {
+            Ok(()) => {
+                pending.fetch_sub(n, Ordering::AcqRel);
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Ok(job.audit.row.decision()));
+                }
+            }
+            Err(e) => {
+                pending.fetch_sub(n, Ordering::AcqRel);
+                let msg = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job.done.send(Err(KavachError::Database(DbCause(msg.clone()))));
+                }
+            }
+        }
+    }
+    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+impl SqliteFast {
+    /// Opens the writer thread and the first reader. The schema must already exist.
+    pub fn start(path: &Path, durability: Durability) -> Result<Self> {
+        let writer_conn = open(path, durability)?;
+        let reader = open(path, durability)?;
+        reader.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let (tx, rx) = mpsc::channel();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let inline_commits = Arc::new(AtomicBool::new(false));
+        let (p, ic) = (pending.clone(), inline_commits.clone());
+        let handle = std::thread::Builder::new()
+            .name("kavach-audit-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx, p, ic))
+            .map_err(|_| KavachError::Internal("could not start the audit writer thread".into()))?;
+        Ok(Self {
+            path: path.to_owned(),
+            durability,
+            readers: Mutex::new(vec![reader]),
+            sender: Mutex::new(Some(tx)),
+            pending,
+            inline_commits,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = match self.readers.lock().pop() {
+            Some(c) => c,
+            None => {
+                let c = open(&self.path, self.durability)?;
+                c.pragma_update(None, "wal_autocheckpoint", 0)?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock();
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    pub fn agent_by_hash(&self, hash: &str) -> Result<Option<AuthRow>> {
+        self.with_reader(|c| read_agent(c, SELECT_BY_HASH, hash))
+    }
+
+    pub fn agent_by_id(&self, id: &str) -> Result<Option<AuthRow>> {
+        self.with_reader(|c| read_agent(c, SELECT_BY_ID, id))
+    }
+
+    /// Queues an audit row for the writer and waits for its commit.
+    pub async fn commit(&self, audit: PendingAudit) -> Result<Decision> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        {
+            let sender = self.sender.lock();
+            let Some(tx) = sender.as_ref() else { return Err(KavachError::Closed) };
+            self.pending.fetch_add(1, Ordering::AcqRel);
+            if tx.send(WriteJob { audit, done }).is_err() {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                return Err(KavachError::Closed);
+            }
+        }
+        wait.await.map_err(|_| KavachError::Internal("the audit writer stopped".into()))?
+    }
+
+    /// Runs `decide` and commits its row on this thread, if nothing else is being written right now.
+    /// `None` means "busy: take the queued path" (and nothing was read or written).
+    pub fn try_inline(
+        &self,
+        decide: impl FnOnce(&Connection) -> Result<Option<PendingAudit>>,
+        unaudited: Decision,
+    ) -> Option<Result<Decision>> {
+        if self.durability == Durability::Full {
+            return None; // an fsync per call would block the caller's event loop.
+        }
+        if self.sender.lock().is_none() {
+            return Some(Err(KavachError::Closed));
+        }
+        if self.pending.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return None;
+        }
+        let result = self.with_reader(|conn| match decide(conn)? {
+            None => Ok(unaudited),
+            Some(mut audit) => {
+                commit_batch(conn, std::iter::once(&mut audit))?;
+                Ok(audit.row.decision())
+            }
+        });
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        self.inline_commits.store(true, Ordering::Release);
+        Some(result)
+    }
+
+    /// Reads an agent on the given connection (for `try_inline`).
+    pub fn read_by_hash(conn: &Connection, hash: &str) -> Result<Option<AuthRow>> {
+        read_agent(conn, SELECT_BY_HASH, hash)
+    }
+    pub fn read_by_id(conn: &Connection, id: &str) -> Result<Option<AuthRow>> {
+        read_agent(conn, SELECT_BY_ID, id)
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn shutdown(&self) {
+        self.sender.lock().take();
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+        self.readers.lock().clear();
+    }
+}
+
+impl Drop for SqliteFast {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

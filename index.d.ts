@@ -1,0 +1,230 @@
+// kavachos: typings of the documented API. The native binding's own generated types are in
+// binding.d.ts; this file is the facade users import.
+
+/** A stable error code. Switch on it; never parse `message`. */
+export type KavachErrorCode =
+  | 'CONFIG_INVALID'
+  | 'DB_UNREACHABLE'
+  | 'MIGRATION_FAILED'
+  | 'VALIDATION_FAILED'
+  | 'NOT_FOUND'
+  | 'AGENT_LIMIT_REACHED'
+  | 'CONFLICT'
+  | 'CLOSED'
+  | 'DATABASE_ERROR'
+  | 'INTERNAL_ERROR'
+
+/** Thrown by every kavachos call that does not return a `Result`. */
+export declare class KavachError extends Error {
+  constructor(code: KavachErrorCode | (string & {}), message: string, options?: { cause?: unknown })
+  readonly name: 'KavachError'
+  readonly code: KavachErrorCode | (string & {})
+}
+
+/** `{ success: true, data }` or `{ success: false, error: { code, message } }`. */
+export type Result<T> =
+  | { success: true; data: T; error?: undefined }
+  | { success: false; data?: undefined; error: { code: string; message: string } }
+
+export type DatabaseProvider = 'sqlite' | 'postgres' | 'postgresql' | 'mysql'
+
+export interface DatabaseConfig {
+  /** `sqlite` (embedded, the default), `postgres` or `mysql` (MariaDB too). */
+  provider: DatabaseProvider
+  /** A connection URL; for SQLite a file path, `file:...`, `sqlite:...` or `:memory:`. */
+  url: string
+  /** Do not run migrations on boot (same as the top-level `skipMigrations`). */
+  skipMigrations?: boolean
+  pool?: {
+    maxConnections?: number
+    minConnections?: number
+    /** Seconds to wait for a connection. */
+    acquireTimeout?: number
+  }
+  /** SQLite: `normal` (default; survives a process crash) or `full` (fsync per commit; survives power loss). */
+  durability?: 'normal' | 'full'
+}
+
+export interface KavachConfig {
+  database: DatabaseConfig
+  /** At least 32 characters. Required unless NODE_ENV is development or test. */
+  secret?: string
+  /** The app's public URL. */
+  baseUrl?: string
+  /** Where the HTTP API is mounted (default `/api/kavach`). */
+  basePath?: string
+  /** Do not run migrations on boot; run `kavach-cli migrate` instead. */
+  skipMigrations?: boolean
+  agents?: {
+    /** Active agents one owner may hold (default 10). */
+    maxPerOwner?: number
+    /** Default lifetime of new agents: seconds, or `'30d'`, `'12h'`, `'15m'`, `'90s'`. Default: none. */
+    tokenExpiry?: number | string
+  }
+  trustedOrigins?: string[]
+}
+
+export type AgentType = 'autonomous' | 'delegated' | 'service'
+export type AgentStatus = 'active' | 'revoked' | 'expired'
+
+export interface PermissionConstraints {
+  /** At most this many allowed calls through this permission in any sliding hour. */
+  maxCallsPerHour?: number
+  /** Every call is denied with `APPROVAL_REQUIRED`. */
+  requireApproval?: boolean
+  /** `HH:MM` in UTC, inclusive; `start` after `end` wraps midnight. */
+  timeWindow?: { start: string; end: string }
+  /** IPv4/IPv6 addresses or CIDR ranges. */
+  ipAllowlist?: string[]
+  /** Regular expressions every string in `arguments` must match. */
+  allowedArgPatterns?: string[]
+}
+
+export interface Permission {
+  /** A pattern split on `:`; `*` alone matches everything, a middle `*` one segment, a trailing `*` one or more. */
+  resource: string
+  /** Actions granted; `*` grants all. */
+  actions: string[]
+  constraints?: PermissionConstraints
+}
+
+export interface Agent {
+  id: string
+  ownerId: string
+  name: string
+  type: AgentType
+  status: AgentStatus
+  permissions: Permission[]
+  metadata: Record<string, unknown> | null
+  /** `kv_` and the next 8 characters of the token, to tell tokens apart. */
+  tokenPrefix: string
+  expiresAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** Returned by `create` and `rotate` only: the token is shown once. */
+export interface AgentWithToken extends Agent {
+  token: string
+}
+
+export interface CreateAgentInput {
+  /** Any stable user id from your auth: kavachos never interprets it. */
+  ownerId: string
+  name: string
+  type: AgentType
+  permissions: Permission[]
+  expiresAt?: Date | string | number | null
+  metadata?: Record<string, unknown>
+}
+
+export interface UpdateAgentInput {
+  name?: string
+  permissions?: Permission[]
+  /** `null` removes the expiry. */
+  expiresAt?: Date | string | number | null
+  metadata?: Record<string, unknown> | null
+}
+
+export interface AgentFilter {
+  ownerId?: string
+  /** Alias of `ownerId`. */
+  userId?: string
+  status?: AgentStatus
+  type?: AgentType
+  limit?: number
+  offset?: number
+}
+
+export interface AuthorizeRequest {
+  action: string
+  resource: string
+  /** The call's arguments: checked against `allowedArgPatterns` and kept in the audit log. */
+  arguments?: Record<string, unknown>
+  /** The caller's IP, checked against `ipAllowlist`. */
+  ip?: string
+}
+
+export type DenialCode =
+  | 'NO_PERMISSION'
+  | 'AGENT_NOT_FOUND'
+  | 'AGENT_REVOKED'
+  | 'AGENT_EXPIRED'
+  | 'INVALID_TOKEN'
+  | 'RATE_LIMITED'
+  | 'APPROVAL_REQUIRED'
+  | 'OUTSIDE_TIME_WINDOW'
+  | 'IP_NOT_ALLOWED'
+  | 'ARGUMENT_REJECTED'
+
+export interface AuthorizeResult {
+  allowed: boolean
+  /** A sentence explaining a denial. */
+  reason?: string
+  /** A stable code on denials. */
+  code?: DenialCode
+  /** The committed audit row; `null` only when no known agent was reached (unknown token or id). */
+  auditId: string | null
+}
+
+export interface AuditFilter {
+  agentId?: string
+  userId?: string
+  since?: Date | string | number
+  until?: Date | string | number
+  actions?: string[]
+  result?: 'allowed' | 'denied'
+  limit?: number
+  offset?: number
+}
+
+export interface AuditExportOptions extends AuditFilter {
+  format: 'json' | 'csv'
+}
+
+export interface AuditEntry {
+  id: string
+  agentId: string
+  userId: string
+  action: string
+  resource: string
+  parameters: Record<string, unknown> | null
+  result: 'allowed' | 'denied'
+  code: DenialCode | null
+  reason: string | null
+  ip: string | null
+  durationMs: number
+  timestamp: Date
+}
+
+export interface Kavach {
+  agent: {
+    /** Creates an agent; the returned `token` is shown once and stored only as a hash. */
+    create(input: CreateAgentInput): Promise<AgentWithToken>
+    get(id: string): Promise<Agent | null>
+    list(filter?: AgentFilter): Promise<Agent[]>
+    update(id: string, patch: UpdateAgentInput): Promise<Agent>
+    /** Revokes the agent at once; its row stays for the audit trail. */
+    revoke(id: string): Promise<void>
+    /** Issues a new token; the old one fails from this moment. */
+    rotate(id: string): Promise<AgentWithToken>
+  }
+  /** Decides `action` on `resource` for an agent; audited before it resolves. Never rejects on a denial. */
+  authorize(agentId: string, request: AuthorizeRequest): Promise<AuthorizeResult>
+  /** The same, for the agent holding `token`. */
+  authorizeByToken(token: string, request: AuthorizeRequest): Promise<AuthorizeResult>
+  audit: {
+    /** Entries newest first; filters run in SQL, then `limit` (default 100) and `offset`. */
+    query(filter?: AuditFilter): Promise<AuditEntry[]>
+    /** JSON (an array) or CSV with a header row. */
+    export(options: AuditExportOptions): Promise<string>
+  }
+  /** Drains pending audit writes and closes the database pools. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Boots kavachos: checks the configuration, connects, and runs migrations unless skipped. */
+export declare function createKavach(config: KavachConfig): Promise<Kavach>
+
+/** Runs the embedded migrations against a database URL; resolves to the versions applied. */
+export declare function migrate(url: string): Promise<number[]>

@@ -1,0 +1,213 @@
+'use strict'
+// kavachos: the documented API over the native core. This layer only converts values: validation,
+// SQL, crypto and decisions all happen in Rust.
+
+const native = require('./binding.js')
+
+const SEP = '\u0001'
+
+/** The one error type kavachos throws; switch on `code`, never on `message`. */
+class KavachError extends Error {
+  constructor(code, message, options) {
+    super(message, options)
+    this.name = 'KavachError'
+    this.code = code
+  }
+}
+
+function toKavachError(e) {
+  if (e instanceof KavachError) return e
+  const message = e && typeof e.message === 'string' ? e.message : String(e)
+  const i = message.indexOf(SEP)
+  if (i > 0) return new KavachError(message.slice(0, i), message.slice(i + 1))
+  if (e && (e.code === 'InvalidArg' || e.code === 'NumberExpected' || e.code === 'StringExpected' || e.code === 'ObjectExpected')) {
+    return new KavachError('VALIDATION_FAILED', 'an argument has the wrong type')
+  }
+  return new KavachError('INTERNAL_ERROR', 'an internal error occurred')
+}
+
+const rethrow = (e) => {
+  throw toKavachError(e)
+}
+
+function call(fn) {
+  try {
+    return fn().catch(rethrow)
+  } catch (e) {
+    return Promise.reject(toKavachError(e))
+  }
+}
+
+function toMillis(v, field) {
+  if (v === undefined) return undefined
+  if (v === null) return null
+  const ms = v instanceof Date ? v.getTime() : typeof v === 'string' ? Date.parse(v) : typeof v === 'number' ? v : NaN
+  if (!Number.isFinite(ms)) throw new KavachError('VALIDATION_FAILED', `${field} must be a Date, an ISO string or a number of milliseconds`)
+  return Math.trunc(ms)
+}
+
+const toDate = (ms) => (ms === null || ms === undefined ? null : new Date(ms))
+
+function agentFromNative(a) {
+  if (a === null || a === undefined) return null
+  a.expiresAt = toDate(a.expiresAt)
+  a.createdAt = toDate(a.createdAt)
+  a.updatedAt = toDate(a.updatedAt)
+  return a
+}
+
+function requireString(v, field) {
+  if (typeof v !== 'string') throw new KavachError('VALIDATION_FAILED', `${field} must be a string`)
+  return v
+}
+
+function authzInput(req) {
+  if (req === null || typeof req !== 'object') throw new KavachError('VALIDATION_FAILED', 'the request must be an object with action and resource')
+  const { action, resource, arguments: args, ip } = req
+  if (typeof action !== 'string' || typeof resource !== 'string') {
+    throw new KavachError('VALIDATION_FAILED', 'action and resource must be strings')
+  }
+  if (ip !== undefined && ip !== null && typeof ip !== 'string') throw new KavachError('VALIDATION_FAILED', 'ip must be a string')
+  return { action, resource, arguments: args === undefined ? undefined : args, ip: ip === null ? undefined : ip }
+}
+
+function decision(r) {
+  if (r.auditId === undefined) r.auditId = null
+  return r
+}
+
+const INVALID_TOKEN = Object.freeze({ allowed: false, code: 'INVALID_TOKEN', reason: 'the agent token is not valid', auditId: null })
+
+// One inline (same-thread) commit per microtask checkpoint: a caller that awaits each decision gets
+// the cheap path every time, while a burst of concurrent calls goes to the group-committing writer.
+let inlineTaken = false
+const releaseInline = () => {
+  inlineTaken = false
+}
+function takeInline() {
+  if (inlineTaken) return false
+  inlineTaken = true
+  queueMicrotask(releaseInline)
+  return true
+}
+
+function auditFilter(filter) {
+  if (filter === undefined || filter === null) return {}
+  if (typeof filter !== 'object') throw new KavachError('VALIDATION_FAILED', 'the filter must be an object')
+  const out = { ...filter }
+  if ('since' in out) out.since = toMillis(out.since, 'since') ?? undefined
+  if ('until' in out) out.until = toMillis(out.until, 'until') ?? undefined
+  if ('format' in out) delete out.format
+  return out
+}
+
+function auditEntryFromNative(e) {
+  e.timestamp = new Date(e.timestamp)
+  return e
+}
+
+const NOT_YET = ['emailAndPassword', 'plugins', 'externalAuth', 'mcp', 'hooks']
+
+function makeInstance(n) {
+  const authorizeByToken = (token, req) => {
+    if (typeof token !== 'string') return Promise.resolve({ ...INVALID_TOKEN })
+    let input
+    try {
+      input = authzInput(req)
+      if (takeInline()) {
+        const r = n.authorizeByTokenInline(token, input)
+        if (r !== null) return Promise.resolve(decision(r))
+      }
+    } catch (e) {
+      return Promise.reject(toKavachError(e))
+    }
+    return n.authorizeByToken(token, input).then(decision, rethrow)
+  }
+
+  const authorize = (agentId, req) => {
+    let input
+    try {
+      requireString(agentId, 'agentId')
+      input = authzInput(req)
+      if (takeInline()) {
+        const r = n.authorizeInline(agentId, input)
+        if (r !== null) return Promise.resolve(decision(r))
+      }
+    } catch (e) {
+      return Promise.reject(toKavachError(e))
+    }
+    return n.authorize(agentId, input).then(decision, rethrow)
+  }
+
+  return {
+    agent: {
+      create: (input) =>
+        call(() => {
+          if (input === null || typeof input !== 'object') throw new KavachError('VALIDATION_FAILED', 'agent.create needs an object')
+          const body = { ...input }
+          if ('expiresAt' in body) {
+            body.expiresAt = toMillis(body.expiresAt, 'expiresAt')
+            if (body.expiresAt === null) delete body.expiresAt
+          }
+          return n.createAgent(body).then(agentFromNative)
+        }),
+      get: (id) => call(() => n.getAgent(requireString(id, 'id')).then(agentFromNative)),
+      list: (filter) => call(() => n.listAgents(filter ?? {}).then((list) => list.map(agentFromNative))),
+      update: (id, patch) =>
+        call(() => {
+          if (patch === null || typeof patch !== 'object') throw new KavachError('VALIDATION_FAILED', 'agent.update needs a patch object')
+          const body = { ...patch }
+          if ('expiresAt' in body) body.expiresAt = toMillis(body.expiresAt, 'expiresAt')
+          return n.updateAgent(requireString(id, 'id'), body).then(agentFromNative)
+        }),
+      revoke: (id) => call(() => n.revokeAgent(requireString(id, 'id'))),
+      rotate: (id) => call(() => n.rotateAgent(requireString(id, 'id')).then(agentFromNative)),
+    },
+    authorize,
+    authorizeByToken,
+    audit: {
+      query: (filter) => call(() => n.auditQuery(auditFilter(filter)).then((rows) => rows.map(auditEntryFromNative))),
+      export: (options) =>
+        call(() => {
+          const format = (options && options.format) || 'json'
+          return n.auditExport(auditFilter(options), format)
+        }),
+    },
+    close: () => call(() => n.close()),
+  }
+}
+
+/**
+ * Boots kavachos: checks the configuration, connects, runs migrations (unless skipped).
+ * @param {import('./index').KavachConfig} config
+ */
+async function createKavach(config) {
+  if (config === null || typeof config !== 'object') {
+    throw new KavachError('CONFIG_INVALID', 'createKavach needs a configuration object')
+  }
+  for (const key of NOT_YET) {
+    const v = config[key]
+    const on = Array.isArray(v) ? v.length > 0 : v && typeof v === 'object' ? v.enabled !== false : Boolean(v)
+    if (on) throw new KavachError('CONFIG_INVALID', `${key} is not available in this version of kavachos yet`)
+  }
+  let json
+  try {
+    json = JSON.stringify(config)
+  } catch {
+    throw new KavachError('CONFIG_INVALID', 'the configuration must be serializable (no cycles)')
+  }
+  let n
+  try {
+    n = await native.open(json, process.env.NODE_ENV)
+  } catch (e) {
+    throw toKavachError(e)
+  }
+  return makeInstance(n)
+}
+
+/** Runs the embedded migrations against a database URL; resolves to the versions applied. */
+function migrate(url) {
+  return call(() => native.migrate(requireString(url, 'url')))
+}
+
+module.exports = { createKavach, KavachError, migrate }

@@ -1,0 +1,7 @@
+import { createRequire } from 'node:module'
+
+const require = createRequire(import.meta.url)
+const kavachos = require('./index.js')
+
+export const { createKavach, KavachError, migrate } = kavachos
+export default kavachos
