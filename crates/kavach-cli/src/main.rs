@@ -28,12 +28,20 @@ fn parse(args: &[String]) -> Option<String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if matches!(args.first().map(String::as_str), Some("--help" | "-h" | "help")) {
+    if matches!(
+        args.first().map(String::as_str),
+        Some("--help" | "-h" | "help")
+    ) {
         println!("usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)");
         return ExitCode::SUCCESS;
     }
-    let Some(url) = parse(&args) else { return usage() };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let Some(url) = parse(&args) else {
+        return usage();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(_) => {
             eprintln!("kavach-cli: could not start the async runtime");
@@ -64,8 +72,14 @@ mod tests {
     #[test]
     fn parses_url_forms() {
         let v = |a: &[&str]| parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert_eq!(v(&["migrate", "--url", "sqlite:x.db"]), Some("sqlite:x.db".into()));
-        assert_eq!(v(&["migrate", "--url=postgres://h/db"]), Some("postgres://h/db".into()));
+        assert_eq!(
+            v(&["migrate", "--url", "sqlite:x.db"]),
+            Some("sqlite:x.db".into())
+        );
+        assert_eq!(
+            v(&["migrate", "--url=postgres://h/db"]),
+            Some("postgres://h/db".into())
+        );
         assert_eq!(v(&["migrate", "--bogus"]), None);
         assert_eq!(v(&["other"]), None);
         assert_eq!(v(&["migrate", "--url"]), None);

@@ -7,9 +7,9 @@ use sqlx::Row;
 use crate::config::Dialect;
 use crate::db::{sql_for, Pool, Ts};
 use crate::error::{KavachError, Result};
-use crate::{col_opt_str, col_str, on_pool};
 use crate::permission::{compile_all, Permission};
 use crate::token::{mint_agent_token, new_id};
+use crate::{col_opt_str, col_str, on_pool};
 
 /// The kinds of agent.
 pub const AGENT_TYPES: [&str; 3] = ["autonomous", "delegated", "service"];
@@ -53,7 +53,7 @@ pub struct CreateAgent {
     pub kind: String,
     pub permissions: Vec<Permission>,
     /// Unix milliseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::de_opt_millis")]
     pub expires_at: Option<i64>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
@@ -67,13 +67,15 @@ pub struct UpdateAgent {
     pub name: Option<String>,
     #[serde(default)]
     pub permissions: Option<Vec<Permission>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::config::de_opt_opt_millis")]
     pub expires_at: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option")]
     pub metadata: Option<Option<serde_json::Value>>,
 }
 
-fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -97,7 +99,9 @@ const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
     if v.trim().is_empty() || v.len() > max {
-        return Err(KavachError::validation(format!("{field} must be a non-empty string of at most {max} characters")));
+        return Err(KavachError::validation(format!(
+            "{field} must be a non-empty string of at most {max} characters"
+        )));
     }
     Ok(())
 }
@@ -108,7 +112,9 @@ fn metadata_json(m: &Option<serde_json::Value>) -> Result<Option<String>> {
         Some(v @ serde_json::Value::Object(_)) => {
             let s = v.to_string();
             if s.len() > MAX_METADATA_BYTES {
-                return Err(KavachError::validation("metadata must be at most 64 KiB of JSON"));
+                return Err(KavachError::validation(
+                    "metadata must be at most 64 KiB of JSON",
+                ));
             }
             Ok(Some(s))
         }
@@ -118,7 +124,8 @@ fn metadata_json(m: &Option<serde_json::Value>) -> Result<Option<String>> {
 
 fn permissions_json(perms: &[Permission]) -> Result<String> {
     compile_all(perms)?;
-    serde_json::to_string(perms).map_err(|_| KavachError::Internal("could not encode permissions".into()))
+    serde_json::to_string(perms)
+        .map_err(|_| KavachError::Internal("could not encode permissions".into()))
 }
 
 macro_rules! select_agent {
@@ -141,8 +148,9 @@ macro_rules! agent_from_row {
             name: col_str!(row, "name")?,
             kind: col_str!(row, "type")?,
             status: effective_status(status, expires_at, $now),
-            permissions: serde_json::from_str(&permissions)
-                .map_err(|_| KavachError::Internal("stored permissions are not valid JSON".into()))?,
+            permissions: serde_json::from_str(&permissions).map_err(|_| {
+                KavachError::Internal("stored permissions are not valid JSON".into())
+            })?,
             metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
             token_prefix: col_str!(row, "token_prefix")?,
             expires_at,
@@ -183,12 +191,16 @@ impl AgentStore<'_> {
         check_text("ownerId", &input.owner_id, 255)?;
         check_text("name", &input.name, 255)?;
         if !AGENT_TYPES.contains(&input.kind.as_str()) {
-            return Err(KavachError::validation("type must be \"autonomous\", \"delegated\" or \"service\""));
+            return Err(KavachError::validation(
+                "type must be \"autonomous\", \"delegated\" or \"service\"",
+            ));
         }
         let perms = permissions_json(&input.permissions)?;
         let metadata = metadata_json(&input.metadata)?;
         let expires_at = match input.expires_at {
-            Some(e) if e <= now_ms => return Err(KavachError::validation("expiresAt must be in the future")),
+            Some(e) if e <= now_ms => {
+                return Err(KavachError::validation("expiresAt must be in the future"))
+            }
             Some(e) => Some(e),
             None => default_ttl_ms.map(|ttl| now_ms.saturating_add(ttl)),
         };
@@ -220,26 +232,45 @@ impl AgentStore<'_> {
             };
         }
         let inserted = match self.pool {
-            Pool::Sqlite(p) => bind_insert!(sqlx::query(&insert)).execute(p).await?.rows_affected(),
+            Pool::Sqlite(p) => bind_insert!(sqlx::query(&insert))
+                .execute(p)
+                .await?
+                .rows_affected(),
             Pool::Pg(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
                     .bind(&input.owner_id)
                     .execute(&mut *tx)
                     .await?;
-                let n = bind_insert!(sqlx::query(&insert)).execute(&mut *tx).await?.rows_affected();
+                let n = bind_insert!(sqlx::query(&insert))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 tx.commit().await?;
                 n
             }
             Pool::My(p) => {
                 let mut conn = p.acquire().await?;
-                let lock = format!("kavach_owner_{}", crate::token::hash_token(&input.owner_id).get(..40).unwrap_or(""));
-                let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 10)").bind(&lock).fetch_one(&mut *conn).await?;
+                let lock = format!(
+                    "kavach_owner_{}",
+                    crate::token::hash_token(&input.owner_id)
+                        .get(..40)
+                        .unwrap_or("")
+                );
+                let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 10)")
+                    .bind(&lock)
+                    .fetch_one(&mut *conn)
+                    .await?;
                 if got != Some(1) {
-                    return Err(KavachError::DbUnreachable("timed out waiting for a lock".into()));
+                    return Err(KavachError::DbUnreachable(
+                        "timed out waiting for a lock".into(),
+                    ));
                 }
                 let r = bind_insert!(sqlx::query(&insert)).execute(&mut *conn).await;
-                let _ = sqlx::query("SELECT RELEASE_LOCK(?)").bind(&lock).execute(&mut *conn).await;
+                let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                    .bind(&lock)
+                    .execute(&mut *conn)
+                    .await;
                 r?.rows_affected()
             }
         };
@@ -261,7 +292,10 @@ impl AgentStore<'_> {
             created_at: now_ms,
             updated_at: now_ms,
         };
-        Ok(AgentWithToken { agent, token: minted.token })
+        Ok(AgentWithToken {
+            agent,
+            token: minted.token,
+        })
     }
 
     pub async fn get(&self, id: &str, now_ms: i64) -> Result<Option<Agent>> {
@@ -281,12 +315,16 @@ impl AgentStore<'_> {
     pub async fn list(&self, f: AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
         if let Some(s) = &f.status {
             if !["active", "revoked", "expired"].contains(&s.as_str()) {
-                return Err(KavachError::validation("status must be \"active\", \"revoked\" or \"expired\""));
+                return Err(KavachError::validation(
+                    "status must be \"active\", \"revoked\" or \"expired\"",
+                ));
             }
         }
         if let Some(t) = &f.kind {
             if !AGENT_TYPES.contains(&t.as_str()) {
-                return Err(KavachError::validation("type must be \"autonomous\", \"delegated\" or \"service\""));
+                return Err(KavachError::validation(
+                    "type must be \"autonomous\", \"delegated\" or \"service\"",
+                ));
             }
         }
         let limit = i64::from(f.limit.unwrap_or(1000).min(10_000));
@@ -319,13 +357,19 @@ impl AgentStore<'_> {
         if let Some(n) = &patch.name {
             check_text("name", n, 255)?;
         }
-        let perms = patch.permissions.as_deref().map(permissions_json).transpose()?;
+        let perms = patch
+            .permissions
+            .as_deref()
+            .map(permissions_json)
+            .transpose()?;
         let (set_meta, meta) = match &patch.metadata {
             Some(m) => (true, metadata_json(m)?),
             None => (false, None),
         };
         let (set_exp, exp) = match patch.expires_at {
-            Some(Some(e)) if e <= now_ms => return Err(KavachError::validation("expiresAt must be in the future")),
+            Some(Some(e)) if e <= now_ms => {
+                return Err(KavachError::validation("expiresAt must be in the future"))
+            }
             Some(e) => (true, e),
             None => (false, None),
         };
@@ -343,12 +387,15 @@ impl AgentStore<'_> {
         if n == 0 {
             return Err(KavachError::NotFound(format!("agent {id} not found")));
         }
-        self.get(id, now_ms).await?.ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))
+        self.get(id, now_ms)
+            .await?
+            .ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))
     }
 
     /// Marks the agent revoked (the row stays for the audit trail). Idempotent.
     pub async fn revoke(&self, id: &str, now_ms: i64) -> Result<()> {
-        let sql = self.sql("UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE id = ?");
+        let sql =
+            self.sql("UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE id = ?");
         let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(Ts(now_ms)).bind(id).execute(p).await?.rows_affected());
         if n == 0 && self.get(id, now_ms).await?.is_none() {
             return Err(KavachError::NotFound(format!("agent {id} not found")));
@@ -366,11 +413,19 @@ impl AgentStore<'_> {
         let n = on_pool!(self.pool, p => sqlx::query(&sql)
             .bind(&minted.hash).bind(&minted.prefix).bind(Ts(now_ms)).bind(id).bind(Ts(now_ms))
             .execute(p).await?.rows_affected());
-        let agent = self.get(id, now_ms).await?.ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))?;
+        let agent = self
+            .get(id, now_ms)
+            .await?
+            .ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))?;
         if n == 0 {
-            return Err(KavachError::Conflict(format!("cannot rotate the token of an agent that is {}", agent.status)));
+            return Err(KavachError::Conflict(format!(
+                "cannot rotate the token of an agent that is {}",
+                agent.status
+            )));
         }
-        Ok(AgentWithToken { agent, token: minted.token })
+        Ok(AgentWithToken {
+            agent,
+            token: minted.token,
+        })
     }
 }
-

@@ -16,9 +16,9 @@ pub struct AuditFilter {
     pub agent_id: Option<String>,
     #[serde(default)]
     pub user_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::de_opt_millis")]
     pub since: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::config::de_opt_millis")]
     pub until: Option<i64>,
     #[serde(default)]
     pub actions: Option<Vec<String>>,
@@ -67,12 +67,16 @@ impl AuditFilter {
     fn check(&self) -> Result<()> {
         if let Some(r) = &self.result {
             if r != "allowed" && r != "denied" {
-                return Err(KavachError::validation("result must be \"allowed\" or \"denied\""));
+                return Err(KavachError::validation(
+                    "result must be \"allowed\" or \"denied\"",
+                ));
             }
         }
         if let Some(a) = &self.actions {
             if a.len() > 100 {
-                return Err(KavachError::validation("actions may list at most 100 actions"));
+                return Err(KavachError::validation(
+                    "actions may list at most 100 actions",
+                ));
             }
         }
         Ok(())
@@ -170,15 +174,21 @@ pub fn render(entries: &[AuditEntry], format: ExportFormat) -> Result<String> {
                 .map(|e| {
                     let mut v = serde_json::to_value(e).unwrap_or_default();
                     if let Some(obj) = v.as_object_mut() {
-                        obj.insert("timestamp".into(), serde_json::Value::String(iso(e.timestamp)));
+                        obj.insert(
+                            "timestamp".into(),
+                            serde_json::Value::String(iso(e.timestamp)),
+                        );
                     }
                     v
                 })
                 .collect();
-            serde_json::to_string_pretty(&items).map_err(|_| KavachError::Internal("could not encode the export".into()))
+            serde_json::to_string_pretty(&items)
+                .map_err(|_| KavachError::Internal("could not encode the export".into()))
         }
         ExportFormat::Csv => {
-            let mut out = String::from("id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp\n");
+            let mut out = String::from(
+                "id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp\n",
+            );
             for e in entries {
                 let cells = [
                     e.id.as_str(),
@@ -229,9 +239,16 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_guards_formulas() {
-        let out = render(&[entry("say \"hi\", then\nleave"), entry("=HYPERLINK(\"x\")")], ExportFormat::Csv).unwrap();
+        let out = render(
+            &[entry("say \"hi\", then\nleave"), entry("=HYPERLINK(\"x\")")],
+            ExportFormat::Csv,
+        )
+        .unwrap();
         let lines: Vec<&str> = out.split('\n').collect();
-        assert_eq!(lines[0], "id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp");
+        assert_eq!(
+            lines[0],
+            "id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp"
+        );
         assert!(out.contains("\"say \"\"hi\"\", then\nleave\""));
         assert!(out.contains("\"'=HYPERLINK(\"\"x\"\")\""));
         assert!(out.contains("1970-01-01T00:00:00.000Z"));

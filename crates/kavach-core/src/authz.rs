@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::permission::{evaluate, CompiledCache, DenyCode, RateCandidate};
 use crate::permission::AuthzRequest;
+use crate::permission::{evaluate, CompiledCache, DenyCode, RateCandidate};
 use crate::token::new_id;
 
 /// What the caller gets back: `{ allowed, reason, code, auditId }`.
@@ -22,7 +22,12 @@ pub struct Decision {
 
 impl Decision {
     fn unaudited(code: DenyCode, reason: &str) -> Self {
-        Decision { allowed: false, code: Some(code.as_str()), reason: Some(reason.into()), audit_id: None }
+        Decision {
+            allowed: false,
+            code: Some(code.as_str()),
+            reason: Some(reason.into()),
+            audit_id: None,
+        }
     }
     pub fn invalid_token() -> Self {
         Self::unaudited(DenyCode::InvalidToken, "the agent token is not valid")
@@ -69,7 +74,12 @@ impl AuditRow {
         }
     }
     pub fn decision(&self) -> Decision {
-        Decision { allowed: self.allowed, code: self.code, reason: self.reason.clone(), audit_id: Some(self.id.clone()) }
+        Decision {
+            allowed: self.allowed,
+            code: self.code,
+            reason: self.reason.clone(),
+            audit_id: Some(self.id.clone()),
+        }
     }
 }
 
@@ -119,11 +129,23 @@ pub fn decide(
 ) -> Result<PendingAudit> {
     let mut rate = Vec::new();
     let (allowed, code, reason) = if agent.status == "revoked" {
-        (false, Some(DenyCode::AgentRevoked), Some("the agent has been revoked".to_owned()))
+        (
+            false,
+            Some(DenyCode::AgentRevoked),
+            Some("the agent has been revoked".to_owned()),
+        )
     } else if agent.status != "active" {
-        (false, Some(DenyCode::AgentRevoked), Some(format!("the agent is {}", agent.status)))
+        (
+            false,
+            Some(DenyCode::AgentRevoked),
+            Some(format!("the agent is {}", agent.status)),
+        )
     } else if agent.expires_at.is_some_and(|e| e <= now_ms) {
-        (false, Some(DenyCode::AgentExpired), Some("the agent has expired".to_owned()))
+        (
+            false,
+            Some(DenyCode::AgentExpired),
+            Some("the agent has expired".to_owned()),
+        )
     } else {
         let perms = cache.get_or_compile(&agent.permissions)?;
         let ev = evaluate(&perms, req, now_ms);
@@ -133,7 +155,9 @@ pub fn decide(
             rate = ev.rate_candidates;
             (false, None, None)
         } else {
-            let (c, r) = ev.denial.unwrap_or((DenyCode::NoPermission, "no permission matched".into()));
+            let (c, r) = ev
+                .denial
+                .unwrap_or((DenyCode::NoPermission, "no permission matched".into()));
             (false, Some(c), Some(r))
         }
     };

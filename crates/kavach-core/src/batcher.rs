@@ -50,7 +50,9 @@ async fn insert_rows(pool: &Pool, rows: &[&AuditRow]) -> Result<()> {
     match pool {
         Pool::Pg(p) => insert_pg(p, rows).await,
         Pool::My(p) => insert_my(p, rows).await,
-        Pool::Sqlite(_) => Err(KavachError::Internal("SQLite audit rows go through its writer thread".into())),
+        Pool::Sqlite(_) => Err(KavachError::Internal(
+            "SQLite audit rows go through its writer thread".into(),
+        )),
     }
 }
 
@@ -76,7 +78,9 @@ impl AuditBatcher {
             let mut buf = Vec::with_capacity(MAX_BATCH);
             while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
                 let batch: Vec<Job> = std::mem::take(&mut buf);
-                let Ok(permit) = flushes.clone().acquire_owned().await else { break };
+                let Ok(permit) = flushes.clone().acquire_owned().await else {
+                    break;
+                };
                 let pool = pool.clone();
                 tokio::spawn(async move {
                     let rows: Vec<&AuditRow> = batch.iter().map(|j| &j.row).collect();
@@ -89,7 +93,9 @@ impl AuditBatcher {
                         Err(e) => {
                             let msg = e.to_string();
                             batch.into_iter().for_each(|j| {
-                                let _ = j.done.send(Err(KavachError::Database(DbCause(msg.clone()))));
+                                let _ = j
+                                    .done
+                                    .send(Err(KavachError::Database(DbCause(msg.clone()))));
                             })
                         }
                     }
@@ -99,7 +105,10 @@ impl AuditBatcher {
             // Wait for the flushes still running before reporting the queue drained.
             let _ = flushes.acquire_many(CONCURRENT_FLUSHES as u32).await;
         });
-        Self { tx: parking_lot::Mutex::new(Some(tx)), task: parking_lot::Mutex::new(Some(task)) }
+        Self {
+            tx: parking_lot::Mutex::new(Some(tx)),
+            task: parking_lot::Mutex::new(Some(task)),
+        }
     }
 
     /// Queues a final row and waits for its commit.
@@ -108,10 +117,14 @@ impl AuditBatcher {
         let (done, wait) = oneshot::channel();
         {
             let tx = self.tx.lock();
-            let Some(tx) = tx.as_ref() else { return Err(KavachError::Closed) };
-            tx.send(Job { row, done }).map_err(|_| KavachError::Closed)?;
+            let Some(tx) = tx.as_ref() else {
+                return Err(KavachError::Closed);
+            };
+            tx.send(Job { row, done })
+                .map_err(|_| KavachError::Closed)?;
         }
-        wait.await.map_err(|_| KavachError::Internal("the audit writer stopped".into()))??;
+        wait.await
+            .map_err(|_| KavachError::Internal("the audit writer stopped".into()))??;
         Ok(decision)
     }
 
@@ -128,7 +141,10 @@ impl AuditBatcher {
 /// Settles a rate-limited decision in its own transaction, serialized per agent by a row lock.
 pub async fn commit_rate_limited(pool: &Pool, mut audit: PendingAudit) -> Result<Decision> {
     let dialect = crate::db::dialect_of(pool);
-    let lock = sql_for(dialect, "SELECT id FROM kavach_agents WHERE id = ? FOR UPDATE");
+    let lock = sql_for(
+        dialect,
+        "SELECT id FROM kavach_agents WHERE id = ? FOR UPDATE",
+    );
     let count = sql_for(
         dialect,
         "SELECT COUNT(*) FROM kavach_audit_logs WHERE agent_id = ? AND rate_key = ? AND result = 'allowed' AND created_at > ?",
@@ -138,13 +154,28 @@ pub async fn commit_rate_limited(pool: &Pool, mut audit: PendingAudit) -> Result
     macro_rules! run {
         ($p:expr) => {{
             let mut tx = $p.begin().await?;
-            sqlx::query(&lock).bind(&agent).fetch_optional(&mut *tx).await?;
+            sqlx::query(&lock)
+                .bind(&agent)
+                .fetch_optional(&mut *tx)
+                .await?;
             let mut counts = Vec::with_capacity(audit.rate.len());
             for cand in &audit.rate {
-                let n: i64 = sqlx::query(&count).bind(&agent).bind(&cand.key).bind(since).fetch_one(&mut *tx).await?.try_get(0)?;
+                let n: i64 = sqlx::query(&count)
+                    .bind(&agent)
+                    .bind(&cand.key)
+                    .bind(since)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
                 counts.push((cand.key.clone(), n));
             }
-            audit.settle(|key| Ok(counts.iter().find(|(k, _)| k == key).map(|(_, n)| *n).unwrap_or(0)))?;
+            audit.settle(|key| {
+                Ok(counts
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0))
+            })?;
             let rows = [&audit.row];
             let mut qb = QueryBuilder::new(INSERT_HEAD);
             push_rows!(qb, rows.iter().copied());
@@ -155,7 +186,11 @@ pub async fn commit_rate_limited(pool: &Pool, mut audit: PendingAudit) -> Result
     match pool {
         Pool::Pg(p) => run!(p),
         Pool::My(p) => run!(p),
-        Pool::Sqlite(_) => return Err(KavachError::Internal("SQLite settles rate limits in its writer".into())),
+        Pool::Sqlite(_) => {
+            return Err(KavachError::Internal(
+                "SQLite settles rate limits in its writer".into(),
+            ))
+        }
     }
     Ok(audit.row.decision())
 }

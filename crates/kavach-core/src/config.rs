@@ -101,10 +101,40 @@ pub struct Settings {
     pub default_agent_ttl_ms: Option<i64>,
 }
 
+/// Deserializes an optional Unix-milliseconds timestamp given as an integer or an integral float
+/// (JavaScript numbers arrive as floats once they pass 2^31).
+pub fn de_opt_millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let v = Option::<serde_json::Number>::deserialize(d)?;
+    v.map(|n| {
+        number_to_millis(&n)
+            .ok_or_else(|| serde::de::Error::custom("expected a whole number of milliseconds"))
+    })
+    .transpose()
+}
+
+/// Like [`de_opt_millis`], but keeps an explicit `null` apart from an absent field.
+pub fn de_opt_opt_millis<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<i64>>, D::Error> {
+    de_opt_millis(d).map(Some)
+}
+
+fn number_to_millis(n: &serde_json::Number) -> Option<i64> {
+    if let Some(i) = n.as_i64() {
+        return Some(i);
+    }
+    let f = n.as_f64()?;
+    // ±8.64e15 ms is the range of a JavaScript Date.
+    (f.is_finite() && f.fract() == 0.0 && f.abs() <= 8.64e15).then_some(f as i64)
+}
+
 /// Parses `"30d"`, `"12h"`, `"15m"`, `"90s"` or a number of seconds into milliseconds.
 pub fn parse_duration_ms(v: &serde_json::Value) -> Option<i64> {
     match v {
-        serde_json::Value::Number(n) => n.as_f64().filter(|s| *s > 0.0 && s.is_finite()).map(|s| (s * 1000.0) as i64),
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .filter(|s| *s > 0.0 && s.is_finite())
+            .map(|s| (s * 1000.0) as i64),
         serde_json::Value::String(s) => {
             let s = s.trim();
             let unit = s.chars().last()?;
@@ -148,12 +178,15 @@ impl KavachConfig {
             (_, Dialect::Sqlite) => "kavach.db".to_owned(),
             _ => {
                 return Err(KavachError::ConfigInvalid(
-                    "database.url is required for postgres and mysql (it was empty or missing)".into(),
+                    "database.url is required for postgres and mysql (it was empty or missing)"
+                        .into(),
                 ))
             }
         };
         match dialect {
-            Dialect::Postgres if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) => {
+            Dialect::Postgres
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) =>
+            {
                 return Err(KavachError::ConfigInvalid(
                     "database.url for postgres must start with postgres:// or postgresql://".into(),
                 ))
@@ -179,7 +212,9 @@ impl KavachConfig {
         }
         if let Some(b) = &self.base_url {
             if !(b.starts_with("http://") || b.starts_with("https://")) {
-                return Err(KavachError::ConfigInvalid("baseUrl must start with http:// or https://".into()));
+                return Err(KavachError::ConfigInvalid(
+                    "baseUrl must start with http:// or https://".into(),
+                ));
             }
         }
         let durability = match self.database.durability.as_deref() {
@@ -193,7 +228,9 @@ impl KavachConfig {
         };
         let pool = &self.database.pool;
         if pool.max_connections == Some(0) || pool.max_connections.is_some_and(|n| n > 1000) {
-            return Err(KavachError::ConfigInvalid("database.pool.maxConnections must be between 1 and 1000".into()));
+            return Err(KavachError::ConfigInvalid(
+                "database.pool.maxConnections must be between 1 and 1000".into(),
+            ));
         }
         if let (Some(min), Some(max)) = (pool.min_connections, pool.max_connections) {
             if min > max {
@@ -203,7 +240,11 @@ impl KavachConfig {
             }
         }
         let max_agents_per_owner = match self.agents.max_per_owner {
-            Some(0) => return Err(KavachError::ConfigInvalid("agents.maxPerOwner must be at least 1".into())),
+            Some(0) => {
+                return Err(KavachError::ConfigInvalid(
+                    "agents.maxPerOwner must be at least 1".into(),
+                ))
+            }
             Some(n) => n,
             None => 10,
         };
@@ -215,7 +256,8 @@ impl KavachConfig {
                 )
             })?),
         };
-        let skip = self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
+        let skip =
+            self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
             dialect,
             url,
@@ -261,7 +303,11 @@ mod tests {
             json!({"database": {"provider": "sqlite"}, "secret": secret, "agents": {"tokenExpiry": "soon"}}),
             json!({"database": {"provider": "sqlite"}, "secret": secret, "baseUrl": "example.com"}),
         ] {
-            assert_eq!(cfg(bad.clone()).settings(None).unwrap_err().code(), "CONFIG_INVALID", "{bad}");
+            assert_eq!(
+                cfg(bad.clone()).settings(None).unwrap_err().code(),
+                "CONFIG_INVALID",
+                "{bad}"
+            );
         }
         assert!(KavachConfig::from_json(r#"{"database": 3}"#).is_err());
     }
@@ -269,8 +315,12 @@ mod tests {
     #[test]
     fn skip_migrations_in_either_place() {
         let secret = "x".repeat(32);
-        let a = cfg(json!({"database": {"provider": "sqlite"}, "secret": secret, "skipMigrations": true}));
-        let b = cfg(json!({"database": {"provider": "sqlite", "skipMigrations": true}, "secret": secret}));
+        let a = cfg(
+            json!({"database": {"provider": "sqlite"}, "secret": secret, "skipMigrations": true}),
+        );
+        let b = cfg(
+            json!({"database": {"provider": "sqlite", "skipMigrations": true}, "secret": secret}),
+        );
         assert!(!a.settings(None).unwrap().run_migrations);
         assert!(!b.settings(None).unwrap().run_migrations);
     }
@@ -283,5 +333,29 @@ mod tests {
         assert_eq!(parse_duration_ms(&json!("-3h")), None);
         assert_eq!(parse_duration_ms(&json!("3x")), None);
         assert_eq!(parse_duration_ms(&json!("")), None);
+    }
+}
+
+#[cfg(test)]
+mod millis_tests {
+    #[derive(serde::Deserialize)]
+    struct T {
+        #[serde(default, deserialize_with = "super::de_opt_millis")]
+        at: Option<i64>,
+    }
+
+    #[test]
+    fn accepts_integral_floats_only() {
+        let p = |s: &str| serde_json::from_str::<T>(s).map(|t| t.at);
+        assert_eq!(
+            p(r#"{"at": 1795634067282.0}"#).unwrap(),
+            Some(1_795_634_067_282)
+        );
+        assert_eq!(p(r#"{"at": 12}"#).unwrap(), Some(12));
+        assert_eq!(p(r#"{}"#).unwrap(), None);
+        assert_eq!(p(r#"{"at": null}"#).unwrap(), None);
+        assert!(p(r#"{"at": 1.5}"#).is_err());
+        assert!(p(r#"{"at": 1e300}"#).is_err());
+        assert!(p(r#"{"at": "x"}"#).is_err());
     }
 }

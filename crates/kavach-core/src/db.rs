@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use sqlx::error::BoxDynError;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Connection, Decode, Encode, Executor, MySql, Postgres, Sqlite, Type};
 
 use crate::config::{Dialect, Durability, Settings};
@@ -61,7 +63,8 @@ pub struct Ts(pub i64);
 
 impl Ts {
     fn to_dt(self) -> Result<DateTime<Utc>, BoxDynError> {
-        DateTime::<Utc>::from_timestamp_millis(self.0).ok_or_else(|| "timestamp out of range".into())
+        DateTime::<Utc>::from_timestamp_millis(self.0)
+            .ok_or_else(|| "timestamp out of range".into())
     }
 }
 
@@ -107,7 +110,9 @@ macro_rules! ts_via_chrono {
         }
         impl<'r> Decode<'r, $db> for Ts {
             fn decode(value: <$db as sqlx::Database>::ValueRef<'r>) -> Result<Self, BoxDynError> {
-                Ok(Ts(<DateTime<Utc> as Decode<'r, $db>>::decode(value)?.timestamp_millis()))
+                Ok(Ts(
+                    <DateTime<Utc> as Decode<'r, $db>>::decode(value)?.timestamp_millis()
+                ))
             }
         }
     };
@@ -168,7 +173,8 @@ macro_rules! col_str {
 #[doc(hidden)]
 macro_rules! col_opt_str {
     ($row:expr, $col:expr) => {
-        $row.try_get::<Option<$crate::db::Text>, _>($col).map(|t| t.map(|t| t.0))
+        $row.try_get::<Option<$crate::db::Text>, _>($col)
+            .map(|t| t.map(|t| t.0))
     };
 }
 
@@ -203,13 +209,19 @@ pub struct SqliteLocation {
 /// Resolves `:memory:`, `file:...`, `sqlite:...` or a plain path.
 pub fn sqlite_location(url: &str) -> Result<SqliteLocation> {
     let trimmed = url.trim();
-    let memory = matches!(trimmed, ":memory:" | "sqlite::memory:" | "sqlite://:memory:" | "file::memory:");
+    let memory = matches!(
+        trimmed,
+        ":memory:" | "sqlite::memory:" | "sqlite://:memory:" | "file::memory:"
+    );
     if memory {
         // An in-memory SQLite database is private to one connection, and kavachos reads on several
         // connections at once; a private temporary file in WAL mode gives the same semantics
         // (nothing survives close()) with real concurrency.
         let path = std::env::temp_dir().join(format!("kavach-mem-{}.db", uuid::Uuid::now_v7()));
-        return Ok(SqliteLocation { path, ephemeral: true });
+        return Ok(SqliteLocation {
+            path,
+            ephemeral: true,
+        });
     }
     let rest = trimmed
         .strip_prefix("sqlite://")
@@ -219,9 +231,14 @@ pub fn sqlite_location(url: &str) -> Result<SqliteLocation> {
         .unwrap_or(trimmed);
     let path = rest.split('?').next().unwrap_or(rest);
     if path.is_empty() {
-        return Err(KavachError::ConfigInvalid("database.url names no SQLite file".into()));
+        return Err(KavachError::ConfigInvalid(
+            "database.url names no SQLite file".into(),
+        ));
     }
-    Ok(SqliteLocation { path: PathBuf::from(path), ephemeral: false })
+    Ok(SqliteLocation {
+        path: PathBuf::from(path),
+        ephemeral: false,
+    })
 }
 
 /// Opens the pool for `settings`; fails with `DB_UNREACHABLE` or `CONFIG_INVALID`, never a raw driver string.
@@ -246,16 +263,17 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                 .connect_with(opts)
                 .await
                 .map_err(|e| match e {
-                    sqlx::Error::Database(_) | sqlx::Error::Io(_) => {
-                        KavachError::DbUnreachable("the SQLite database file could not be opened".into())
-                    }
+                    sqlx::Error::Database(_) | sqlx::Error::Io(_) => KavachError::DbUnreachable(
+                        "the SQLite database file could not be opened".into(),
+                    ),
                     other => KavachError::from(other),
                 })?;
             Ok(Pool::Sqlite(pool))
         }
         Dialect::Postgres => {
-            let opts = PgConnectOptions::from_str(&settings.url)
-                .map_err(|_| KavachError::ConfigInvalid("database.url is not a valid PostgreSQL URL".into()))?;
+            let opts = PgConnectOptions::from_str(&settings.url).map_err(|_| {
+                KavachError::ConfigInvalid("database.url is not a valid PostgreSQL URL".into())
+            })?;
             let pool = PgPoolOptions::new()
                 .max_connections(settings.max_connections.unwrap_or(10))
                 .min_connections(settings.min_connections.unwrap_or(0))
@@ -268,8 +286,9 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
         }
         Dialect::MySql => {
             let url = settings.url.replacen("mariadb://", "mysql://", 1);
-            let opts = MySqlConnectOptions::from_str(&url)
-                .map_err(|_| KavachError::ConfigInvalid("database.url is not a valid MySQL URL".into()))?;
+            let opts = MySqlConnectOptions::from_str(&url).map_err(|_| {
+                KavachError::ConfigInvalid("database.url is not a valid MySQL URL".into())
+            })?;
             let pool = MySqlPoolOptions::new()
                 .max_connections(settings.max_connections.unwrap_or(10))
                 .min_connections(settings.min_connections.unwrap_or(0))
@@ -285,7 +304,9 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
 
 fn unreachable_err(e: sqlx::Error) -> KavachError {
     let what = match &e {
-        sqlx::Error::Database(_) => "the server refused the connection (check the user, password and database name)",
+        sqlx::Error::Database(_) => {
+            "the server refused the connection (check the user, password and database name)"
+        }
         sqlx::Error::Io(_) => "could not connect to the server",
         sqlx::Error::PoolTimedOut => "timed out connecting to the server",
         sqlx::Error::Tls(_) => "TLS negotiation failed",
@@ -336,7 +357,10 @@ fn migrator(d: Dialect) -> &'static sqlx::migrate::Migrator {
     }
 }
 
-fn check_applied(applied: &[(i64, String)], dialect: Dialect) -> Result<Vec<&'static sqlx::migrate::Migration>> {
+fn check_applied(
+    applied: &[(i64, String)],
+    dialect: Dialect,
+) -> Result<Vec<&'static sqlx::migrate::Migration>> {
     let all: Vec<_> = migrator(dialect).iter().collect();
     for (version, checksum) in applied {
         match all.iter().find(|m| m.version == *version) {
@@ -353,7 +377,10 @@ fn check_applied(applied: &[(i64, String)], dialect: Dialect) -> Result<Vec<&'st
             _ => {}
         }
     }
-    Ok(all.into_iter().filter(|m| !applied.iter().any(|(v, _)| *v == m.version)).collect())
+    Ok(all
+        .into_iter()
+        .filter(|m| !applied.iter().any(|(v, _)| *v == m.version))
+        .collect())
 }
 
 fn mig_err(what: &'static str) -> impl Fn(sqlx::Error) -> KavachError {
@@ -367,11 +394,19 @@ fn mig_err(what: &'static str) -> impl Fn(sqlx::Error) -> KavachError {
 
 async fn migrate_sqlite(conn: &mut sqlx::SqliteConnection, now_ms: i64) -> Result<Vec<i64>> {
     let mut applied_now = Vec::new();
-    (&mut *conn).execute(MIGRATIONS_TABLE_SQLITE).await.map_err(mig_err("could not create kavach_migrations"))?;
+    (&mut *conn)
+        .execute(MIGRATIONS_TABLE_SQLITE)
+        .await
+        .map_err(mig_err("could not create kavach_migrations"))?;
     let applied: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, checksum FROM kavach_migrations").fetch_all(&mut *conn).await?;
+        sqlx::query_as("SELECT version, checksum FROM kavach_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
     for m in check_applied(&applied, Dialect::Sqlite)? {
-        (&mut *conn).execute(&*m.sql).await.map_err(mig_err("a migration statement failed"))?;
+        (&mut *conn)
+            .execute(&*m.sql)
+            .await
+            .map_err(mig_err("a migration statement failed"))?;
         sqlx::query("INSERT INTO kavach_migrations (version, description, checksum, installed_at) VALUES (?, ?, ?, ?)")
             .bind(m.version)
             .bind(&*m.description)
@@ -386,13 +421,21 @@ async fn migrate_sqlite(conn: &mut sqlx::SqliteConnection, now_ms: i64) -> Resul
 
 async fn migrate_pg(conn: &mut sqlx::PgConnection, now_ms: i64) -> Result<Vec<i64>> {
     let mut applied_now = Vec::new();
-    (&mut *conn).execute(MIGRATIONS_TABLE_PG).await.map_err(mig_err("could not create kavach_migrations"))?;
+    (&mut *conn)
+        .execute(MIGRATIONS_TABLE_PG)
+        .await
+        .map_err(mig_err("could not create kavach_migrations"))?;
     let applied: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, checksum FROM kavach_migrations").fetch_all(&mut *conn).await?;
+        sqlx::query_as("SELECT version, checksum FROM kavach_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
     for m in check_applied(&applied, Dialect::Postgres)? {
         // PostgreSQL DDL is transactional: each migration commits whole or not at all.
         let mut tx = conn.begin().await?;
-        (&mut *tx).execute(&*m.sql).await.map_err(mig_err("a migration statement failed"))?;
+        (&mut *tx)
+            .execute(&*m.sql)
+            .await
+            .map_err(mig_err("a migration statement failed"))?;
         sqlx::query("INSERT INTO kavach_migrations (version, description, checksum, installed_at) VALUES ($1, $2, $3, $4)")
             .bind(m.version)
             .bind(&*m.description)
@@ -408,14 +451,22 @@ async fn migrate_pg(conn: &mut sqlx::PgConnection, now_ms: i64) -> Result<Vec<i6
 
 async fn migrate_mysql(conn: &mut sqlx::MySqlConnection, now_ms: i64) -> Result<Vec<i64>> {
     let mut applied_now = Vec::new();
-    (&mut *conn).execute(MIGRATIONS_TABLE_MYSQL).await.map_err(mig_err("could not create kavach_migrations"))?;
+    (&mut *conn)
+        .execute(MIGRATIONS_TABLE_MYSQL)
+        .await
+        .map_err(mig_err("could not create kavach_migrations"))?;
     let applied: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, checksum FROM kavach_migrations").fetch_all(&mut *conn).await?;
+        sqlx::query_as("SELECT version, checksum FROM kavach_migrations")
+            .fetch_all(&mut *conn)
+            .await?;
     for m in check_applied(&applied, Dialect::MySql)? {
         // No transactional DDL here: every statement is written to be safe to run again, and the
         // version is recorded only after all of them ran, so a killed process leaves a migration
         // that the next boot simply repeats.
-        (&mut *conn).execute(&*m.sql).await.map_err(mig_err("a migration statement failed"))?;
+        (&mut *conn)
+            .execute(&*m.sql)
+            .await
+            .map_err(mig_err("a migration statement failed"))?;
         sqlx::query("INSERT INTO kavach_migrations (version, description, checksum, installed_at) VALUES (?, ?, ?, ?)")
             .bind(m.version)
             .bind(&*m.description)
@@ -440,12 +491,16 @@ async fn migrate_inner(pool: &Pool, now_ms: i64) -> Result<MigrationReport> {
             // BEGIN IMMEDIATE takes SQLite's write lock up front: a second process waits (busy_timeout)
             // and then sees the versions the first one recorded. SQLite DDL is transactional, so a
             // process killed midway leaves nothing half-applied.
-            (&mut *conn).execute("BEGIN IMMEDIATE")
+            (&mut *conn)
+                .execute("BEGIN IMMEDIATE")
                 .await
                 .map_err(mig_err("could not take the SQLite write lock"))?;
             match migrate_sqlite(&mut conn, now_ms).await {
                 Ok(v) => {
-                    (&mut *conn).execute("COMMIT").await.map_err(mig_err("could not commit the migrations"))?;
+                    (&mut *conn)
+                        .execute("COMMIT")
+                        .await
+                        .map_err(mig_err("could not commit the migrations"))?;
                     v
                 }
                 Err(e) => {
@@ -462,7 +517,10 @@ async fn migrate_inner(pool: &Pool, now_ms: i64) -> Result<MigrationReport> {
                 .await
                 .map_err(mig_err("could not take the migration lock"))?;
             let result = migrate_pg(&mut conn, now_ms).await;
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(PG_LOCK_KEY).execute(&mut *conn).await;
+            let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(PG_LOCK_KEY)
+                .execute(&mut *conn)
+                .await;
             result?
         }
         Pool::My(p) => {
@@ -473,27 +531,39 @@ async fn migrate_inner(pool: &Pool, now_ms: i64) -> Result<MigrationReport> {
                 .await
                 .map_err(mig_err("could not take the migration lock"))?;
             if got != Some(1) {
-                return Err(KavachError::MigrationFailed("timed out waiting for another process's migrations".into()));
+                return Err(KavachError::MigrationFailed(
+                    "timed out waiting for another process's migrations".into(),
+                ));
             }
             let result = migrate_mysql(&mut conn, now_ms).await;
-            let _ = sqlx::query("SELECT RELEASE_LOCK(?)").bind(MYSQL_LOCK_NAME).execute(&mut *conn).await;
+            let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(MYSQL_LOCK_NAME)
+                .execute(&mut *conn)
+                .await;
             result?
         }
     };
-    let current = migrator(dialect_of(pool)).iter().map(|m| m.version).max().unwrap_or(0);
+    let current = migrator(dialect_of(pool))
+        .iter()
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0);
     Ok(MigrationReport { applied, current })
 }
 
 /// Whether every embedded migration is recorded (used when `skipMigrations` is set).
 pub async fn pending_migrations(pool: &Pool) -> Result<Vec<i64>> {
-    let rows: std::result::Result<Vec<i64>, sqlx::Error> =
-        on_pool!(pool, p => sqlx::query_scalar("SELECT version FROM kavach_migrations").fetch_all(p).await);
+    let rows: std::result::Result<Vec<i64>, sqlx::Error> = on_pool!(pool, p => sqlx::query_scalar("SELECT version FROM kavach_migrations").fetch_all(p).await);
     let applied = match rows {
         Ok(v) => v,
         Err(sqlx::Error::Database(_)) => Vec::new(),
         Err(e) => return Err(e.into()),
     };
-    Ok(migrator(dialect_of(pool)).iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect())
+    Ok(migrator(dialect_of(pool))
+        .iter()
+        .map(|m| m.version)
+        .filter(|v| !applied.contains(v))
+        .collect())
 }
 
 pub fn dialect_of(pool: &Pool) -> Dialect {
@@ -510,16 +580,28 @@ mod tests {
 
     #[test]
     fn pg_placeholders() {
-        assert_eq!(sql_for(Dialect::Postgres, "a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(
+            sql_for(Dialect::Postgres, "a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
         assert_eq!(sql_for(Dialect::MySql, "a = ?"), "a = ?");
     }
 
     #[test]
     fn sqlite_locations() {
         assert!(sqlite_location(":memory:").unwrap().ephemeral);
-        assert_eq!(sqlite_location("file:/tmp/a.db").unwrap().path, PathBuf::from("/tmp/a.db"));
-        assert_eq!(sqlite_location("sqlite:///tmp/a.db?mode=rwc").unwrap().path, PathBuf::from("/tmp/a.db"));
-        assert_eq!(sqlite_location("./data/x.db").unwrap().path, PathBuf::from("./data/x.db"));
+        assert_eq!(
+            sqlite_location("file:/tmp/a.db").unwrap().path,
+            PathBuf::from("/tmp/a.db")
+        );
+        assert_eq!(
+            sqlite_location("sqlite:///tmp/a.db?mode=rwc").unwrap().path,
+            PathBuf::from("/tmp/a.db")
+        );
+        assert_eq!(
+            sqlite_location("./data/x.db").unwrap().path,
+            PathBuf::from("./data/x.db")
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use sqlx::Row;
 
-use crate::agents::{AgentFilter, AgentStore, AgentWithToken, CreateAgent, UpdateAgent, Agent};
+use crate::agents::{Agent, AgentFilter, AgentStore, AgentWithToken, CreateAgent, UpdateAgent};
 use crate::audit::{self, AuditEntry, AuditFilter, ExportFormat};
 use crate::authz::{decide, AuthRow, Decision, PendingAudit};
 use crate::batcher::{commit_rate_limited, AuditBatcher};
@@ -18,8 +18,10 @@ use crate::permission::{AuthzRequest, CompiledCache};
 use crate::sqlite_fast::SqliteFast;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
 
-const SELECT_AUTH_BY_HASH: &str = "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?";
-const SELECT_AUTH_BY_ID: &str = "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?";
+const SELECT_AUTH_BY_HASH: &str =
+    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?";
+const SELECT_AUTH_BY_ID: &str =
+    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?";
 
 /// One kavachos instance.
 pub struct Kavach {
@@ -37,7 +39,9 @@ pub struct Kavach {
 
 impl std::fmt::Debug for Kavach {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kavach").field("dialect", &self.settings.dialect).finish_non_exhaustive()
+        f.debug_struct("Kavach")
+            .field("dialect", &self.settings.dialect)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,7 +60,11 @@ impl Kavach {
         Self::open_with_clock(config, node_env, Arc::new(SystemClock)).await
     }
 
-    pub async fn open_with_clock(config: &KavachConfig, node_env: Option<&str>, clock: Arc<dyn Clock>) -> Result<Arc<Self>> {
+    pub async fn open_with_clock(
+        config: &KavachConfig,
+        node_env: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>> {
         let settings = config.settings(node_env)?;
         let sqlite = match settings.dialect {
             Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
@@ -115,7 +123,10 @@ impl Kavach {
     }
 
     fn agents(&self) -> AgentStore<'_> {
-        AgentStore { pool: &self.pool, dialect: self.settings.dialect }
+        AgentStore {
+            pool: &self.pool,
+            dialect: self.settings.dialect,
+        }
     }
 
     // ---- agents -------------------------------------------------------------------------------
@@ -123,7 +134,12 @@ impl Kavach {
     pub async fn create_agent(&self, input: CreateAgent) -> Result<AgentWithToken> {
         self.check_open()?;
         self.agents()
-            .create(input, self.now_ms(), self.settings.max_agents_per_owner, self.settings.default_agent_ttl_ms)
+            .create(
+                input,
+                self.now_ms(),
+                self.settings.max_agents_per_owner,
+                self.settings.default_agent_ttl_ms,
+            )
             .await
     }
 
@@ -226,7 +242,11 @@ impl Kavach {
 
     /// The same decision committed on the calling thread when nothing else is being written
     /// (SQLite only). `None`: take the async path.
-    pub fn authorize_by_token_inline(&self, token: &str, req: &AuthzRequest) -> Option<Result<Decision>> {
+    pub fn authorize_by_token_inline(
+        &self,
+        token: &str,
+        req: &AuthzRequest,
+    ) -> Option<Result<Decision>> {
         let fast = self.fast.as_ref()?;
         if let Err(e) = self.check_open().and_then(|_| req.validate()) {
             return Some(Err(e));
@@ -347,7 +367,9 @@ pub async fn migrate_url(url: &str) -> Result<db::MigrationReport> {
     } else {
         "sqlite"
     };
-    let config = KavachConfig::from_json(&serde_json::json!({ "database": { "provider": provider, "url": url } }).to_string())?;
+    let config = KavachConfig::from_json(
+        &serde_json::json!({ "database": { "provider": provider, "url": url } }).to_string(),
+    )?;
     let settings = config.settings(Some("development"))?;
     let sqlite = match settings.dialect {
         Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),

@@ -105,7 +105,9 @@ pub struct AuthzRequest {
 impl AuthzRequest {
     pub fn validate(&self) -> Result<()> {
         if self.action.is_empty() || self.action.len() > 256 {
-            return Err(KavachError::validation("action must be a non-empty string of at most 256 characters"));
+            return Err(KavachError::validation(
+                "action must be a non-empty string of at most 256 characters",
+            ));
         }
         if self.resource.is_empty() || self.resource.len() > 1024 {
             return Err(KavachError::validation(
@@ -198,7 +200,9 @@ fn parse_net(s: &str) -> Option<IpNet> {
     if let Ok(net) = s.parse::<IpNet>() {
         return Some(net.trunc());
     }
-    s.parse::<IpAddr>().ok().map(|ip| IpNet::from(canonical_ip(ip)))
+    s.parse::<IpAddr>()
+        .ok()
+        .map(|ip| IpNet::from(canonical_ip(ip)))
 }
 
 /// `::ffff:1.2.3.4` (how Node reports IPv4 peers on dual-stack sockets) compares as `1.2.3.4`.
@@ -247,7 +251,9 @@ impl CompiledPermission {
         let c = p.constraints.clone().unwrap_or_default();
         let rate = match c.max_calls_per_hour {
             Some(0) => {
-                return Err(KavachError::validation("maxCallsPerHour must be at least 1"));
+                return Err(KavachError::validation(
+                    "maxCallsPerHour must be at least 1",
+                ));
             }
             Some(n) => Some((rate_key(p), n)),
             None => None,
@@ -283,7 +289,9 @@ impl CompiledPermission {
         let args = match &c.allowed_arg_patterns {
             Some(list) => {
                 if list.len() > MAX_PATTERNS {
-                    return Err(KavachError::validation("allowedArgPatterns has too many entries"));
+                    return Err(KavachError::validation(
+                        "allowedArgPatterns has too many entries",
+                    ));
                 }
                 let mut out = Vec::with_capacity(list.len());
                 for pat in list {
@@ -313,7 +321,8 @@ impl CompiledPermission {
     }
 
     fn covers(&self, req: &AuthzRequest) -> bool {
-        action_matches(&self.actions, &req.action) && resource_matches(&self.resource, &req.resource)
+        action_matches(&self.actions, &req.action)
+            && resource_matches(&self.resource, &req.resource)
     }
 
     /// The first constraint (other than the rate limit) this request breaks, if any.
@@ -355,16 +364,24 @@ impl CompiledPermission {
             }
         }
         if let Some(nets) = &self.ips {
-            let ip = req.ip.as_deref().and_then(|s| s.trim().parse::<IpAddr>().ok()).map(canonical_ip);
+            let ip = req
+                .ip
+                .as_deref()
+                .and_then(|s| s.trim().parse::<IpAddr>().ok())
+                .map(canonical_ip);
             match ip {
                 None => {
                     return Some((
                         DenyCode::IpNotAllowed,
-                        "this resource requires a caller IP in the allowlist, and none was given".into(),
+                        "this resource requires a caller IP in the allowlist, and none was given"
+                            .into(),
                     ))
                 }
                 Some(ip) if !nets.iter().any(|n| n.contains(&ip)) => {
-                    return Some((DenyCode::IpNotAllowed, format!("IP {ip} is not in the allowlist")))
+                    return Some((
+                        DenyCode::IpNotAllowed,
+                        format!("IP {ip} is not in the allowlist"),
+                    ))
                 }
                 Some(_) => {}
             }
@@ -374,7 +391,12 @@ impl CompiledPermission {
 }
 
 fn first_rejected_string(value: &serde_json::Value, pats: &[Regex]) -> Option<(String, usize)> {
-    fn walk(v: &serde_json::Value, path: &mut String, pats: &[Regex], depth: usize) -> Option<(String, usize)> {
+    fn walk(
+        v: &serde_json::Value,
+        path: &mut String,
+        pats: &[Regex],
+        depth: usize,
+    ) -> Option<(String, usize)> {
         if depth > 64 {
             return Some((path.clone(), 0));
         }
@@ -444,14 +466,20 @@ pub fn evaluate(perms: &[CompiledPermission], req: &AuthzRequest, now_ms: i64) -
                     ev.rate_candidates.clear();
                     return ev;
                 }
-                Some((key, max)) => ev.rate_candidates.push(RateCandidate { key: key.clone(), max: *max }),
+                Some((key, max)) => ev.rate_candidates.push(RateCandidate {
+                    key: key.clone(),
+                    max: *max,
+                }),
             },
         }
     }
     if ev.denial.is_none() && ev.rate_candidates.is_empty() {
         ev.denial = Some((
             DenyCode::NoPermission,
-            format!("no permission grants \"{}\" on \"{}\"", req.action, req.resource),
+            format!(
+                "no permission grants \"{}\" on \"{}\"",
+                req.action, req.resource
+            ),
         ));
     }
     ev
@@ -494,7 +522,11 @@ mod tests {
         CompiledPermission::compile(&serde_json::from_value(v).unwrap()).unwrap()
     }
     fn req(action: &str, resource: &str) -> AuthzRequest {
-        AuthzRequest { action: action.into(), resource: resource.into(), ..Default::default() }
+        AuthzRequest {
+            action: action.into(),
+            resource: resource.into(),
+            ..Default::default()
+        }
     }
     const NOON: i64 = 12 * 3_600_000;
 
@@ -517,9 +549,17 @@ mod tests {
     #[test]
     fn seed_pattern_app_read() {
         let p = perm(json!({"resource": "app:read:*", "actions": ["read"]}));
-        let ev = evaluate(std::slice::from_ref(&p), &req("read", "app:read:docs"), NOON);
+        let ev = evaluate(
+            std::slice::from_ref(&p),
+            &req("read", "app:read:docs"),
+            NOON,
+        );
         assert!(ev.allow_unlimited);
-        let ev = evaluate(std::slice::from_ref(&p), &req("write", "app:read:docs"), NOON);
+        let ev = evaluate(
+            std::slice::from_ref(&p),
+            &req("write", "app:read:docs"),
+            NOON,
+        );
         assert_eq!(ev.denial.unwrap().0, DenyCode::NoPermission);
     }
 
@@ -531,35 +571,66 @@ mod tests {
 
     #[test]
     fn time_window_plain_and_wrapping() {
-        let day = perm(json!({"resource": "*", "actions": ["*"], "constraints": {"timeWindow": {"start": "09:00", "end": "17:00"}}}));
+        let day = perm(
+            json!({"resource": "*", "actions": ["*"], "constraints": {"timeWindow": {"start": "09:00", "end": "17:00"}}}),
+        );
         assert!(evaluate(std::slice::from_ref(&day), &req("a", "r"), NOON).allow_unlimited);
-        assert!(evaluate(std::slice::from_ref(&day), &req("a", "r"), 17 * 3_600_000 + 59_000).allow_unlimited);
+        assert!(
+            evaluate(
+                std::slice::from_ref(&day),
+                &req("a", "r"),
+                17 * 3_600_000 + 59_000
+            )
+            .allow_unlimited
+        );
         let ev = evaluate(std::slice::from_ref(&day), &req("a", "r"), 18 * 3_600_000);
         assert_eq!(ev.denial.unwrap().0, DenyCode::OutsideTimeWindow);
-        let night = perm(json!({"resource": "*", "actions": ["*"], "constraints": {"timeWindow": {"start": "22:00", "end": "02:00"}}}));
-        assert!(evaluate(std::slice::from_ref(&night), &req("a", "r"), 23 * 3_600_000).allow_unlimited);
+        let night = perm(
+            json!({"resource": "*", "actions": ["*"], "constraints": {"timeWindow": {"start": "22:00", "end": "02:00"}}}),
+        );
+        assert!(
+            evaluate(std::slice::from_ref(&night), &req("a", "r"), 23 * 3_600_000).allow_unlimited
+        );
         assert!(evaluate(std::slice::from_ref(&night), &req("a", "r"), 3_600_000).allow_unlimited);
         // A later day at noon is still outside: only the time of day counts.
-        let ev = evaluate(std::slice::from_ref(&night), &req("a", "r"), 86_400_000 * 40 + NOON);
+        let ev = evaluate(
+            std::slice::from_ref(&night),
+            &req("a", "r"),
+            86_400_000 * 40 + NOON,
+        );
         assert_eq!(ev.denial.unwrap().0, DenyCode::OutsideTimeWindow);
     }
 
     #[test]
     fn bad_time_window_is_rejected() {
         let p: Permission = serde_json::from_value(json!({"resource": "*", "actions": ["*"], "constraints": {"timeWindow": {"start": "9am", "end": "17:00"}}})).unwrap();
-        assert_eq!(CompiledPermission::compile(&p).unwrap_err().code(), "VALIDATION_FAILED");
+        assert_eq!(
+            CompiledPermission::compile(&p).unwrap_err().code(),
+            "VALIDATION_FAILED"
+        );
     }
 
     #[test]
     fn ip_allowlist_v4_v6_cidr_and_mapped() {
-        let p = perm(json!({"resource": "*", "actions": ["*"], "constraints": {"ipAllowlist": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]}}));
-        let with_ip = |ip: Option<&str>| AuthzRequest { ip: ip.map(Into::into), ..req("a", "r") };
+        let p = perm(
+            json!({"resource": "*", "actions": ["*"], "constraints": {"ipAllowlist": ["10.0.0.0/8", "192.168.1.7", "2001:db8::/32"]}}),
+        );
+        let with_ip = |ip: Option<&str>| AuthzRequest {
+            ip: ip.map(Into::into),
+            ..req("a", "r")
+        };
         let ps = std::slice::from_ref(&p);
         assert!(evaluate(ps, &with_ip(Some("10.1.2.3")), NOON).allow_unlimited);
         assert!(evaluate(ps, &with_ip(Some("::ffff:10.9.9.9")), NOON).allow_unlimited);
         assert!(evaluate(ps, &with_ip(Some("192.168.1.7")), NOON).allow_unlimited);
         assert!(evaluate(ps, &with_ip(Some("2001:db8:1::5")), NOON).allow_unlimited);
-        for bad in [Some("192.168.1.8"), Some("11.0.0.1"), Some("2001:db9::1"), Some("not-an-ip"), None] {
+        for bad in [
+            Some("192.168.1.8"),
+            Some("11.0.0.1"),
+            Some("2001:db9::1"),
+            Some("not-an-ip"),
+            None,
+        ] {
             let ev = evaluate(ps, &with_ip(bad), NOON);
             assert_eq!(ev.denial.unwrap().0, DenyCode::IpNotAllowed, "{bad:?}");
         }
@@ -569,13 +640,22 @@ mod tests {
 
     #[test]
     fn arg_patterns_check_every_string_at_any_depth() {
-        let p = perm(json!({"resource": "*", "actions": ["*"], "constraints": {"allowedArgPatterns": ["^[a-z/]+$"]}}));
-        let with_args = |v: serde_json::Value| AuthzRequest { arguments: Some(v), ..req("a", "r") };
+        let p = perm(
+            json!({"resource": "*", "actions": ["*"], "constraints": {"allowedArgPatterns": ["^[a-z/]+$"]}}),
+        );
+        let with_args = |v: serde_json::Value| AuthzRequest {
+            arguments: Some(v),
+            ..req("a", "r")
+        };
         let ps = std::slice::from_ref(&p);
         assert!(evaluate(ps, &with_args(json!({"path": "/tmp/x", "n": 3})), NOON).allow_unlimited);
         let ev = evaluate(ps, &with_args(json!({"path": "/tmp/x; rm -rf /"})), NOON);
         assert_eq!(ev.denial.unwrap().0, DenyCode::ArgumentRejected);
-        let ev = evaluate(ps, &with_args(json!({"opts": {"list": ["ok", "BAD"]}})), NOON);
+        let ev = evaluate(
+            ps,
+            &with_args(json!({"opts": {"list": ["ok", "BAD"]}})),
+            NOON,
+        );
         let (code, reason) = ev.denial.unwrap();
         assert_eq!(code, DenyCode::ArgumentRejected);
         assert!(reason.contains("opts.list[1]"), "{reason}");
@@ -586,43 +666,62 @@ mod tests {
 
     #[test]
     fn approval_always_denies() {
-        let p = perm(json!({"resource": "*", "actions": ["*"], "constraints": {"requireApproval": true}}));
-        assert_eq!(evaluate(&[p], &req("a", "r"), NOON).denial.unwrap().0, DenyCode::ApprovalRequired);
+        let p = perm(
+            json!({"resource": "*", "actions": ["*"], "constraints": {"requireApproval": true}}),
+        );
+        assert_eq!(
+            evaluate(&[p], &req("a", "r"), NOON).denial.unwrap().0,
+            DenyCode::ApprovalRequired
+        );
     }
 
     #[test]
     fn rate_limited_permissions_become_candidates() {
-        let p = perm(json!({"resource": "r", "actions": ["a"], "constraints": {"maxCallsPerHour": 2}}));
+        let p =
+            perm(json!({"resource": "r", "actions": ["a"], "constraints": {"maxCallsPerHour": 2}}));
         let key = p.rate.clone().unwrap().0;
         let ev = evaluate(&[p], &req("a", "r"), NOON);
         assert!(!ev.allow_unlimited);
         assert_eq!(ev.rate_candidates, vec![RateCandidate { key, max: 2 }]);
         assert!(ev.denial.is_none());
-        let zero: Permission = serde_json::from_value(json!({"resource": "r", "actions": ["a"], "constraints": {"maxCallsPerHour": 0}})).unwrap();
+        let zero: Permission = serde_json::from_value(
+            json!({"resource": "r", "actions": ["a"], "constraints": {"maxCallsPerHour": 0}}),
+        )
+        .unwrap();
         assert!(CompiledPermission::compile(&zero).is_err());
     }
 
     #[test]
     fn any_matching_permission_may_allow() {
-        let approval = perm(json!({"resource": "r:*", "actions": ["a"], "constraints": {"requireApproval": true}}));
+        let approval = perm(
+            json!({"resource": "r:*", "actions": ["a"], "constraints": {"requireApproval": true}}),
+        );
         let open = perm(json!({"resource": "r:x", "actions": ["a"]}));
         let ev = evaluate(&[approval, open], &req("a", "r:x"), NOON);
         assert!(ev.allow_unlimited);
-        let approval = perm(json!({"resource": "r:*", "actions": ["a"], "constraints": {"requireApproval": true}}));
+        let approval = perm(
+            json!({"resource": "r:*", "actions": ["a"], "constraints": {"requireApproval": true}}),
+        );
         let ev = evaluate(&[approval], &req("a", "r:x"), NOON);
         assert_eq!(ev.denial.unwrap().0, DenyCode::ApprovalRequired);
     }
 
     #[test]
     fn unknown_constraint_fields_are_rejected() {
-        let r: std::result::Result<Permission, _> = serde_json::from_value(json!({"resource": "r", "actions": ["a"], "constraints": {"maxCalls": 3}}));
+        let r: std::result::Result<Permission, _> = serde_json::from_value(
+            json!({"resource": "r", "actions": ["a"], "constraints": {"maxCalls": 3}}),
+        );
         assert!(r.is_err());
     }
 
     #[test]
     fn empty_pattern_segments_are_rejected() {
         for bad in ["", "a::b", ":a", "a:"] {
-            let p = Permission { resource: bad.into(), actions: vec!["x".into()], constraints: None };
+            let p = Permission {
+                resource: bad.into(),
+                actions: vec!["x".into()],
+                constraints: None,
+            };
             assert!(CompiledPermission::compile(&p).is_err(), "{bad:?}");
         }
     }

@@ -45,10 +45,14 @@ fn open(path: &Path, durability: Durability) -> Result<Connection> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "synchronous", match durability {
-        Durability::Normal => "NORMAL",
-        Durability::Full => "FULL",
-    })?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        },
+    )?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -96,7 +100,10 @@ fn insert(conn: &Connection, row: &AuditRow) -> Result<()> {
 }
 
 /// Settles and inserts every row in one `BEGIN IMMEDIATE ... COMMIT`.
-fn commit_batch<'a>(conn: &Connection, audits: impl Iterator<Item = &'a mut PendingAudit>) -> Result<()> {
+fn commit_batch<'a>(
+    conn: &Connection,
+    audits: impl Iterator<Item = &'a mut PendingAudit>,
+) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let run = || -> Result<()> {
         for a in audits {
@@ -121,7 +128,12 @@ fn commit_batch<'a>(conn: &Connection, audits: impl Iterator<Item = &'a mut Pend
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>, pending: Arc<AtomicUsize>, inline_commits: Arc<AtomicBool>) {
+fn writer_loop(
+    conn: Connection,
+    rx: mpsc::Receiver<WriteJob>,
+    pending: Arc<AtomicUsize>,
+    inline_commits: Arc<AtomicBool>,
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     loop {
         let first = match rx.recv_timeout(Duration::from_millis(500)) {
@@ -155,7 +167,9 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<WriteJob>, pending: Arc<Atom
                 pending.fetch_sub(n, Ordering::AcqRel);
                 let msg = e.to_string();
                 for job in batch.drain(..) {
-                    let _ = job.done.send(Err(KavachError::Database(DbCause(msg.clone()))));
+                    let _ = job
+                        .done
+                        .send(Err(KavachError::Database(DbCause(msg.clone()))));
                 }
             }
         }
@@ -218,14 +232,17 @@ impl SqliteFast {
         let (done, wait) = tokio::sync::oneshot::channel();
         {
             let sender = self.sender.lock();
-            let Some(tx) = sender.as_ref() else { return Err(KavachError::Closed) };
+            let Some(tx) = sender.as_ref() else {
+                return Err(KavachError::Closed);
+            };
             self.pending.fetch_add(1, Ordering::AcqRel);
             if tx.send(WriteJob { audit, done }).is_err() {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
                 return Err(KavachError::Closed);
             }
         }
-        wait.await.map_err(|_| KavachError::Internal("the audit writer stopped".into()))?
+        wait.await
+            .map_err(|_| KavachError::Internal("the audit writer stopped".into()))?
     }
 
     /// Runs `decide` and commits its row on this thread, if nothing else is being written right now.
@@ -241,7 +258,11 @@ impl SqliteFast {
         if self.sender.lock().is_none() {
             return Some(Err(KavachError::Closed));
         }
-        if self.pending.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if self
+            .pending
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return None;
         }
         let result = self.with_reader(|conn| match decide(conn)? {

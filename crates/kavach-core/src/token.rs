@@ -22,7 +22,9 @@ pub struct MintedToken {
 
 impl std::fmt::Debug for MintedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MintedToken").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("MintedToken")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
     }
 }
 
@@ -33,7 +35,11 @@ pub fn mint_agent_token() -> MintedToken {
     let token = format!("{AGENT_TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = hash_token(&token);
     let prefix = token.chars().take(TOKEN_PREFIX_LEN).collect();
-    MintedToken { token, hash, prefix }
+    MintedToken {
+        token,
+        hash,
+        prefix,
+    }
 }
 
 /// Lowercase hex SHA-256 of the exact token string. Lookups go through a unique index on this value,
@@ -56,7 +62,9 @@ mod tests {
         let t = mint_agent_token();
         assert!(t.token.starts_with("kv_"));
         assert_eq!(t.token.len(), 46);
-        assert!(t.token[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(t.token[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(t.hash, hash_token(&t.token));
         assert_eq!(t.hash.len(), 64);
         assert_eq!(t.prefix, &t.token[..11]);

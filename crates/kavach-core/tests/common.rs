@@ -10,8 +10,12 @@ pub const MY_ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
 
 /// Which backends to run: `KAVACH_TEST_DBS=sqlite,postgres,mysql` (default: all three).
 pub fn backends() -> Vec<&'static str> {
-    let wanted = std::env::var("KAVACH_TEST_DBS").unwrap_or_else(|_| "sqlite,postgres,mysql".into());
-    ["sqlite", "postgres", "mysql"].into_iter().filter(|b| wanted.split(',').any(|w| w.trim() == *b)).collect()
+    let wanted =
+        std::env::var("KAVACH_TEST_DBS").unwrap_or_else(|_| "sqlite,postgres,mysql".into());
+    ["sqlite", "postgres", "mysql"]
+        .into_iter()
+        .filter(|b| wanted.split(',').any(|w| w.trim() == *b))
+        .collect()
 }
 
 /// Creates an empty database for one test and returns its URL.
@@ -21,19 +25,29 @@ pub async fn fresh_url(backend: &str, tag: &str) -> String {
         "sqlite" => {
             let dir = std::env::temp_dir().join("kavach-tests");
             std::fs::create_dir_all(&dir).unwrap();
-            dir.join(format!("{name}.db")).to_string_lossy().into_owned()
+            dir.join(format!("{name}.db"))
+                .to_string_lossy()
+                .into_owned()
         }
         "postgres" => {
             use sqlx::Executor;
-            let pool = sqlx::PgPool::connect(PG_ADMIN).await.expect("PostgreSQL at 127.0.0.1:5432");
-            pool.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let pool = sqlx::PgPool::connect(PG_ADMIN)
+                .await
+                .expect("PostgreSQL at 127.0.0.1:5432");
+            pool.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
             pool.close().await;
             format!("postgres://postgres@127.0.0.1:5432/{name}")
         }
         "mysql" => {
             use sqlx::Executor;
-            let pool = sqlx::MySqlPool::connect(MY_ADMIN).await.expect("MariaDB at 127.0.0.1:3306");
-            pool.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let pool = sqlx::MySqlPool::connect(MY_ADMIN)
+                .await
+                .expect("MariaDB at 127.0.0.1:3306");
+            pool.execute(format!("CREATE DATABASE {name}").as_str())
+                .await
+                .unwrap();
             pool.close().await;
             format!("mysql://root@127.0.0.1:3306/{name}")
         }
@@ -42,7 +56,11 @@ pub async fn fresh_url(backend: &str, tag: &str) -> String {
 }
 
 fn uuid_hex() -> String {
-    kavach_core::token::new_id().replace('-', "").chars().rev().collect()
+    kavach_core::token::new_id()
+        .replace('-', "")
+        .chars()
+        .rev()
+        .collect()
 }
 
 pub fn config(backend: &str, url: &str, extra: serde_json::Value) -> KavachConfig {
@@ -62,12 +80,22 @@ pub async fn open(backend: &str, tag: &str, clock: Arc<ManualClock>) -> (Arc<Kav
     let url = fresh_url(backend, tag).await;
     let k = Kavach::open_with_clock(&config(backend, &url, serde_json::json!({})), None, clock)
         .await
-        .unwrap_or_else(|e| panic!("{backend}: {e} ({:?})", std::error::Error::source(&e).map(|s| s.to_string())));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{backend}: {e} ({:?})",
+                std::error::Error::source(&e).map(|s| s.to_string())
+            )
+        });
     (k, url)
 }
 
 pub fn explain(e: &kavach_core::KavachError) -> String {
-    format!("{} [{}] {:?}", e, e.code(), std::error::Error::source(e).map(|s| s.to_string()))
+    format!(
+        "{} [{}] {:?}",
+        e,
+        e.code(),
+        std::error::Error::source(e).map(|s| s.to_string())
+    )
 }
 
 /// Noon UTC on 2026-01-01.

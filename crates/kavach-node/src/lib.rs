@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use kavach_core::{
-    AgentFilter, AuditFilter, AuthzRequest, CreateAgent, Decision, ExportFormat, Kavach, KavachConfig,
-    KavachError, UpdateAgent,
+    AgentFilter, AuditFilter, AuthzRequest, CreateAgent, Decision, ExportFormat, Kavach,
+    KavachConfig, KavachError, UpdateAgent,
 };
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -16,11 +16,16 @@ fn to_js(e: KavachError) -> napi::Error {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value, what: &str) -> napi::Result<T> {
-    serde_json::from_value(v).map_err(|e| to_js(KavachError::ValidationFailed(format!("invalid {what}: {e}"))))
+    serde_json::from_value(v).map_err(|e| {
+        to_js(KavachError::ValidationFailed(format!(
+            "invalid {what}: {e}"
+        )))
+    })
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> napi::Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|_| to_js(KavachError::Internal("could not encode a result".into())))
+    serde_json::to_value(v)
+        .map_err(|_| to_js(KavachError::Internal("could not encode a result".into())))
 }
 
 /// The request of `authorize` / `authorizeByToken`.
@@ -49,11 +54,21 @@ pub struct AuthorizeResult {
 }
 
 fn request(input: AuthorizeInput) -> AuthzRequest {
-    AuthzRequest { action: input.action, resource: input.resource, arguments: input.arguments, ip: input.ip }
+    AuthzRequest {
+        action: input.action,
+        resource: input.resource,
+        arguments: input.arguments,
+        ip: input.ip,
+    }
 }
 
 fn result(d: Decision) -> AuthorizeResult {
-    AuthorizeResult { allowed: d.allowed, reason: d.reason, code: d.code.map(str::to_owned), audit_id: d.audit_id }
+    AuthorizeResult {
+        allowed: d.allowed,
+        reason: d.reason,
+        code: d.code.map(str::to_owned),
+        audit_id: d.audit_id,
+    }
 }
 
 /// A kavachos instance (the JS facade wraps it).
@@ -66,14 +81,19 @@ pub struct NativeKavach {
 #[napi]
 pub async fn open(config_json: String, node_env: Option<String>) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
-    let inner = Kavach::open(&config, node_env.as_deref()).await.map_err(to_js)?;
+    let inner = Kavach::open(&config, node_env.as_deref())
+        .await
+        .map_err(to_js)?;
     Ok(NativeKavach { inner })
 }
 
 /// Runs the embedded migrations against a database URL (`kavach-cli migrate`); returns the versions applied.
 #[napi]
 pub async fn migrate(url: String) -> napi::Result<Vec<i64>> {
-    kavach_core::migrate_url(&url).await.map(|r| r.applied).map_err(to_js)
+    kavach_core::migrate_url(&url)
+        .await
+        .map(|r| r.applied)
+        .map_err(to_js)
 }
 
 #[napi]
@@ -106,7 +126,11 @@ impl NativeKavach {
     }
 
     #[napi]
-    pub async fn update_agent(&self, id: String, patch: serde_json::Value) -> napi::Result<serde_json::Value> {
+    pub async fn update_agent(
+        &self,
+        id: String,
+        patch: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
         let patch: UpdateAgent = from_json(patch, "agent update")?;
         to_json(&self.inner.update_agent(&id, patch).await.map_err(to_js)?)
     }
@@ -122,24 +146,56 @@ impl NativeKavach {
     }
 
     #[napi]
-    pub async fn authorize(&self, agent_id: String, input: AuthorizeInput) -> napi::Result<AuthorizeResult> {
-        self.inner.authorize(&agent_id, &request(input)).await.map(result).map_err(to_js)
+    pub async fn authorize(
+        &self,
+        agent_id: String,
+        input: AuthorizeInput,
+    ) -> napi::Result<AuthorizeResult> {
+        self.inner
+            .authorize(&agent_id, &request(input))
+            .await
+            .map(result)
+            .map_err(to_js)
     }
 
     #[napi]
-    pub async fn authorize_by_token(&self, token: String, input: AuthorizeInput) -> napi::Result<AuthorizeResult> {
-        self.inner.authorize_by_token(&token, &request(input)).await.map(result).map_err(to_js)
+    pub async fn authorize_by_token(
+        &self,
+        token: String,
+        input: AuthorizeInput,
+    ) -> napi::Result<AuthorizeResult> {
+        self.inner
+            .authorize_by_token(&token, &request(input))
+            .await
+            .map(result)
+            .map_err(to_js)
     }
 
     /// The decision committed on this thread when the store is idle (SQLite); `null` means "use the async call".
     #[napi(catch_unwind)]
-    pub fn authorize_inline(&self, agent_id: String, input: AuthorizeInput) -> napi::Result<Option<AuthorizeResult>> {
-        self.inner.authorize_inline(&agent_id, &request(input)).transpose().map(|d| d.map(result)).map_err(to_js)
+    pub fn authorize_inline(
+        &self,
+        agent_id: String,
+        input: AuthorizeInput,
+    ) -> napi::Result<Option<AuthorizeResult>> {
+        self.inner
+            .authorize_inline(&agent_id, &request(input))
+            .transpose()
+            .map(|d| d.map(result))
+            .map_err(to_js)
     }
 
     #[napi(catch_unwind)]
-    pub fn authorize_by_token_inline(&self, token: String, input: AuthorizeInput) -> napi::Result<Option<AuthorizeResult>> {
-        self.inner.authorize_by_token_inline(&token, &request(input)).transpose().map(|d| d.map(result)).map_err(to_js)
+    pub fn authorize_by_token_inline(
+        &self,
+        token: String,
+        input: AuthorizeInput,
+    ) -> napi::Result<Option<AuthorizeResult>> {
+        self.inner
+            .authorize_by_token_inline(&token, &request(input))
+            .transpose()
+            .map(|d| d.map(result))
+            .map_err(to_js)
     }
 
     #[napi]
@@ -149,14 +205,25 @@ impl NativeKavach {
     }
 
     #[napi]
-    pub async fn audit_export(&self, filter: serde_json::Value, format: String) -> napi::Result<String> {
+    pub async fn audit_export(
+        &self,
+        filter: serde_json::Value,
+        format: String,
+    ) -> napi::Result<String> {
         let filter: AuditFilter = from_json(filter, "audit filter")?;
         let format = match format.as_str() {
             "json" => ExportFormat::Json,
             "csv" => ExportFormat::Csv,
-            _ => return Err(to_js(KavachError::ValidationFailed("format must be \"json\" or \"csv\"".into()))),
+            _ => {
+                return Err(to_js(KavachError::ValidationFailed(
+                    "format must be \"json\" or \"csv\"".into(),
+                )))
+            }
         };
-        self.inner.audit_export(&filter, format).await.map_err(to_js)
+        self.inner
+            .audit_export(&filter, format)
+            .await
+            .map_err(to_js)
     }
 
     #[napi]

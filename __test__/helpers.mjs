@@ -1,0 +1,52 @@
+// Test databases for the JS suite: a fresh SQLite file, PostgreSQL database or MariaDB database per
+// call, created through the servers' own command-line clients.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+
+process.env.NODE_ENV ??= 'test'
+
+export const SECRET = 'test-secret-test-secret-test-secret-0123'
+
+/** Backends to run: KAVACH_TEST_DBS=sqlite,postgres,mysql (default: all three). */
+export function backends() {
+  const wanted = (process.env.KAVACH_TEST_DBS || 'sqlite,postgres,mysql').split(',').map((s) => s.trim())
+  return ['sqlite', 'postgres', 'mysql'].filter((b) => wanted.includes(b))
+}
+
+const PG_HOST = ['-h', '127.0.0.1', '-p', '5432', '-U', 'postgres']
+const MY_HOST = ['-h', '127.0.0.1', '-P', '3306', '-u', 'root']
+
+/** Creates an empty database and returns `{ provider, url }`. */
+export function freshDatabase(backend, tag = 'js') {
+  const name = `kj_${tag}_${randomBytes(5).toString('hex')}`
+  if (backend === 'sqlite') {
+    const dir = join(tmpdir(), 'kavach-js-tests')
+    mkdirSync(dir, { recursive: true })
+    return { provider: 'sqlite', url: join(dir, `${name}.db`) }
+  }
+  if (backend === 'postgres') {
+    execFileSync('psql', [...PG_HOST, '-d', 'test', '-qc', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
+    return { provider: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${name}` }
+  }
+  if (backend === 'mysql') {
+    execFileSync('mysql', [...MY_HOST, '-e', `CREATE DATABASE ${name}`], { stdio: 'pipe' })
+    return { provider: 'mysql', url: `mysql://root@127.0.0.1:3306/${name}` }
+  }
+  throw new Error(`unknown backend ${backend}`)
+}
+
+/** Runs SQL against a test database with the server's client; returns stdout rows (tab-separated). */
+export function sql(database, statement) {
+  if (database.provider === 'postgres') {
+    const db = new URL(database.url).pathname.slice(1)
+    return execFileSync('psql', [...PG_HOST, '-d', db, '-qAtc', statement], { encoding: 'utf8' }).trim()
+  }
+  if (database.provider === 'mysql') {
+    const db = new URL(database.url).pathname.slice(1)
+    return execFileSync('mysql', [...MY_HOST, '-N', '-B', db, '-e', statement], { encoding: 'utf8' }).trim()
+  }
+  throw new Error('sql() is for postgres and mysql; SQLite tests read the file')
+}
