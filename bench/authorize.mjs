@@ -32,11 +32,11 @@ function database(kind) {
   if (kind === 'postgres') {
     execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP DATABASE IF EXISTS ${name}`])
     execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `CREATE DATABASE ${name}`])
-    return { provider: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${name}`, pool: { maxConnections: 8 } }
+    return { provider: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${name}`, pool: { maxConnections: Number(args.pool ?? 8) } }
   }
   if (kind === 'mysql') {
     execFileSync('mysql', ['-h', '127.0.0.1', '-uroot', '-e', `DROP DATABASE IF EXISTS ${name}; CREATE DATABASE ${name}`])
-    return { provider: 'mysql', url: `mysql://root@127.0.0.1:3306/${name}`, pool: { maxConnections: 8 } }
+    return { provider: 'mysql', url: `mysql://root@127.0.0.1:3306/${name}`, pool: { maxConnections: Number(args.pool ?? 8) } }
   }
   throw new Error(`unknown --db ${kind}`)
 }

@@ -18,6 +18,8 @@ CREATE TABLE IF NOT EXISTS kavach_agents (
   KEY kavach_agents_owner (owner_id, status)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- The audit log is the hot write path: one secondary index serves queries by agent (and by owner,
+-- through kavach_agents) and the hourly rate counts.
 CREATE TABLE IF NOT EXISTS kavach_audit_logs (
   id           VARCHAR(64) NOT NULL PRIMARY KEY,
   agent_id     VARCHAR(64) NOT NULL,
@@ -32,8 +34,5 @@ CREATE TABLE IF NOT EXISTS kavach_audit_logs (
   ip           VARCHAR(64) NULL,
   duration_us  BIGINT NOT NULL,
   created_at   DATETIME(3) NOT NULL,
-  KEY kavach_audit_agent_time (agent_id, created_at),
-  KEY kavach_audit_user_time (user_id, created_at),
-  KEY kavach_audit_time (created_at),
-  KEY kavach_audit_rate (agent_id, rate_key, created_at)
+  KEY kavach_audit_agent_rate_time (agent_id, rate_key, created_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -16,8 +16,11 @@ CREATE TABLE IF NOT EXISTS kavach_agents (
 CREATE UNIQUE INDEX IF NOT EXISTS kavach_agents_token_hash ON kavach_agents (token_hash);
 CREATE INDEX IF NOT EXISTS kavach_agents_owner ON kavach_agents (owner_id, status);
 
+-- The audit log is the hot write path: every index costs a page per commit, so it keeps only the
+-- index by agent (which also serves owner queries through kavach_agents) and a partial index for
+-- hourly rate counts. Ids are UUIDv7, unique by construction, so the table keeps SQLite's rowid.
 CREATE TABLE IF NOT EXISTS kavach_audit_logs (
-  id           TEXT PRIMARY KEY,
+  id           TEXT NOT NULL,
   agent_id     TEXT NOT NULL,
   user_id      TEXT NOT NULL,
   action       TEXT NOT NULL,
@@ -32,7 +35,5 @@ CREATE TABLE IF NOT EXISTS kavach_audit_logs (
   created_at   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS kavach_audit_agent_time ON kavach_audit_logs (agent_id, created_at);
-CREATE INDEX IF NOT EXISTS kavach_audit_user_time ON kavach_audit_logs (user_id, created_at);
-CREATE INDEX IF NOT EXISTS kavach_audit_time ON kavach_audit_logs (created_at);
 CREATE INDEX IF NOT EXISTS kavach_audit_rate ON kavach_audit_logs (agent_id, rate_key, created_at)
   WHERE rate_key IS NOT NULL;

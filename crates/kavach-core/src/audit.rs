@@ -96,7 +96,9 @@ pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEn
             qb.push(" AND agent_id = ").push_bind(v.clone());
         }
         if let Some(v) = &f.user_id {
-            qb.push(" AND user_id = ").push_bind(v.clone());
+            // Through the agents table, so that the agent index serves owner queries.
+            qb.push(" AND agent_id IN (SELECT id FROM kavach_agents WHERE owner_id = ").push_bind(v.clone());
+            qb.push(") AND user_id = ").push_bind(v.clone());
         }
         if let Some(v) = f.since {
             qb.push(" AND created_at >= ").push_bind(Ts(v));

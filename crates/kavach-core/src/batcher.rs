@@ -56,10 +56,35 @@ async fn insert_rows(pool: &Pool, rows: &[&AuditRow]) -> Result<()> {
     }
 }
 
+/// One statement whatever the batch size (arrays unnested), so PostgreSQL parses it once per connection.
+const INSERT_PG_UNNEST: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::timestamptz[])";
+
 async fn insert_pg(p: &PgPool, rows: &[&AuditRow]) -> Result<()> {
-    let mut qb = QueryBuilder::<sqlx::Postgres>::new(INSERT_HEAD);
-    push_rows!(qb, rows.iter().copied());
-    qb.build().execute(p).await?;
+    let col = |f: fn(&AuditRow) -> String| rows.iter().map(|r| f(r)).collect::<Vec<String>>();
+    let opt = |f: fn(&AuditRow) -> Option<String>| {
+        rows.iter().map(|r| f(r)).collect::<Vec<Option<String>>>()
+    };
+    let created: Vec<chrono::DateTime<chrono::Utc>> = rows
+        .iter()
+        .map(|r| chrono::DateTime::from_timestamp_millis(r.created_at).unwrap_or_default())
+        .collect();
+    sqlx::query(INSERT_PG_UNNEST)
+        .bind(col(|r| r.id.clone()))
+        .bind(col(|r| r.agent_id.clone()))
+        .bind(col(|r| r.user_id.clone()))
+        .bind(col(|r| r.action.clone()))
+        .bind(col(|r| r.resource.clone()))
+        .bind(opt(|r| r.parameters.clone()))
+        .bind(col(|r| r.result().to_owned()))
+        .bind(opt(|r| r.code.map(str::to_owned)))
+        .bind(opt(|r| r.reason.clone()))
+        .bind(opt(|r| r.rate_key.clone()))
+        .bind(opt(|r| r.ip.clone()))
+        .bind(rows.iter().map(|r| r.duration_us).collect::<Vec<i64>>())
+        .bind(created)
+        .execute(p)
+        .await?;
     Ok(())
 }
 

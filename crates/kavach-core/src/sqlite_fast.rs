@@ -7,7 +7,7 @@
 //! instead (no thread hop), which is what makes a single call cheap.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -27,15 +27,26 @@ struct WriteJob {
     done: tokio::sync::oneshot::Sender<Result<Decision>>,
 }
 
+// Moved once through the channel; boxing the job would add an allocation per call.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Write(WriteJob),
+    /// Inline commits do not checkpoint on the caller's thread; they ask the writer to.
+    Checkpoint,
+}
+
+/// Inline commits between two checkpoint requests (each adds about two WAL frames).
+const INLINE_COMMITS_PER_CHECKPOINT: usize = 256;
+
 /// The rusqlite side of a SQLite store.
 pub struct SqliteFast {
     path: PathBuf,
     durability: Durability,
     readers: Mutex<Vec<Connection>>,
-    sender: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    sender: Mutex<Option<mpsc::Sender<Msg>>>,
     /// Jobs queued or being committed by the writer, plus 1 while an inline commit runs.
     pending: Arc<AtomicUsize>,
-    inline_commits: Arc<AtomicBool>,
+    inline_commits: AtomicUsize,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -53,6 +64,8 @@ fn open(path: &Path, durability: Durability) -> Result<Connection> {
             Durability::Full => "FULL",
         },
     )?;
+    // Pages of the main file are read through a memory map rather than a read() per page.
+    conn.pragma_update(None, "mmap_size", 256i64 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -128,31 +141,26 @@ fn commit_batch<'a>(
     }
 }
 
-fn writer_loop(
-    conn: Connection,
-    rx: mpsc::Receiver<WriteJob>,
-    pending: Arc<AtomicUsize>,
-    inline_commits: Arc<AtomicBool>,
-) {
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Msg>, pending: Arc<AtomicUsize>) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
-    loop {
-        let first = match rx.recv_timeout(Duration::from_millis(500)) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Inline commits never checkpoint on the caller's thread; keep the WAL short here.
-                if inline_commits.swap(false, Ordering::AcqRel) {
-                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
-                }
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        batch.push(first);
+    let mut checkpoint = false;
+    while let Ok(first) = rx.recv() {
+        match first {
+            Msg::Write(job) => batch.push(job),
+            Msg::Checkpoint => checkpoint = true,
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Msg::Write(job)) => batch.push(job),
+                Ok(Msg::Checkpoint) => checkpoint = true,
                 Err(_) => break,
             }
+        }
+        if std::mem::take(&mut checkpoint) {
+            let _ = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)");
+        }
+        if batch.is_empty() {
+            continue;
         }
         let result = commit_batch(&conn, batch.iter_mut().map(|j| &mut j.audit));
         let n = batch.len();
@@ -185,11 +193,10 @@ impl SqliteFast {
         reader.pragma_update(None, "wal_autocheckpoint", 0)?;
         let (tx, rx) = mpsc::channel();
         let pending = Arc::new(AtomicUsize::new(0));
-        let inline_commits = Arc::new(AtomicBool::new(false));
-        let (p, ic) = (pending.clone(), inline_commits.clone());
+        let p = pending.clone();
         let handle = std::thread::Builder::new()
             .name("kavach-audit-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, p, ic))
+            .spawn(move || writer_loop(writer_conn, rx, p))
             .map_err(|_| KavachError::Internal("could not start the audit writer thread".into()))?;
         Ok(Self {
             path: path.to_owned(),
@@ -197,7 +204,7 @@ impl SqliteFast {
             readers: Mutex::new(vec![reader]),
             sender: Mutex::new(Some(tx)),
             pending,
-            inline_commits,
+            inline_commits: AtomicUsize::new(0),
             writer: Mutex::new(Some(handle)),
         })
     }
@@ -236,7 +243,7 @@ impl SqliteFast {
                 return Err(KavachError::Closed);
             };
             self.pending.fetch_add(1, Ordering::AcqRel);
-            if tx.send(WriteJob { audit, done }).is_err() {
+            if tx.send(Msg::Write(WriteJob { audit, done })).is_err() {
                 self.pending.fetch_sub(1, Ordering::AcqRel);
                 return Err(KavachError::Closed);
             }
@@ -268,12 +275,23 @@ impl SqliteFast {
         let result = self.with_reader(|conn| match decide(conn)? {
             None => Ok(unaudited),
             Some(mut audit) => {
-                commit_batch(conn, std::iter::once(&mut audit))?;
+                if audit.rate.is_empty() {
+                    // One INSERT is its own transaction: no BEGIN/COMMIT round needed.
+                    insert(conn, &audit.row)?;
+                } else {
+                    commit_batch(conn, std::iter::once(&mut audit))?;
+                }
                 Ok(audit.row.decision())
             }
         });
         self.pending.fetch_sub(1, Ordering::AcqRel);
-        self.inline_commits.store(true, Ordering::Release);
+        if self.inline_commits.fetch_add(1, Ordering::Relaxed) % INLINE_COMMITS_PER_CHECKPOINT
+            == INLINE_COMMITS_PER_CHECKPOINT - 1
+        {
+            if let Some(tx) = self.sender.lock().as_ref() {
+                let _ = tx.send(Msg::Checkpoint);
+            }
+        }
         Some(result)
     }
 

@@ -48,7 +48,7 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// A random id: UUIDv7 (time-ordered for index locality, 74 random bits, never sequential).
+/// A random id: UUIDv7 (time-ordered for index locality, random bits after the timestamp, never sequential).
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -69,6 +69,16 @@ mod tests {
         assert_eq!(t.hash.len(), 64);
         assert_eq!(t.prefix, &t.token[..11]);
         assert!(!format!("{t:?}").contains(&t.token));
+    }
+
+    #[test]
+    fn ids_are_uuid_v7_and_distinct() {
+        let a = new_id();
+        let b = new_id();
+        assert_ne!(a, b);
+        let u = uuid::Uuid::parse_str(&a).unwrap();
+        assert_eq!(u.get_version_num(), 7);
+        assert_eq!(a.len(), 36);
     }
 
     #[test]
