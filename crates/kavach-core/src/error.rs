@@ -29,6 +29,9 @@ pub enum KavachError {
     /// The operation is not allowed in the current state (e.g. rotating a revoked agent).
     #[error("{0}")]
     Conflict(String),
+    /// The database is locked by another writer and the call chose not to wait.
+    #[error("the database is busy; try again")]
+    Busy,
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -67,6 +70,7 @@ impl KavachError {
             Self::AgentLimitReached(_) => "AGENT_LIMIT_REACHED",
             Self::Conflict(_) => "CONFLICT",
             Self::Closed => "CLOSED",
+            Self::Busy => "DATABASE_BUSY",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -78,7 +82,7 @@ impl KavachError {
             Self::ConfigInvalid(_) | Self::ValidationFailed(_) => 400,
             Self::NotFound(_) => 404,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
-            Self::DbUnreachable(_) | Self::Closed => 503,
+            Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,
         }
     }
@@ -102,7 +106,12 @@ impl From<sqlx::Error> for KavachError {
 
 impl From<rusqlite::Error> for KavachError {
     fn from(e: rusqlite::Error) -> Self {
-        KavachError::Database(DbCause(e.to_string()))
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                KavachError::Busy
+            }
+            _ => KavachError::Database(DbCause(e.to_string())),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ use crate::config::Durability;
 use crate::error::{DbCause, KavachError, Result};
 
 const MAX_BATCH: usize = 1024;
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct WriteJob {
     audit: PendingAudit,
@@ -55,7 +56,7 @@ fn open(path: &Path, durability: Durability) -> Result<Connection> {
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(
         None,
         "synchronous",
@@ -275,16 +276,23 @@ impl SqliteFast {
         let result = self.with_reader(|conn| match decide(conn)? {
             None => Ok(unaudited),
             Some(mut audit) => {
-                if audit.rate.is_empty() {
+                // Never wait for a lock on the caller's thread: if another process is writing, give
+                // up at once (nothing was written) and let the queued path wait instead.
+                conn.busy_timeout(Duration::ZERO)?;
+                let written = if audit.rate.is_empty() {
                     // One INSERT is its own transaction: no BEGIN/COMMIT round needed.
-                    insert(conn, &audit.row)?;
+                    insert(conn, &audit.row)
                 } else {
-                    commit_batch(conn, std::iter::once(&mut audit))?;
-                }
-                Ok(audit.row.decision())
+                    commit_batch(conn, std::iter::once(&mut audit))
+                };
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                written.map(|()| audit.row.decision())
             }
         });
         self.pending.fetch_sub(1, Ordering::AcqRel);
+        if matches!(result, Err(KavachError::Busy)) {
+            return None;
+        }
         if self.inline_commits.fetch_add(1, Ordering::Relaxed) % INLINE_COMMITS_PER_CHECKPOINT
             == INLINE_COMMITS_PER_CHECKPOINT - 1
         {
