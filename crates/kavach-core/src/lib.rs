@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 mod kavach;
+pub mod passwords;
 pub mod permission;
 mod sqlite_fast;
 pub mod token;
