@@ -23,6 +23,38 @@ pub struct KavachConfig {
     /// Agent settings.
     #[serde(default)]
     pub agents: AgentsConfig,
+    /// Email and password sign-in.
+    #[serde(default)]
+    pub email_and_password: EmailPasswordConfig,
+    /// Session lifetimes.
+    #[serde(default)]
+    pub session: SessionConfig,
+}
+
+/// `emailAndPassword: { enabled, minPasswordLength?, pbkdf2Iterations? }`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EmailPasswordConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// At least 8 (the default); 12 meets ASVS level 2.
+    #[serde(default)]
+    pub min_password_length: Option<u32>,
+    /// PBKDF2-HMAC-SHA256 iterations for new hashes (default 600,000; at least 1,000).
+    #[serde(default)]
+    pub pbkdf2_iterations: Option<u32>,
+}
+
+/// `session: { expiresIn?, updateAge? }` in seconds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionConfig {
+    /// Lifetime of a session since its last refresh (default 7 days).
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    /// How old a session's refresh must be before a use slides its expiry (default 1 day).
+    #[serde(default)]
+    pub update_age: Option<u64>,
 }
 
 /// `database: { provider, url, skipMigrations?, pool?, durability? }`.
@@ -99,6 +131,11 @@ pub struct Settings {
     pub durability: Durability,
     pub max_agents_per_owner: u32,
     pub default_agent_ttl_ms: Option<i64>,
+    pub email_password: bool,
+    pub min_password_length: usize,
+    pub pbkdf2_iterations: u32,
+    pub session_ttl_ms: i64,
+    pub session_update_age_ms: i64,
 }
 
 /// Deserializes an optional Unix-milliseconds timestamp given as an integer or an integral float
@@ -256,6 +293,38 @@ impl KavachConfig {
                 )
             })?),
         };
+        let ep = &self.email_and_password;
+        let min_password_length = match ep.min_password_length {
+            Some(n) if !(8..=128).contains(&n) => {
+                return Err(KavachError::ConfigInvalid(
+                    "emailAndPassword.minPasswordLength must be between 8 and 128".into(),
+                ))
+            }
+            Some(n) => n as usize,
+            None => 8,
+        };
+        let pbkdf2_iterations = match ep.pbkdf2_iterations {
+            Some(n) if !(1_000..=10_000_000).contains(&n) => {
+                return Err(KavachError::ConfigInvalid(
+                    "emailAndPassword.pbkdf2Iterations must be between 1,000 and 10,000,000".into(),
+                ))
+            }
+            Some(n) => n,
+            None => crate::passwords::DEFAULT_ITERATIONS,
+        };
+        let session_ttl_ms = match self.session.expires_in {
+            Some(0) => {
+                return Err(KavachError::ConfigInvalid(
+                    "session.expiresIn must be positive".into(),
+                ))
+            }
+            Some(s) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            None => 7 * 86_400_000,
+        };
+        let session_update_age_ms = match self.session.update_age {
+            Some(s) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
+            None => 86_400_000,
+        };
         let skip =
             self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
@@ -268,6 +337,11 @@ impl KavachConfig {
             durability,
             max_agents_per_owner,
             default_agent_ttl_ms,
+            email_password: ep.enabled,
+            min_password_length,
+            pbkdf2_iterations,
+            session_ttl_ms,
+            session_update_age_ms,
         })
     }
 }

@@ -357,6 +357,11 @@ fn migrator(d: Dialect) -> &'static sqlx::migrate::Migrator {
     }
 }
 
+/// The versions embedded for a dialect, in order.
+pub fn embedded_versions(d: Dialect) -> Vec<i64> {
+    migrator(d).iter().map(|m| m.version).collect()
+}
+
 fn check_applied(
     applied: &[(i64, String)],
     dialect: Dialect,

@@ -32,6 +32,12 @@ pub enum KavachError {
     /// The database is locked by another writer and the call chose not to wait.
     #[error("the database is busy; try again")]
     Busy,
+    /// Sign-up for an email that already has an account.
+    #[error("a user with this email already exists")]
+    UserExists,
+    /// Wrong email or password (never says which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -71,6 +77,8 @@ impl KavachError {
             Self::Conflict(_) => "CONFLICT",
             Self::Closed => "CLOSED",
             Self::Busy => "DATABASE_BUSY",
+            Self::UserExists => "USER_EXISTS",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -81,6 +89,8 @@ impl KavachError {
         match self {
             Self::ConfigInvalid(_) | Self::ValidationFailed(_) => 400,
             Self::NotFound(_) => 404,
+            Self::UserExists => 409,
+            Self::InvalidCredentials => 401,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

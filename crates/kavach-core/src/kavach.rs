@@ -14,6 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Dialect, KavachConfig, Settings};
 use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::error::{KavachError, Result};
+use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, User};
 use crate::permission::{AuthzRequest, CompiledCache};
 use crate::sqlite_fast::SqliteFast;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
@@ -282,6 +283,41 @@ impl Kavach {
             },
             Decision::agent_not_found(),
         )
+    }
+
+    // ---- human accounts -----------------------------------------------------------------------
+
+    fn humans(&self) -> HumanStore<'_> {
+        HumanStore {
+            pool: &self.pool,
+            dialect: self.settings.dialect,
+            settings: &self.settings,
+        }
+    }
+
+    pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<SignedIn> {
+        self.check_open()?;
+        self.humans().sign_up(input, client, self.now_ms()).await
+    }
+
+    pub async fn sign_in(&self, input: SignIn, client: ClientInfo) -> Result<SignedIn> {
+        self.check_open()?;
+        self.humans().sign_in(input, client, self.now_ms()).await
+    }
+
+    pub async fn get_session(&self, token: &str) -> Result<Option<(Session, User)>> {
+        self.check_open()?;
+        self.humans().get_session(token, self.now_ms()).await
+    }
+
+    pub async fn sign_out(&self, token: &str) -> Result<bool> {
+        self.check_open()?;
+        self.humans().sign_out(token).await
+    }
+
+    pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
+        self.check_open()?;
+        self.humans().revoke_user_sessions(user_id).await
     }
 
     // ---- audit --------------------------------------------------------------------------------

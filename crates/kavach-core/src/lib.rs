@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod human;
 mod kavach;
 pub mod passwords;
 pub mod permission;

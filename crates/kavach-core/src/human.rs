@@ -1,0 +1,382 @@
+//! Human accounts: email and password sign-up and sign-in, and opaque session tokens stored only as
+//! SHA-256, with an expiry that slides in the database (no cookie has to be rewritten for it).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::config::{Dialect, Settings};
+use crate::db::{sql_for, Pool, Ts};
+use crate::error::{KavachError, Result};
+use crate::passwords::{burn_verification, hash_password, verify_password, Verified};
+use crate::token::{hash_token, new_id};
+use crate::{col_opt_str, col_str, on_pool};
+
+/// The provider id of email-and-password credentials in `kavach_account`.
+pub const CREDENTIAL_PROVIDER: &str = "credential";
+
+/// A person.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub image: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A signed-in session (never its token).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub expires_at: i64,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What sign-up and sign-in return: the session, its user, and the token (for the cookie) once.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user: User,
+    pub session: Session,
+    pub token: String,
+}
+
+/// `signUp({ email, password, name?, image? })`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+}
+
+/// `signIn({ email, password })`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignIn {
+    pub email: String,
+    pub password: String,
+}
+
+/// Where a request came from, kept on the session row.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Lowercases and checks an email address (one `@`, a dot-free-or-not domain, no spaces, ≤ 254).
+pub fn normalize_email(email: &str) -> Result<String> {
+    let e = email.trim().to_lowercase();
+    let valid = e.len() <= 254
+        && !e.chars().any(char::is_whitespace)
+        && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+    if valid {
+        Ok(e)
+    } else {
+        Err(KavachError::validation(
+            "email must be a valid email address",
+        ))
+    }
+}
+
+fn check_password(password: &str, min: usize) -> Result<()> {
+    let n = password.chars().count();
+    if n < min || n > 128 {
+        return Err(KavachError::validation(format!(
+            "password must be {min} to 128 characters long"
+        )));
+    }
+    Ok(())
+}
+
+fn new_session_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| KavachError::Internal("a hashing task failed".into()))
+}
+
+/// Human-account persistence over any of the three databases.
+pub struct HumanStore<'a> {
+    pub pool: &'a Pool,
+    pub dialect: Dialect,
+    pub settings: &'a Settings,
+}
+
+macro_rules! user_from_row {
+    ($r:expr, $p:literal) => {{
+        let r = $r;
+        User {
+            id: col_str!(r, concat!($p, "id"))?,
+            email: col_str!(r, concat!($p, "email"))?,
+            name: col_opt_str!(r, concat!($p, "name"))?,
+            email_verified: r.try_get::<bool, _>(concat!($p, "email_verified"))?,
+            image: col_opt_str!(r, concat!($p, "image"))?,
+            created_at: r.try_get::<Ts, _>(concat!($p, "created_at"))?.0,
+            updated_at: r.try_get::<Ts, _>(concat!($p, "updated_at"))?.0,
+        }
+    }};
+}
+
+impl HumanStore<'_> {
+    fn sql<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
+        sql_for(self.dialect, s)
+    }
+
+    fn require_enabled(&self) -> Result<()> {
+        if self.settings.email_password {
+            Ok(())
+        } else {
+            Err(KavachError::ConfigInvalid(
+                "email and password sign-in is off: set emailAndPassword: { enabled: true }".into(),
+            ))
+        }
+    }
+
+    pub async fn sign_up(
+        &self,
+        input: SignUp,
+        client: ClientInfo,
+        now_ms: i64,
+    ) -> Result<SignedIn> {
+        self.require_enabled()?;
+        let email = normalize_email(&input.email)?;
+        check_password(&input.password, self.settings.min_password_length)?;
+        if input.name.as_ref().is_some_and(|n| n.len() > 255) {
+            return Err(KavachError::validation(
+                "name must be at most 255 characters",
+            ));
+        }
+        let iterations = self.settings.pbkdf2_iterations;
+        let password = input.password;
+        let hash = blocking(move || hash_password(&password, iterations)).await?;
+        let user = User {
+            id: new_id(),
+            email,
+            name: input.name,
+            email_verified: false,
+            image: input.image,
+            created_at: now_ms,
+            updated_at: now_ms,
+        };
+        let insert_user = self.sql(
+            "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        );
+        let insert_account = self.sql(
+            "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        );
+        let result: std::result::Result<(), sqlx::Error> = on_pool!(self.pool, p => async {
+            let mut tx = p.begin().await?;
+            sqlx::query(&insert_user)
+                .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
+                .bind(Ts(now_ms)).bind(Ts(now_ms))
+                .execute(&mut *tx).await?;
+            sqlx::query(&insert_account)
+                .bind(new_id()).bind(&user.id).bind(CREDENTIAL_PROVIDER).bind(&user.id).bind(&hash)
+                .bind(Ts(now_ms)).bind(Ts(now_ms))
+                .execute(&mut *tx).await?;
+            tx.commit().await
+        }.await);
+        match result {
+            Ok(()) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(KavachError::UserExists)
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+        })
+    }
+
+    pub async fn sign_in(
+        &self,
+        input: SignIn,
+        client: ClientInfo,
+        now_ms: i64,
+    ) -> Result<SignedIn> {
+        self.require_enabled()?;
+        let iterations = self.settings.pbkdf2_iterations;
+        let Ok(email) = normalize_email(&input.email) else {
+            let password = input.password;
+            blocking(move || burn_verification(&password, iterations)).await?;
+            return Err(KavachError::InvalidCredentials);
+        };
+        let sql = self.sql(
+            "SELECT u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at, a.id AS a_id, a.password AS a_password \
+             FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.email = ?",
+        );
+        let found: Option<(User, String, Option<String>)> = on_pool!(self.pool, p => {
+            match sqlx::query(&sql).bind(CREDENTIAL_PROVIDER).bind(&email).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some((user_from_row!(&r, "u_"), col_str!(r, "a_id")?, col_opt_str!(r, "a_password")?)),
+            }
+        });
+        let password = input.password;
+        let Some((user, account_id, Some(stored))) = found else {
+            // Same work as a real check, so an unknown email answers in the same time.
+            blocking(move || burn_verification(&password, iterations)).await?;
+            return Err(KavachError::InvalidCredentials);
+        };
+        let (verdict, password) =
+            blocking(move || (verify_password(&password, &stored, iterations), password)).await?;
+        match verdict {
+            Verified::Match { rehash } => {
+                if rehash {
+                    let fresh = blocking(move || hash_password(&password, iterations)).await?;
+                    let sql = self
+                        .sql("UPDATE kavach_account SET password = ?, updated_at = ? WHERE id = ?");
+                    on_pool!(self.pool, p => sqlx::query(&sql).bind(&fresh).bind(Ts(now_ms)).bind(&account_id).execute(p).await?.rows_affected());
+                }
+            }
+            Verified::NoMatch | Verified::UnknownFormat => {
+                return Err(KavachError::InvalidCredentials)
+            }
+        }
+        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+        })
+    }
+
+    /// Issues a new session for `user_id`: a random token, stored as its SHA-256.
+    pub async fn create_session(
+        &self,
+        user_id: &str,
+        client: ClientInfo,
+        now_ms: i64,
+    ) -> Result<(Session, String)> {
+        let token = new_session_token();
+        let session = Session {
+            id: new_id(),
+            user_id: user_id.to_owned(),
+            expires_at: now_ms.saturating_add(self.settings.session_ttl_ms),
+            ip_address: client.ip.filter(|s| s.len() <= 64),
+            user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
+            created_at: now_ms,
+            updated_at: now_ms,
+        };
+        let sql = self.sql(
+            "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        );
+        on_pool!(self.pool, p => sqlx::query(&sql)
+            .bind(&session.id).bind(&session.user_id).bind(hash_token(&token)).bind(Ts(session.expires_at))
+            .bind(&session.ip_address).bind(&session.user_agent).bind(Ts(now_ms)).bind(Ts(now_ms))
+            .execute(p).await?.rows_affected());
+        Ok((session, token))
+    }
+
+    /// The live session for `token` and its user; slides the expiry once `updateAge` has passed.
+    /// Expired sessions are deleted on sight.
+    pub async fn get_session(&self, token: &str, now_ms: i64) -> Result<Option<(Session, User)>> {
+        if token.is_empty() || token.len() > 512 {
+            return Ok(None);
+        }
+        let hashed = hash_token(token);
+        let sql = self.sql(
+            "SELECT s.id AS s_id, s.user_id AS s_user_id, s.expires_at AS s_expires_at, s.ip_address AS s_ip_address, \
+             s.user_agent AS s_user_agent, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
+             u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+             FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?",
+        );
+        let found: Option<(Session, User)> = on_pool!(self.pool, p => {
+            match sqlx::query(&sql).bind(&hashed).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some((
+                    Session {
+                        id: col_str!(r, "s_id")?,
+                        user_id: col_str!(r, "s_user_id")?,
+                        expires_at: r.try_get::<Ts, _>("s_expires_at")?.0,
+                        ip_address: col_opt_str!(r, "s_ip_address")?,
+                        user_agent: col_opt_str!(r, "s_user_agent")?,
+                        created_at: r.try_get::<Ts, _>("s_created_at")?.0,
+                        updated_at: r.try_get::<Ts, _>("s_updated_at")?.0,
+                    },
+                    user_from_row!(&r, "u_"),
+                )),
+            }
+        });
+        let Some((mut session, user)) = found else {
+            return Ok(None);
+        };
+        if session.expires_at <= now_ms {
+            let sql = self.sql("DELETE FROM kavach_session WHERE id = ?");
+            on_pool!(self.pool, p => sqlx::query(&sql).bind(&session.id).execute(p).await?.rows_affected());
+            return Ok(None);
+        }
+        let refreshed_at = session.expires_at - self.settings.session_ttl_ms;
+        if now_ms - refreshed_at >= self.settings.session_update_age_ms {
+            session.expires_at = now_ms.saturating_add(self.settings.session_ttl_ms);
+            session.updated_at = now_ms;
+            let sql =
+                self.sql("UPDATE kavach_session SET expires_at = ?, updated_at = ? WHERE id = ?");
+            on_pool!(self.pool, p => sqlx::query(&sql).bind(Ts(session.expires_at)).bind(Ts(now_ms)).bind(&session.id).execute(p).await?.rows_affected());
+        }
+        Ok(Some((session, user)))
+    }
+
+    /// Ends the session holding `token` (nothing happens for an unknown token).
+    pub async fn sign_out(&self, token: &str) -> Result<bool> {
+        let sql = self.sql("DELETE FROM kavach_session WHERE token = ?");
+        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(hash_token(token)).execute(p).await?.rows_affected());
+        Ok(n > 0)
+    }
+
+    /// Ends every session of a user; returns how many.
+    pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
+        let sql = self.sql("DELETE FROM kavach_session WHERE user_id = ?");
+        Ok(
+            on_pool!(self.pool, p => sqlx::query(&sql).bind(user_id).execute(p).await?.rows_affected()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in ["", "ada", "@x", "a@", "a b@x.y", "a@b@c"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_tokens_are_43_chars_of_base64url() {
+        let t = new_session_token();
+        assert_eq!(t.len(), 43);
+        assert_ne!(t, new_session_token());
+    }
+}
