@@ -109,35 +109,31 @@ function auditEntryFromNative(e) {
 const NOT_YET = ['emailAndPassword', 'plugins', 'externalAuth', 'mcp', 'hooks']
 
 function makeInstance(n) {
-  const authorizeByToken = (token, req) => {
-    if (typeof token !== 'string') return Promise.resolve({ ...INVALID_TOKEN })
+  // One shape for both calls: the same-thread commit when it is free, else the queued one.
+  const decideWith = (inline, queued) => (subject, req) => {
     let input
     try {
       input = authzInput(req)
       if (takeInline()) {
-        const r = n.authorizeByTokenInline(token, input)
+        const r = inline(subject, input)
         if (r !== null) return Promise.resolve(decision(r))
       }
     } catch (e) {
       return Promise.reject(toKavachError(e))
     }
-    return n.authorizeByToken(token, input).then(decision, rethrow)
+    return queued(subject, input).then(decision, rethrow)
   }
-
-  const authorize = (agentId, req) => {
-    let input
-    try {
-      requireString(agentId, 'agentId')
-      input = authzInput(req)
-      if (takeInline()) {
-        const r = n.authorizeInline(agentId, input)
-        if (r !== null) return Promise.resolve(decision(r))
-      }
-    } catch (e) {
-      return Promise.reject(toKavachError(e))
-    }
-    return n.authorize(agentId, input).then(decision, rethrow)
-  }
+  const byToken = decideWith(
+    (token, input) => n.authorizeByTokenInline(token, input),
+    (token, input) => n.authorizeByToken(token, input),
+  )
+  const byId = decideWith(
+    (agentId, input) => n.authorizeInline(agentId, input),
+    (agentId, input) => n.authorize(agentId, input),
+  )
+  const authorizeByToken = (token, req) => (typeof token === 'string' ? byToken(token, req) : Promise.resolve({ ...INVALID_TOKEN }))
+  const authorize = (agentId, req) =>
+    typeof agentId === 'string' ? byId(agentId, req) : Promise.reject(new KavachError('VALIDATION_FAILED', 'agentId must be a string'))
 
   return {
     agent: {
