@@ -11,6 +11,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A kavachos instance (the JS facade wraps it). */
 export declare class NativeKavach {
+  /** The configured mount of the HTTP API (default `/api/kavach`). */
+  get basePath(): string
   /** `sqlite`, `postgres` or `mysql`. */
   get dialect(): string
   createAgent(input: any): Promise<any>
@@ -26,6 +28,16 @@ export declare class NativeKavach {
   authorizeByTokenInline(token: string, input: AuthorizeInput): AuthorizeResult | null
   auditQuery(filter: any): Promise<any>
   auditExport(filter: any, format: string): Promise<string>
+  /** The whole HTTP API: never rejects, every problem is a JSON error response. */
+  handleHttp(req: HttpRequestInput): Promise<HttpResponseOutput>
+  /** `auth.signUp`: `{ user, session, token }`. */
+  signUp(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
+  /** `auth.signIn`: `{ user, session, token }`. */
+  signIn(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
+  /** Ends the session a request's cookie or Bearer header carries; `true` if there was one. */
+  signOut(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<boolean>
+  /** `{ session, user }` for the cookie or Bearer header given, or null. */
+  getSession(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<any>
   close(): Promise<void>
 }
 
@@ -50,6 +62,29 @@ export interface AuthorizeResult {
   code?: string
   /** The audit row's id; null when no known agent was reached. */
   auditId?: string
+}
+
+/** One HTTP request as a shim hands it over. */
+export interface HttpRequestInput {
+  method: string
+  /** The path inside the mount, e.g. `/auth/sign-in`. */
+  path: string
+  /** The query string without `?`. */
+  query: string
+  /** Header names and values, flattened: `[name0, value0, name1, value1, ...]`. */
+  headers: Array<string>
+  body?: Buffer
+  /** `scheme://host` of the request URL. */
+  urlOrigin?: string
+  clientIp?: string
+}
+
+/** The answer to an HTTP request. */
+export interface HttpResponseOutput {
+  status: number
+  /** Flattened `[name0, value0, ...]`; `set-cookie` may repeat. */
+  headers: Array<string>
+  body: Buffer
 }
 
 /** Runs the embedded migrations against a database URL (`kavach-cli migrate`); returns the versions applied. */

@@ -62,7 +62,52 @@ export interface KavachConfig {
     tokenExpiry?: number | string
   }
   trustedOrigins?: string[]
+  /** Email and password sign-in (the HTTP routes `/auth/sign-up`, `/auth/sign-in`, ...). */
+  emailAndPassword?: {
+    enabled: boolean
+    /** 8 to 128 (default 8; 12 meets ASVS level 2). */
+    minPasswordLength?: number
+    /** PBKDF2-HMAC-SHA256 iterations for new hashes (default 600,000). */
+    pbkdf2Iterations?: number
+  }
+  session?: {
+    /** Seconds a session lives after its last refresh (default 7 days). */
+    expiresIn?: number
+    /** Seconds between refreshes of the expiry (default 1 day). */
+    updateAge?: number
+    /** Default `kavach_session`. */
+    cookieName?: string
+  }
+  /** Largest request body the HTTP API reads, in bytes (default 1 MiB). */
+  maxBodySize?: number
 }
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  emailVerified: boolean
+  image: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface Session {
+  id: string
+  userId: string
+  expiresAt: Date
+  ipAddress: string | null
+  userAgent: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** What carries a session: `{ request }`, `{ headers }` (a Headers object, Next's `headers()`, or a record), or a Request. */
+export type SessionSource =
+  | { request: { headers: Headers } }
+  | { headers: Headers | Record<string, string | string[] | undefined> }
+  | Request
+  | Headers
 
 export type AgentType = 'autonomous' | 'delegated' | 'service'
 export type AgentStatus = 'active' | 'revoked' | 'expired'
@@ -219,6 +264,24 @@ export interface Kavach {
     /** JSON (an array) or CSV with a header row. */
     export(options: AuditExportOptions): Promise<string>
   }
+  auth: {
+    signUp(
+      input: { email: string; password: string; name?: string; image?: string },
+      client?: { ip?: string; userAgent?: string },
+    ): Promise<Result<{ user: User; session: Session; token: string }>>
+    signIn(
+      input: { email: string; password: string },
+      client?: { ip?: string; userAgent?: string },
+    ): Promise<Result<{ user: User; session: Session; token: string }>>
+    /** Ends the session the source carries; `data` says whether there was one. */
+    signOut(source: SessionSource): Promise<Result<boolean>>
+    getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
+    getUser(source: SessionSource): Promise<Result<User | null>>
+  }
+  /** The whole HTTP API (the shims call it). */
+  handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>
+  /** Where the HTTP API is mounted (default `/api/kavach`). */
+  readonly basePath: string
   /** Drains pending audit writes and closes the database pools. Idempotent. */
   close(): Promise<void>
 }

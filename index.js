@@ -106,9 +106,79 @@ function auditEntryFromNative(e) {
   return e
 }
 
-const NOT_YET = ['emailAndPassword', 'plugins', 'externalAuth', 'mcp', 'hooks']
+const NOT_YET = ['plugins', 'externalAuth', 'mcp', 'hooks']
+const EMAIL_NOT_YET = ['verifyLegacyHash', 'sendResetPassword', 'sendVerificationEmail', 'requireEmailVerification']
 
-function makeInstance(n) {
+const ok = (data) => ({ success: true, data })
+const fail = (e) => {
+  const k = toKavachError(e)
+  return { success: false, error: { code: k.code, message: k.message } }
+}
+
+function userFromNative(u) {
+  if (!u) return u
+  u.createdAt = toDate(u.createdAt)
+  u.updatedAt = toDate(u.updatedAt)
+  return u
+}
+
+function sessionFromNative(s) {
+  if (!s) return s
+  s.expiresAt = toDate(s.expiresAt)
+  s.createdAt = toDate(s.createdAt)
+  s.updatedAt = toDate(s.updatedAt)
+  return s
+}
+
+function signedFromNative(r) {
+  userFromNative(r.user)
+  sessionFromNative(r.session)
+  return r
+}
+
+// Reads one header from a Web Request, a Headers object (Next's headers() too), a Node
+// IncomingMessage-style object, or a plain record.
+function headerOf(source, name) {
+  if (!source) return undefined
+  const h = source.headers !== undefined && !(typeof source.get === 'function') ? source.headers : source
+  if (!h) return undefined
+  if (typeof h.get === 'function') return h.get(name) ?? undefined
+  const v = h[name] ?? h[name.toLowerCase()] ?? h[name[0].toUpperCase() + name.slice(1)]
+  return Array.isArray(v) ? v.join('; ') : v ?? undefined
+}
+
+// `{ request }`, `{ headers }`, a Request, or a Headers object.
+function credentialsOf(arg) {
+  if (!arg || typeof arg !== 'object') throw new KavachError('VALIDATION_FAILED', 'pass { request }, { headers } or a Request')
+  const source = arg.request ?? (arg.headers !== undefined && !('method' in arg) && !('url' in arg) ? { headers: arg.headers } : arg)
+  return [headerOf(source, 'cookie'), headerOf(source, 'authorization')]
+}
+
+async function readBody(request, max) {
+  const declared = Number(request.headers.get('content-length'))
+  if (Number.isFinite(declared) && declared > max) return null
+  if (!request.body) return undefined
+  const reader = request.body.getReader()
+  const chunks = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => {})
+      return null
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks, size)
+}
+
+const TOO_LARGE = JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is too large' } })
+const NO_ROUTE = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } })
+
+function makeInstance(n, maxBody) {
+  const basePath = n.basePath
   // One shape for both calls: the same-thread commit when it is free, else the queued one.
   const decideWith = (inline, queued) => (subject, req) => {
     let input
@@ -169,6 +239,76 @@ function makeInstance(n) {
           return n.auditExport(auditFilter(options), format)
         }),
     },
+    auth: {
+      signUp: (input, ctx) =>
+        n.signUp(input ?? {}, ctx?.ip, ctx?.userAgent).then((r) => ok(signedFromNative(r)), fail),
+      signIn: (input, ctx) =>
+        n.signIn(input ?? {}, ctx?.ip, ctx?.userAgent).then((r) => ok(signedFromNative(r)), fail),
+      signOut: async (arg) => {
+        try {
+          const [cookie, authorization] = credentialsOf(arg)
+          return ok(await n.signOut(cookie, authorization))
+        } catch (e) {
+          return fail(e)
+        }
+      },
+      getSession: async (arg) => {
+        try {
+          const [cookie, authorization] = credentialsOf(arg)
+          const r = await n.getSession(cookie, authorization)
+          if (r === null) return ok(null)
+          return ok({ session: sessionFromNative(r.session), user: userFromNative(r.user) })
+        } catch (e) {
+          return fail(e)
+        }
+      },
+      getUser: async (arg) => {
+        try {
+          const [cookie, authorization] = credentialsOf(arg)
+          const r = await n.getSession(cookie, authorization)
+          return ok(r === null ? null : userFromNative(r.user))
+        } catch (e) {
+          return fail(e)
+        }
+      },
+    },
+    /**
+     * The whole HTTP API for a Web `Request`. `options.path` is the route inside the mount (the shims
+     * compute it); without it the configured basePath is stripped from the URL.
+     */
+    handler: async (request, options = {}) => {
+      const url = new URL(request.url)
+      let path = options.path
+      if (path === undefined) {
+        const mount = options.mount ?? basePath
+        if (mount && url.pathname !== mount && !url.pathname.startsWith(mount + '/')) {
+          return new Response(NO_ROUTE, { status: 404, headers: { 'content-type': 'application/json; charset=utf-8' } })
+        }
+        path = url.pathname.slice(mount.length) || '/'
+      }
+      const method = request.method.toUpperCase()
+      let body
+      if (method !== 'GET' && method !== 'HEAD') {
+        body = options.body !== undefined ? options.body : await readBody(request, maxBody)
+        if (body === null) return new Response(TOO_LARGE, { status: 413, headers: { 'content-type': 'application/json; charset=utf-8' } })
+      }
+      const headers = []
+      for (const [k, v] of request.headers) headers.push(k, v)
+      const r = await n.handleHttp({
+        method,
+        path,
+        query: url.search.slice(1),
+        headers,
+        body: body ?? undefined,
+        urlOrigin: url.origin,
+        clientIp: options.clientIp ?? undefined,
+      })
+      const out = new Headers()
+      for (let i = 0; i < r.headers.length; i += 2) out.append(r.headers[i], r.headers[i + 1])
+      return new Response(r.status === 204 || method === 'HEAD' ? null : r.body, { status: r.status, headers: out })
+    },
+    /** The configured mount (default `/api/kavach`). */
+    basePath,
     close: () => call(() => n.close()),
   }
 }
@@ -186,6 +326,11 @@ async function createKavach(config) {
     const on = Array.isArray(v) ? v.length > 0 : v && typeof v === 'object' ? v.enabled !== false : Boolean(v)
     if (on) throw new KavachError('CONFIG_INVALID', `${key} is not available in this version of kavachos yet`)
   }
+  for (const key of EMAIL_NOT_YET) {
+    if (config.emailAndPassword && config.emailAndPassword[key] !== undefined && config.emailAndPassword[key] !== false) {
+      throw new KavachError('CONFIG_INVALID', `emailAndPassword.${key} is not available in this version of kavachos yet`)
+    }
+  }
   let json
   try {
     json = JSON.stringify(config)
@@ -198,7 +343,7 @@ async function createKavach(config) {
   } catch (e) {
     throw toKavachError(e)
   }
-  return makeInstance(n)
+  return makeInstance(n, typeof config.maxBodySize === 'number' ? config.maxBodySize : 1024 * 1024)
 }
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */

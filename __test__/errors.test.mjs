@@ -23,7 +23,11 @@ describe('configuration errors', () => {
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, agents: { maxPerOwner: 0 } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, agents: { tokenExpiry: 'forever' } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: { provider: 'sqlite', url: '/no/such/folder/x.db' }, secret: SECRET }), 'CONFIG_INVALID')
-    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true } }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, plugins: [{ id: 'organization', options: {} }] }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true, verifyLegacyHash: async () => false } }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true, minPasswordLength: 4 } }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, basePath: 'api' }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, trustedOrigins: ['not a url'] }), 'CONFIG_INVALID')
   })
 
   it('requires a secret outside development and test', async () => {

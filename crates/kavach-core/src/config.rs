@@ -29,6 +29,15 @@ pub struct KavachConfig {
     /// Session lifetimes.
     #[serde(default)]
     pub session: SessionConfig,
+    /// Where the HTTP API is mounted (default `/api/kavach`).
+    #[serde(default)]
+    pub base_path: Option<String>,
+    /// Origins besides `baseUrl`'s that may call state-changing routes.
+    #[serde(default)]
+    pub trusted_origins: Vec<String>,
+    /// Largest request body the HTTP API reads, in bytes (default 1 MiB).
+    #[serde(default)]
+    pub max_body_size: Option<u64>,
 }
 
 /// `emailAndPassword: { enabled, minPasswordLength?, pbkdf2Iterations? }`.
@@ -55,6 +64,9 @@ pub struct SessionConfig {
     /// How old a session's refresh must be before a use slides its expiry (default 1 day).
     #[serde(default)]
     pub update_age: Option<u64>,
+    /// The session cookie's name (default `kavach_session`).
+    #[serde(default)]
+    pub cookie_name: Option<String>,
 }
 
 /// `database: { provider, url, skipMigrations?, pool?, durability? }`.
@@ -136,6 +148,33 @@ pub struct Settings {
     pub pbkdf2_iterations: u32,
     pub session_ttl_ms: i64,
     pub session_update_age_ms: i64,
+    /// `scheme://host[:port]` of `baseUrl`, if set.
+    pub base_origin: Option<String>,
+    /// Cookies get `Secure` (baseUrl is https).
+    pub secure_cookies: bool,
+    pub base_path: String,
+    pub trusted_origins: Vec<String>,
+    pub cookie_name: String,
+    pub max_body_bytes: usize,
+}
+
+/// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let host = rest.split(['/', '?', '#']).next()?;
+    if host.is_empty() || host.contains('@') {
+        return None;
+    }
+    let host = host.to_ascii_lowercase();
+    let host = match (scheme.as_str(), host.rsplit_once(':')) {
+        ("http", Some((h, "80"))) | ("https", Some((h, "443"))) => h.to_owned(),
+        _ => host,
+    };
+    Some(format!("{scheme}://{host}"))
 }
 
 /// Deserializes an optional Unix-milliseconds timestamp given as an integer or an integral float
@@ -325,6 +364,48 @@ impl KavachConfig {
             Some(s) => i64::try_from(s.saturating_mul(1000)).unwrap_or(i64::MAX),
             None => 86_400_000,
         };
+        let base_origin = self.base_url.as_deref().and_then(origin_of);
+        let base_path = match self.base_path.as_deref().map(|p| p.trim_end_matches('/')) {
+            None => "/api/kavach".to_owned(),
+            Some("") => String::new(),
+            Some(p) if p.starts_with('/') && !p.contains(['?', '#', ' ']) => p.to_owned(),
+            Some(_) => {
+                return Err(KavachError::ConfigInvalid(
+                    "basePath must start with /".into(),
+                ))
+            }
+        };
+        let mut trusted_origins = Vec::with_capacity(self.trusted_origins.len());
+        for o in &self.trusted_origins {
+            trusted_origins.push(origin_of(o).ok_or_else(|| {
+                KavachError::ConfigInvalid(format!(
+                    "trustedOrigins entry \"{o}\" is not an http(s) origin"
+                ))
+            })?);
+        }
+        let cookie_name = self
+            .session
+            .cookie_name
+            .clone()
+            .unwrap_or_else(|| "kavach_session".into());
+        if cookie_name.is_empty()
+            || !cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
+            return Err(KavachError::ConfigInvalid(
+                "session.cookieName may hold only letters, digits, _ - .".into(),
+            ));
+        }
+        let max_body_bytes = match self.max_body_size {
+            Some(0) => {
+                return Err(KavachError::ConfigInvalid(
+                    "maxBodySize must be positive".into(),
+                ))
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => 1024 * 1024,
+        };
         let skip =
             self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
@@ -342,6 +423,14 @@ impl KavachConfig {
             pbkdf2_iterations,
             session_ttl_ms,
             session_update_age_ms,
+            secure_cookies: base_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+            base_origin,
+            base_path,
+            trusted_origins,
+            cookie_name,
+            max_body_bytes,
         })
     }
 }
@@ -397,6 +486,25 @@ mod tests {
         );
         assert!(!a.settings(None).unwrap().run_migrations);
         assert!(!b.settings(None).unwrap().run_migrations);
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin_of("https://App.example.com/path?x").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            origin_of("http://localhost:3000").as_deref(),
+            Some("http://localhost:3000")
+        );
+        assert_eq!(
+            origin_of("https://a.com:443/").as_deref(),
+            Some("https://a.com")
+        );
+        assert_eq!(origin_of("ftp://a.com"), None);
+        assert_eq!(origin_of("https://user@evil.com"), None);
+        assert_eq!(origin_of("null"), None);
     }
 
     #[test]

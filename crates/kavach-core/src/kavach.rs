@@ -102,6 +102,11 @@ impl Kavach {
         }))
     }
 
+    /// The checked configuration.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.settings.dialect
     }

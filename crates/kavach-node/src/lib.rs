@@ -71,6 +71,40 @@ fn result(d: Decision) -> AuthorizeResult {
     }
 }
 
+/// One HTTP request as a shim hands it over.
+#[napi(object)]
+pub struct HttpRequestInput {
+    pub method: String,
+    /// The path inside the mount, e.g. `/auth/sign-in`.
+    pub path: String,
+    /// The query string without `?`.
+    pub query: String,
+    /// Header names and values, flattened: `[name0, value0, name1, value1, ...]`.
+    pub headers: Vec<String>,
+    pub body: Option<Buffer>,
+    /// `scheme://host` of the request URL.
+    pub url_origin: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+/// The answer to an HTTP request.
+#[napi(object)]
+pub struct HttpResponseOutput {
+    pub status: u32,
+    /// Flattened `[name0, value0, ...]`; `set-cookie` may repeat.
+    pub headers: Vec<String>,
+    pub body: Buffer,
+}
+
+fn flat_pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
 /// A kavachos instance (the JS facade wraps it).
 #[napi]
 pub struct NativeKavach {
@@ -96,8 +130,32 @@ pub async fn migrate(url: String) -> napi::Result<Vec<i64>> {
         .map_err(to_js)
 }
 
+impl NativeKavach {
+    fn token_from(&self, cookie: Option<String>, authorization: Option<String>) -> Option<String> {
+        let mut headers = Vec::new();
+        if let Some(c) = cookie {
+            headers.push(("cookie".to_owned(), c));
+        }
+        if let Some(a) = authorization {
+            headers.push(("authorization".to_owned(), a));
+        }
+        let req = kavach_core::http::HttpRequest {
+            headers,
+            ..Default::default()
+        };
+        kavach_core::http::session_token(&req, &self.inner.settings().cookie_name)
+            .map(str::to_owned)
+    }
+}
+
 #[napi]
 impl NativeKavach {
+    /// The configured mount of the HTTP API (default `/api/kavach`).
+    #[napi(getter)]
+    pub fn base_path(&self) -> String {
+        self.inner.settings().base_path.clone()
+    }
+
     /// `sqlite`, `postgres` or `mysql`.
     #[napi(getter)]
     pub fn dialect(&self) -> &'static str {
@@ -224,6 +282,83 @@ impl NativeKavach {
             .audit_export(&filter, format)
             .await
             .map_err(to_js)
+    }
+
+    /// The whole HTTP API: never rejects, every problem is a JSON error response.
+    #[napi]
+    pub async fn handle_http(&self, req: HttpRequestInput) -> napi::Result<HttpResponseOutput> {
+        let request = kavach_core::http::HttpRequest {
+            method: req.method,
+            path: req.path,
+            query: req.query,
+            headers: flat_pairs(req.headers),
+            body: req.body.map(|b| b.to_vec()).unwrap_or_default(),
+            url_origin: req.url_origin,
+            client_ip: req.client_ip,
+        };
+        let r = self.inner.handle(request).await;
+        Ok(HttpResponseOutput {
+            status: u32::from(r.status),
+            headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            body: r.body.into(),
+        })
+    }
+
+    /// `auth.signUp`: `{ user, session, token }`.
+    #[napi]
+    pub async fn sign_up(
+        &self,
+        input: serde_json::Value,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> napi::Result<serde_json::Value> {
+        let input = from_json(input, "sign-up")?;
+        let client = kavach_core::human::ClientInfo { ip, user_agent };
+        to_json(&self.inner.sign_up(input, client).await.map_err(to_js)?)
+    }
+
+    /// `auth.signIn`: `{ user, session, token }`.
+    #[napi]
+    pub async fn sign_in(
+        &self,
+        input: serde_json::Value,
+        ip: Option<String>,
+        user_agent: Option<String>,
+    ) -> napi::Result<serde_json::Value> {
+        let input = from_json(input, "sign-in")?;
+        let client = kavach_core::human::ClientInfo { ip, user_agent };
+        to_json(&self.inner.sign_in(input, client).await.map_err(to_js)?)
+    }
+
+    /// Ends the session a request's cookie or Bearer header carries; `true` if there was one.
+    #[napi]
+    pub async fn sign_out(
+        &self,
+        cookie: Option<String>,
+        authorization: Option<String>,
+    ) -> napi::Result<bool> {
+        let Some(token) = self.token_from(cookie, authorization) else {
+            return Ok(false);
+        };
+        self.inner.sign_out(&token).await.map_err(to_js)
+    }
+
+    /// `{ session, user }` for the cookie or Bearer header given, or null.
+    #[napi]
+    pub async fn get_session(
+        &self,
+        cookie: Option<String>,
+        authorization: Option<String>,
+    ) -> napi::Result<serde_json::Value> {
+        let Some(token) = self.token_from(cookie, authorization) else {
+            return Ok(serde_json::Value::Null);
+        };
+        match self.inner.get_session(&token).await.map_err(to_js)? {
+            Some((session, user)) => {
+                Ok(serde_json::json!({ "session": to_json(&session)?, "user": to_json(&user)? }))
+            }
+            None => Ok(serde_json::Value::Null),
+        }
     }
 
     #[napi]

@@ -1,0 +1,705 @@
+//! The HTTP API (`kavach.handler(request)`): routing, JSON in and out, cookies, Origin checks. The
+//! framework shims only convert their request into [`HttpRequest`] and the answer back.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::agents::{AgentFilter, CreateAgent, UpdateAgent};
+use crate::audit::{AuditFilter, ExportFormat};
+use crate::error::KavachError;
+use crate::human::{ClientInfo, SignIn, SignUp, User};
+use crate::kavach::Kavach;
+use crate::permission::AuthzRequest;
+use crate::token::AGENT_TOKEN_PREFIX;
+
+/// A request, as a shim hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The path inside the mount, e.g. `/auth/sign-in`.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// Header names in any case; repeated headers may appear several times.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `scheme://host` of the URL the request was sent to (used when no `baseUrl` is configured).
+    pub url_origin: Option<String>,
+    /// The peer address the shim knows.
+    pub client_ip: Option<String>,
+}
+
+/// The answer: status, headers (several `set-cookie` allowed), body bytes.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A failure shaped as `{ error: { code, message } }`.
+struct ApiError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    headers: Vec<(String, String)>,
+}
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+    fn unauthorized() -> Self {
+        Self::new(401, "UNAUTHORIZED", "sign in first")
+    }
+    fn not_found(what: &str) -> Self {
+        Self::new(404, "NOT_FOUND", format!("{what} not found"))
+    }
+}
+
+impl From<KavachError> for ApiError {
+    fn from(e: KavachError) -> Self {
+        let message = match &e {
+            // Driver detail never leaves the process.
+            KavachError::Database(_) | KavachError::Internal(_) => {
+                "the request could not be completed".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Self::new(e.http_status(), e.code(), message)
+    }
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+fn json_response(status: u16, body: &Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Keys whose values are Unix milliseconds inside the core and ISO 8601 strings over HTTP.
+const TIME_KEYS: [&str; 4] = ["createdAt", "updatedAt", "expiresAt", "timestamp"];
+
+fn iso_times(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                match item {
+                    Value::Number(n) if TIME_KEYS.contains(&k.as_str()) => {
+                        if let Some(d) = n
+                            .as_i64()
+                            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+                        {
+                            *item = Value::String(
+                                d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                            );
+                        }
+                    }
+                    // Permissions, metadata and call arguments are the caller's own data.
+                    _ if matches!(k.as_str(), "metadata" | "parameters" | "permissions") => {}
+                    other => iso_times(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(iso_times),
+        _ => {}
+    }
+}
+
+fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+    let mut body = serde_json::to_value(v)
+        .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
+    iso_times(&mut body);
+    Ok(json_response(200, &body))
+}
+
+fn error_response(e: ApiError) -> HttpResponse {
+    let mut r = json_response(
+        e.status,
+        &json!({ "error": { "code": e.code, "message": e.message } }),
+    );
+    r.headers.extend(e.headers);
+    r
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        let v = self.header("authorization")?;
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    fn query_map(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    fn client(&self) -> ClientInfo {
+        ClientInfo {
+            ip: self.client_ip.clone(),
+            user_agent: self.header("user-agent").map(str::to_owned),
+        }
+    }
+}
+
+/// The session token a request carries: the cookie, or a Bearer value that is not an agent token.
+pub fn session_token<'a>(req: &'a HttpRequest, cookie_name: &str) -> Option<&'a str> {
+    req.cookie(cookie_name)
+        .filter(|t| !t.is_empty())
+        .or_else(|| req.bearer().filter(|t| !t.starts_with(AGENT_TOKEN_PREFIX)))
+}
+
+fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    if req.body.is_empty() {
+        return serde_json::from_str("{}")
+            .map_err(|e| ApiError::new(400, "VALIDATION_FAILED", e.to_string()));
+    }
+    let ct = req.header("content-type").unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| ApiError::new(400, "INVALID_JSON", "the body is not valid JSON"))?;
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            400,
+            "VALIDATION_FAILED",
+            format!("invalid request body: {e}"),
+        )
+    })
+}
+
+const STATE_CHANGING: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
+
+/// Which methods a known route accepts (for 405), or `None` for an unknown path.
+fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
+    Some(match segs {
+        ["auth", "sign-up" | "sign-in" | "sign-out"] => &["POST"],
+        ["auth", "session"] => &["GET"],
+        ["agents"] => &["GET", "POST"],
+        ["agents", _] => &["GET", "PATCH", "DELETE"],
+        ["agents", _, "rotate"] => &["POST"],
+        ["authorize"] | ["authorize", "token"] => &["POST"],
+        ["audit"] | ["audit", "export"] => &["GET"],
+        _ => return None,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeBody {
+    #[serde(rename = "agentId")]
+    agent_id: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeTokenBody {
+    #[serde(default)]
+    token: Option<String>,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+fn audit_filter(q: &[(String, String)], owner: &str) -> Result<AuditFilter, ApiError> {
+    let mut f = AuditFilter {
+        user_id: Some(owner.to_owned()),
+        ..Default::default()
+    };
+    let num = |v: &str, what: &str| -> Result<i64, ApiError> {
+        v.parse::<i64>().or_else(|_| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|d| d.timestamp_millis())
+                .map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("{what} must be a number of milliseconds or an ISO date"),
+                    )
+                })
+        })
+    };
+    for (k, v) in q {
+        match k.as_str() {
+            "agentId" => f.agent_id = Some(v.clone()),
+            "since" => f.since = Some(num(v, "since")?),
+            "until" => f.until = Some(num(v, "until")?),
+            "actions" => {
+                f.actions = Some(
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            "result" => f.result = Some(v.clone()),
+            "limit" | "offset" => {
+                let n = v.parse::<u32>().map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("{k} must be a whole number"),
+                    )
+                })?;
+                if k == "limit" {
+                    f.limit = Some(n)
+                } else {
+                    f.offset = Some(n)
+                }
+            }
+            "format" => {}
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    "VALIDATION_FAILED",
+                    format!("unknown query parameter \"{other}\""),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+impl Kavach {
+    fn session_cookie(&self, token: &str) -> String {
+        let s = self.settings();
+        format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000{}",
+            s.cookie_name,
+            token,
+            if s.secure_cookies { "; Secure" } else { "" }
+        )
+    }
+
+    fn clear_cookie(&self) -> String {
+        let s = self.settings();
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            s.cookie_name,
+            if s.secure_cookies { "; Secure" } else { "" }
+        )
+    }
+
+    fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let s = self.settings();
+        match req.header("origin") {
+            None => {
+                // A browser always sends Origin on a cross-site state change; a cookie without one is refused.
+                if req.cookie(&s.cookie_name).is_some() {
+                    return Err(ApiError::new(
+                        403,
+                        "INVALID_ORIGIN",
+                        "a request carrying a session cookie must send Origin",
+                    ));
+                }
+                Ok(())
+            }
+            Some(_) => match self.allowed_origin(req) {
+                Some(_) => Ok(()),
+                None => Err(ApiError::new(
+                    403,
+                    "INVALID_ORIGIN",
+                    "this Origin may not call this route",
+                )),
+            },
+        }
+    }
+
+    async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+        let token =
+            session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
+        match self.get_session(token).await? {
+            Some((_, user)) => Ok(user),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+
+    async fn owned_agent(&self, id: &str, owner: &str) -> Result<crate::agents::Agent, ApiError> {
+        match self.get_agent(id).await? {
+            Some(a) if a.owner_id == owner => Ok(a),
+            _ => Err(ApiError::not_found("agent")),
+        }
+    }
+
+    /// The request's Origin when it is one allowed to call this API.
+    fn allowed_origin(&self, req: &HttpRequest) -> Option<String> {
+        let s = self.settings();
+        let origin = crate::config::origin_of(req.header("origin")?.trim())?;
+        let own = s.base_origin.as_deref().or(req.url_origin.as_deref());
+        (own == Some(origin.as_str()) || s.trusted_origins.contains(&origin))
+            .then_some(origin)
+    }
+
+    /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.
+    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+        let mut response = if req.method.eq_ignore_ascii_case("OPTIONS") {
+            self.preflight(&req)
+        } else {
+            match self.route(&req).await {
+                Ok(r) => r,
+                Err(e) => error_response(e),
+            }
+        };
+        if let Some(origin) = self.allowed_origin(&req) {
+            response
+                .headers
+                .push(("access-control-allow-origin".into(), origin));
+            response
+                .headers
+                .push(("access-control-allow-credentials".into(), "true".into()));
+            response.headers.push(("vary".into(), "Origin".into()));
+        }
+        response
+    }
+
+    fn preflight(&self, req: &HttpRequest) -> HttpResponse {
+        let path = req.path.trim_matches('/');
+        let segs: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        match allowed_methods(&segs) {
+            None => error_response(ApiError::new(404, "NOT_FOUND", "no such route")),
+            Some(methods) => {
+                let list = format!("{}, OPTIONS", methods.join(", "));
+                let mut headers = vec![("allow".to_owned(), list.clone())];
+                if self.allowed_origin(req).is_some() {
+                    headers.push(("access-control-allow-methods".into(), list));
+                    headers.push((
+                        "access-control-allow-headers".into(),
+                        "content-type, authorization".into(),
+                    ));
+                    headers.push(("access-control-max-age".into(), "600".into()));
+                }
+                HttpResponse {
+                    status: 204,
+                    headers,
+                    body: Vec::new(),
+                }
+            }
+        }
+    }
+
+    async fn route(&self, req: &HttpRequest) -> ApiResult {
+        let path = req.path.trim_matches('/');
+        let segs: Vec<&str> = if path.is_empty() {
+            Vec::new()
+        } else {
+            path.split('/').collect()
+        };
+        let method = req.method.to_ascii_uppercase();
+        let Some(allowed) = allowed_methods(&segs) else {
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        };
+        if !allowed.contains(&method.as_str()) {
+            let mut e = ApiError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("use {}", allowed.join(" or ")),
+            );
+            e.headers.push(("allow".into(), allowed.join(", ")));
+            return Err(e);
+        }
+        if req.body.len() > self.settings().max_body_bytes {
+            return Err(ApiError::new(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            ));
+        }
+        if STATE_CHANGING.contains(&method.as_str()) {
+            self.check_origin(req)?;
+        }
+        match (method.as_str(), segs.as_slice()) {
+            ("POST", ["auth", "sign-up"]) => {
+                let input: SignUp = parse_body(req)?;
+                let signed = self.sign_up(input, req.client()).await?;
+                let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+                r.headers
+                    .push(("set-cookie".into(), self.session_cookie(&signed.token)));
+                Ok(r)
+            }
+            ("POST", ["auth", "sign-in"]) => {
+                let input: SignIn = parse_body(req)?;
+                let signed = self.sign_in(input, req.client()).await?;
+                let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+                r.headers
+                    .push(("set-cookie".into(), self.session_cookie(&signed.token)));
+                Ok(r)
+            }
+            ("POST", ["auth", "sign-out"]) => {
+                if let Some(token) = session_token(req, &self.settings().cookie_name) {
+                    self.sign_out(token).await?;
+                }
+                let mut r = ok(&json!({ "success": true }))?;
+                r.headers.push(("set-cookie".into(), self.clear_cookie()));
+                Ok(r)
+            }
+            ("GET", ["auth", "session"]) => {
+                let token = session_token(req, &self.settings().cookie_name);
+                match token {
+                    Some(t) => match self.get_session(t).await? {
+                        Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+                        None => {
+                            let mut e = ApiError::unauthorized();
+                            if req.cookie(&self.settings().cookie_name).is_some() {
+                                e.headers.push(("set-cookie".into(), self.clear_cookie()));
+                            }
+                            Err(e)
+                        }
+                    },
+                    None => Err(ApiError::unauthorized()),
+                }
+            }
+            ("GET", ["agents"]) => {
+                let user = self.session_user(req).await?;
+                let mut f = AgentFilter {
+                    owner_id: Some(user.id),
+                    ..Default::default()
+                };
+                for (k, v) in req.query_map() {
+                    match k.as_str() {
+                        "status" => f.status = Some(v),
+                        "type" => f.kind = Some(v),
+                        "limit" => f.limit = v.parse().ok(),
+                        "offset" => f.offset = v.parse().ok(),
+                        _ => {}
+                    }
+                }
+                ok(&self.list_agents(f).await?)
+            }
+            ("POST", ["agents"]) => {
+                let user = self.session_user(req).await?;
+                let mut body: Value = parse_body(req)?;
+                let obj = body.as_object_mut().ok_or_else(|| {
+                    ApiError::new(400, "VALIDATION_FAILED", "the body must be an object")
+                })?;
+                match obj.get("ownerId") {
+                    None | Some(Value::Null) => {
+                        obj.insert("ownerId".into(), Value::String(user.id.clone()));
+                    }
+                    Some(Value::String(o)) if *o == user.id => {}
+                    Some(_) => {
+                        return Err(ApiError::new(
+                            403,
+                            "FORBIDDEN",
+                            "agents are created for the signed-in user only",
+                        ))
+                    }
+                }
+                let input: CreateAgent = serde_json::from_value(body).map_err(|e| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("invalid request body: {e}"),
+                    )
+                })?;
+                ok(&self.create_agent(input).await?)
+            }
+            ("GET", ["agents", id]) => {
+                let user = self.session_user(req).await?;
+                ok(&self.owned_agent(id, &user.id).await?)
+            }
+            ("PATCH", ["agents", id]) => {
+                let user = self.session_user(req).await?;
+                self.owned_agent(id, &user.id).await?;
+                let patch: UpdateAgent = parse_body(req)?;
+                ok(&self.update_agent(id, patch).await?)
+            }
+            ("DELETE", ["agents", id]) => {
+                let user = self.session_user(req).await?;
+                self.owned_agent(id, &user.id).await?;
+                self.revoke_agent(id).await?;
+                ok(&json!({ "success": true }))
+            }
+            ("POST", ["agents", id, "rotate"]) => {
+                let user = self.session_user(req).await?;
+                self.owned_agent(id, &user.id).await?;
+                ok(&self.rotate_agent(id).await?)
+            }
+            ("POST", ["authorize"]) => {
+                let user = self.session_user(req).await?;
+                let b: AuthorizeBody = parse_body(req)?;
+                self.owned_agent(&b.agent_id, &user.id).await?;
+                let r = AuthzRequest {
+                    action: b.action,
+                    resource: b.resource,
+                    arguments: b.arguments,
+                    ip: b.ip,
+                };
+                ok(&self.authorize(&b.agent_id, &r).await?)
+            }
+            ("POST", ["authorize", "token"]) => {
+                let b: AuthorizeTokenBody = parse_body(req)?;
+                let token = req
+                    .bearer()
+                    .filter(|t| t.starts_with(AGENT_TOKEN_PREFIX))
+                    .map(str::to_owned)
+                    .or(b.token)
+                    .ok_or_else(|| {
+                        ApiError::new(
+                            401,
+                            "INVALID_TOKEN",
+                            "send the agent token as Authorization: Bearer kv_...",
+                        )
+                    })?;
+                // The caller here is the agent itself: its address is the one to check.
+                let ip = b.ip.or_else(|| req.client_ip.clone());
+                let r = AuthzRequest {
+                    action: b.action,
+                    resource: b.resource,
+                    arguments: b.arguments,
+                    ip,
+                };
+                ok(&self.authorize_by_token(&token, &r).await?)
+            }
+            ("GET", ["audit"]) => {
+                let user = self.session_user(req).await?;
+                let f = audit_filter(&req.query_map(), &user.id)?;
+                ok(&self.audit_query(&f).await?)
+            }
+            ("GET", ["audit", "export"]) => {
+                let user = self.session_user(req).await?;
+                let q = req.query_map();
+                let format = match q
+                    .iter()
+                    .find(|(k, _)| k == "format")
+                    .map(|(_, v)| v.as_str())
+                {
+                    None | Some("json") => ExportFormat::Json,
+                    Some("csv") => ExportFormat::Csv,
+                    Some(_) => {
+                        return Err(ApiError::new(
+                            400,
+                            "VALIDATION_FAILED",
+                            "format must be json or csv",
+                        ))
+                    }
+                };
+                let f = audit_filter(&q, &user.id)?;
+                let body = self.audit_export(&f, format).await?;
+                let (ct, ext) = match format {
+                    ExportFormat::Json => ("application/json; charset=utf-8", "json"),
+                    ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+                };
+                Ok(HttpResponse {
+                    status: 200,
+                    headers: vec![
+                        ("content-type".into(), ct.into()),
+                        ("cache-control".into(), "no-store".into()),
+                        (
+                            "content-disposition".into(),
+                            format!("attachment; filename=\"kavach-audit.{ext}\""),
+                        ),
+                    ],
+                    body: body.into_bytes(),
+                })
+            }
+            _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn session_token_sources() {
+        assert_eq!(
+            session_token(
+                &req(&[("Cookie", "a=1; kavach_session=abc; b=2")]),
+                "kavach_session"
+            ),
+            Some("abc")
+        );
+        assert_eq!(
+            session_token(&req(&[("authorization", "Bearer xyz")]), "kavach_session"),
+            Some("xyz")
+        );
+        assert_eq!(
+            session_token(
+                &req(&[("authorization", "Bearer kv_agent")]),
+                "kavach_session"
+            ),
+            None,
+            "agent tokens are never sessions"
+        );
+        assert_eq!(
+            session_token(&req(&[("cookie", "other=1")]), "kavach_session"),
+            None
+        );
+    }
+
+    #[test]
+    fn routes_and_methods() {
+        assert_eq!(allowed_methods(&["auth", "sign-in"]), Some(&["POST"][..]));
+        assert_eq!(
+            allowed_methods(&["agents", "x", "rotate"]),
+            Some(&["POST"][..])
+        );
+        assert_eq!(allowed_methods(&["nope"]), None);
+    }
+}

@@ -1,0 +1,1 @@
+export { kavachExpress } from 'kavachos/express'

@@ -1,0 +1,1 @@
+export { kavachFastify } from 'kavachos/fastify'

@@ -1,0 +1,1 @@
+export { kavachHono, createHonoAdapter } from 'kavachos/hono'

@@ -1,0 +1,1 @@
+export { kavachNextjs } from 'kavachos/nextjs'

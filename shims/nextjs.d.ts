@@ -1,0 +1,30 @@
+import type { Kavach } from '../index'
+
+export type KavachSource = Kavach | Promise<Kavach> | (() => Kavach | Promise<Kavach>)
+
+/** The route context Next.js passes (params is a Promise from Next 15 on). */
+export interface NextRouteContext {
+  params?: Promise<Record<string, string | string[] | undefined>> | Record<string, string | string[] | undefined>
+}
+
+export type NextRouteHandler = (request: Request, context?: NextRouteContext) => Promise<Response>
+
+export interface KavachNextjsOptions {
+  /** The mount, when the route file has no catch-all segment to read it from. */
+  basePath?: string
+  /** Use `x-forwarded-for` as the client address (default true: Next.js has no socket to read). */
+  trustForwardedFor?: boolean
+}
+
+export declare function kavachNextjs(
+  kavach: KavachSource,
+  options?: KavachNextjsOptions,
+): {
+  GET: NextRouteHandler
+  POST: NextRouteHandler
+  PUT: NextRouteHandler
+  PATCH: NextRouteHandler
+  DELETE: NextRouteHandler
+  OPTIONS: NextRouteHandler
+  HEAD: NextRouteHandler
+}
