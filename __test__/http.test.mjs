@@ -77,6 +77,7 @@ for (const backend of backends()) {
         if (!noOrigin && method !== 'GET' && !h.has('origin')) h.set('origin', origin)
         const url = `${origin}${MOUNT}${path}`
         if (kind === 'nextjs') {
+          if (!h.has('x-forwarded-for')) h.set('x-forwarded-for', '203.0.113.5, 10.0.0.1')
           const segments = path.split('?')[0].split('/').filter(Boolean)
           const request = new Request(url, { method, headers: h, body })
           return nextHandlers[method](request, { params: Promise.resolve({ kavach: segments }) })
@@ -191,6 +192,26 @@ for (const backend of backends()) {
         assert.equal((await send('GET', '/auth/session', { cookie })).status, 401)
         const gone = await kavach.auth.getSession({ headers: new Headers({ cookie }) })
         assert.deepEqual(gone, { success: true, data: null })
+      })
+
+      it('limits failed sign-ins per account, then credential requests per IP (429 with Retry-After)', async () => {
+        assert.equal((await send('POST', '/auth/sign-up', { json: { email: 'mallory@example.com', password: 'mallory long pw' } })).status, 200)
+        for (let i = 0; i < 10; i++) {
+          const r = await send('POST', '/auth/sign-in', { json: { email: 'mallory@example.com', password: 'not the password' } })
+          assert.equal(r.status, 401, `attempt ${i}`)
+        }
+        const blocked = await send('POST', '/auth/sign-in', { json: { email: 'MALLORY@example.com', password: 'mallory long pw' } })
+        assert.equal(blocked.status, 429, 'even the right password waits once the account is locked')
+        assert.ok(Number(blocked.headers.get('retry-after')) >= 1)
+        assert.equal((await blocked.json()).error.code, 'RATE_LIMITED')
+        // Another account is not locked, until this client's IP runs out of credential requests.
+        let status = 0
+        let n = 0
+        for (; n < 40 && status !== 429; n++) {
+          status = (await send('POST', '/auth/sign-in', { json: { email: 'ada@example.com', password: 'correct horse battery' } })).status
+          if (status !== 429) assert.equal(status, 200)
+        }
+        assert.equal(status, 429, 'the per-IP limit (30 a minute by default) answers 429')
       })
     })
   }

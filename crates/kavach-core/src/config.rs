@@ -38,6 +38,28 @@ pub struct KavachConfig {
     /// Largest request body the HTTP API reads, in bytes (default 1 MiB).
     #[serde(default)]
     pub max_body_size: Option<u64>,
+    /// Limits on the credential routes.
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
+/// (windows in seconds).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimitConfig {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Failed sign-ins per account per window (default 10 per 900 s).
+    #[serde(default)]
+    pub max_failed_sign_ins: Option<u32>,
+    #[serde(default)]
+    pub failed_sign_in_window: Option<u32>,
+    /// Credential requests per client IP per window (default 30 per 60 s).
+    #[serde(default)]
+    pub max_credential_requests_per_ip: Option<u32>,
+    #[serde(default)]
+    pub credential_window: Option<u32>,
 }
 
 /// `emailAndPassword: { enabled, minPasswordLength?, pbkdf2Iterations? }`.
@@ -156,6 +178,8 @@ pub struct Settings {
     pub trusted_origins: Vec<String>,
     pub cookie_name: String,
     pub max_body_bytes: usize,
+    /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
+    pub rate_limits: Option<(crate::ratelimit::Limit, crate::ratelimit::Limit)>,
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -406,6 +430,43 @@ impl KavachConfig {
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
             None => 1024 * 1024,
         };
+        let rl = &self.rate_limit;
+        let limit = |max: Option<u32>,
+                     default_max: u32,
+                     secs: Option<u32>,
+                     default_secs: u32,
+                     what: &str| {
+            let (max, secs) = (max.unwrap_or(default_max), secs.unwrap_or(default_secs));
+            if max == 0 || secs == 0 {
+                return Err(KavachError::ConfigInvalid(format!(
+                    "rateLimit.{what} and its window must be positive"
+                )));
+            }
+            Ok(crate::ratelimit::Limit {
+                max,
+                window_ms: i64::from(secs) * 1000,
+            })
+        };
+        let rate_limits = if rl.enabled.unwrap_or(true) {
+            Some((
+                limit(
+                    rl.max_failed_sign_ins,
+                    10,
+                    rl.failed_sign_in_window,
+                    900,
+                    "maxFailedSignIns",
+                )?,
+                limit(
+                    rl.max_credential_requests_per_ip,
+                    30,
+                    rl.credential_window,
+                    60,
+                    "maxCredentialRequestsPerIp",
+                )?,
+            ))
+        } else {
+            None
+        };
         let skip =
             self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
@@ -431,6 +492,7 @@ impl KavachConfig {
             trusted_origins,
             cookie_name,
             max_body_bytes,
+            rate_limits,
         })
     }
 }

@@ -11,7 +11,8 @@ use crate::error::KavachError;
 use crate::human::{ClientInfo, SignIn, SignUp, User};
 use crate::kavach::Kavach;
 use crate::permission::AuthzRequest;
-use crate::token::AGENT_TOKEN_PREFIX;
+use crate::ratelimit;
+use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
 
 /// A request, as a shim hands it over.
 #[derive(Debug, Clone, Default)]
@@ -77,6 +78,12 @@ impl From<KavachError> for ApiError {
 }
 
 type ApiResult = Result<HttpResponse, ApiError>;
+
+fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
+    let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
+    e.headers.push(("retry-after".into(), retry.0.to_string()));
+    e
+}
 
 fn json_response(status: u16, body: &Value) -> HttpResponse {
     HttpResponse {
@@ -356,6 +363,18 @@ impl Kavach {
         }
     }
 
+    /// Counts a credential request against the client's IP (when the shim knows it).
+    async fn limit_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let (Some((_, per_ip)), Some(ip)) = (self.settings().rate_limits, req.client_ip.as_deref())
+        else {
+            return Ok(());
+        };
+        match ratelimit::hit(self.pool(), &format!("ip:{ip}"), per_ip, self.now_ms()).await? {
+            Some(retry) => Err(too_many(retry)),
+            None => Ok(()),
+        }
+    }
+
     async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
@@ -377,8 +396,7 @@ impl Kavach {
         let s = self.settings();
         let origin = crate::config::origin_of(req.header("origin")?.trim())?;
         let own = s.base_origin.as_deref().or(req.url_origin.as_deref());
-        (own == Some(origin.as_str()) || s.trusted_origins.contains(&origin))
-            .then_some(origin)
+        (own == Some(origin.as_str()) || s.trusted_origins.contains(&origin)).then_some(origin)
     }
 
     /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.
@@ -465,6 +483,7 @@ impl Kavach {
         match (method.as_str(), segs.as_slice()) {
             ("POST", ["auth", "sign-up"]) => {
                 let input: SignUp = parse_body(req)?;
+                self.limit_ip(req).await?;
                 let signed = self.sign_up(input, req.client()).await?;
                 let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
                 r.headers
@@ -473,7 +492,31 @@ impl Kavach {
             }
             ("POST", ["auth", "sign-in"]) => {
                 let input: SignIn = parse_body(req)?;
-                let signed = self.sign_in(input, req.client()).await?;
+                self.limit_ip(req).await?;
+                // Failed sign-ins count per account (keyed by a hash: attempted emails are not stored).
+                let account_key = format!(
+                    "signin:{}",
+                    &hash_token(&input.email.trim().to_lowercase())[..32]
+                );
+                if let Some((per_account, _)) = self.settings().rate_limits {
+                    if let Some(retry) =
+                        ratelimit::blocked(self.pool(), &account_key, per_account, self.now_ms())
+                            .await?
+                    {
+                        return Err(too_many(retry));
+                    }
+                }
+                let signed = match self.sign_in(input, req.client()).await {
+                    Ok(s) => s,
+                    Err(KavachError::InvalidCredentials) => {
+                        if let Some((per_account, _)) = self.settings().rate_limits {
+                            ratelimit::hit(self.pool(), &account_key, per_account, self.now_ms())
+                                .await?;
+                        }
+                        return Err(KavachError::InvalidCredentials.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
                 r.headers
                     .push(("set-cookie".into(), self.session_cookie(&signed.token)));

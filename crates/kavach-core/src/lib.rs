@@ -17,6 +17,7 @@ pub mod human;
 pub mod kavach;
 pub mod passwords;
 pub mod permission;
+pub mod ratelimit;
 mod sqlite_fast;
 pub mod token;
 

@@ -1,0 +1,8 @@
+-- Counters for the credential routes' rate limits, shared by every process on the database.
+-- window_start is Unix milliseconds (an internal table: plain integers in every dialect).
+CREATE TABLE IF NOT EXISTS kavach_rate_limits (
+  key           TEXT NOT NULL,
+  window_start  BIGINT NOT NULL,
+  count         INTEGER NOT NULL,
+  PRIMARY KEY (key, window_start)
+);
