@@ -87,8 +87,14 @@ export interface HttpResponseOutput {
   body: Buffer
 }
 
+/** What `verifyLegacyHash` receives. */
+export interface LegacyHashInput {
+  storedHash: string
+  password: string
+}
+
 /** Runs the embedded migrations against a database URL (`kavach-cli migrate`); returns the versions applied. */
 export declare function migrate(url: string): Promise<Array<number>>
 
-/** Boots an instance from the JSON configuration (`createKavach` calls this). */
-export declare function open(configJson: string, nodeEnv?: string | undefined | null): Promise<NativeKavach>
+/** Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this). */
+export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null): Promise<NativeKavach>

@@ -69,6 +69,11 @@ export interface KavachConfig {
     minPasswordLength?: number
     /** PBKDF2-HMAC-SHA256 iterations for new hashes (default 600,000). */
     pbkdf2Iterations?: number
+    /**
+     * Verifies a stored hash kavachos does not know (bcrypt and PBKDF2 are verified natively). On a
+     * match the password is rehashed with PBKDF2 in the same sign-in.
+     */
+    verifyLegacyHash?: (input: { storedHash: string; password: string }) => boolean | Promise<boolean>
   }
   session?: {
     /** Seconds a session lives after its last refresh (default 7 days). */
@@ -80,6 +85,16 @@ export interface KavachConfig {
   }
   /** Largest request body the HTTP API reads, in bytes (default 1 MiB). */
   maxBodySize?: number
+  /** Limits on the credential routes, kept in the database (windows in seconds). */
+  rateLimit?: {
+    enabled?: boolean
+    /** Default 10 failed sign-ins per account per 900 s. */
+    maxFailedSignIns?: number
+    failedSignInWindow?: number
+    /** Default 30 credential requests per client IP per 60 s. */
+    maxCredentialRequestsPerIp?: number
+    credentialWindow?: number
+  }
 }
 
 export interface User {

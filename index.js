@@ -107,7 +107,7 @@ function auditEntryFromNative(e) {
 }
 
 const NOT_YET = ['plugins', 'externalAuth', 'mcp', 'hooks']
-const EMAIL_NOT_YET = ['verifyLegacyHash', 'sendResetPassword', 'sendVerificationEmail', 'requireEmailVerification']
+const EMAIL_NOT_YET = ['sendResetPassword', 'sendVerificationEmail', 'requireEmailVerification']
 
 const ok = (data) => ({ success: true, data })
 const fail = (e) => {
@@ -337,9 +337,15 @@ async function createKavach(config) {
   } catch {
     throw new KavachError('CONFIG_INVALID', 'the configuration must be serializable (no cycles)')
   }
+  const legacy = config.emailAndPassword && config.emailAndPassword.verifyLegacyHash
+  if (legacy !== undefined && typeof legacy !== 'function') {
+    throw new KavachError('CONFIG_INVALID', 'emailAndPassword.verifyLegacyHash must be a function')
+  }
+  // Always hand Rust a promise of a boolean, whatever the app's function returns.
+  const verifyLegacyHash = legacy ? (input) => Promise.resolve().then(() => legacy(input)).then((v) => v === true) : undefined
   let n
   try {
-    n = await native.open(json, process.env.NODE_ENV)
+    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash)
   } catch (e) {
     throw toKavachError(e)
   }

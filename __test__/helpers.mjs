@@ -48,5 +48,7 @@ export function sql(database, statement) {
     const db = new URL(database.url).pathname.slice(1)
     return execFileSync('mysql', [...MY_HOST, '-N', '-B', db, '-e', statement], { encoding: 'utf8' }).trim()
   }
-  throw new Error('sql() is for postgres and mysql; SQLite tests read the file')
+  // SQLite: Python's sqlite3 module (Node 20 has none built in).
+  const script = 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint("\\n".join("\\t".join(str(v) for v in r) for r in rows))'
+  return execFileSync('python3', ['-c', script, database.url, statement], { encoding: 'utf8' }).trim()
 }

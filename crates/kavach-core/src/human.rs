@@ -121,6 +121,7 @@ pub struct HumanStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
     pub settings: &'a Settings,
+    pub callbacks: &'a crate::callbacks::Callbacks,
 }
 
 macro_rules! user_from_row {
@@ -242,8 +243,19 @@ impl HumanStore<'_> {
             blocking(move || burn_verification(&password, iterations)).await?;
             return Err(KavachError::InvalidCredentials);
         };
-        let (verdict, password) =
+        let stored_for_callback = stored.clone();
+        let (mut verdict, password) =
             blocking(move || (verify_password(&password, &stored, iterations), password)).await?;
+        if verdict == Verified::UnknownFormat {
+            // A format only the app knows (kept from the system it migrated from).
+            if let Some(legacy) = &self.callbacks.verify_legacy_hash {
+                verdict = if legacy.verify(stored_for_callback, password.clone()).await? {
+                    Verified::Match { rehash: true }
+                } else {
+                    Verified::NoMatch
+                };
+            }
+        }
         match verdict {
             Verified::Match { rehash } => {
                 if rehash {

@@ -10,6 +10,7 @@ use crate::agents::{Agent, AgentFilter, AgentStore, AgentWithToken, CreateAgent,
 use crate::audit::{self, AuditEntry, AuditFilter, ExportFormat};
 use crate::authz::{decide, AuthRow, Decision, PendingAudit};
 use crate::batcher::{commit_rate_limited, AuditBatcher};
+use crate::callbacks::Callbacks;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Dialect, KavachConfig, Settings};
 use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
@@ -27,6 +28,7 @@ const SELECT_AUTH_BY_ID: &str =
 /// One kavachos instance.
 pub struct Kavach {
     settings: Settings,
+    callbacks: Callbacks,
     pool: Pool,
     clock: Arc<dyn Clock>,
     cache: CompiledCache,
@@ -66,6 +68,16 @@ impl Kavach {
         node_env: Option<&str>,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>> {
+        Self::open_with(config, node_env, clock, Callbacks::default()).await
+    }
+
+    /// Boots an instance that awaits the app's callbacks (`verifyLegacyHash`, ...).
+    pub async fn open_with(
+        config: &KavachConfig,
+        node_env: Option<&str>,
+        clock: Arc<dyn Clock>,
+        callbacks: Callbacks,
+    ) -> Result<Arc<Self>> {
         let settings = config.settings(node_env)?;
         let sqlite = match settings.dialect {
             Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
@@ -94,6 +106,7 @@ impl Kavach {
             settings,
             pool,
             clock,
+            callbacks,
             cache: CompiledCache::default(),
             fast,
             batcher,
@@ -297,6 +310,7 @@ impl Kavach {
             pool: &self.pool,
             dialect: self.settings.dialect,
             settings: &self.settings,
+            callbacks: &self.callbacks,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod agents;
 pub mod audit;
 pub mod authz;
 mod batcher;
+pub mod callbacks;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -8,6 +8,7 @@ use kavach_core::{
     KavachConfig, KavachError, UpdateAgent,
 };
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 /// Every core error becomes a JS error whose `code` is the stable kavachos code.
@@ -111,11 +112,58 @@ pub struct NativeKavach {
     inner: Arc<Kavach>,
 }
 
-/// Boots an instance from the JSON configuration (`createKavach` calls this).
+/// What `verifyLegacyHash` receives.
+#[napi(object)]
+pub struct LegacyHashInput {
+    pub stored_hash: String,
+    pub password: String,
+}
+
+/// A weak threadsafe function: it never keeps the Node process alive on its own.
+type JsAsyncFn<Args, Ret> = ThreadsafeFunction<Args, Promise<Ret>, Args, Status, false, true>;
+
+struct JsLegacyHash(Arc<JsAsyncFn<LegacyHashInput, bool>>);
+
+impl kavach_core::callbacks::LegacyHashVerifier for JsLegacyHash {
+    fn verify(
+        &self,
+        stored_hash: String,
+        password: String,
+    ) -> kavach_core::BoxFut<'static, kavach_core::Result<bool>> {
+        let f = self.0.clone();
+        Box::pin(async move {
+            let failed =
+                |_| KavachError::Internal("emailAndPassword.verifyLegacyHash failed".into());
+            let promise = f
+                .call_async(LegacyHashInput {
+                    stored_hash,
+                    password,
+                })
+                .await
+                .map_err(failed)?;
+            promise.await.map_err(failed)
+        })
+    }
+}
+
+/// Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this).
 #[napi]
-pub async fn open(config_json: String, node_env: Option<String>) -> napi::Result<NativeKavach> {
+pub async fn open(
+    config_json: String,
+    node_env: Option<String>,
+    verify_legacy_hash: Option<
+        ThreadsafeFunction<LegacyHashInput, Promise<bool>, LegacyHashInput, Status, false, true>,
+    >,
+) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
-    let inner = Kavach::open(&config, node_env.as_deref())
+    let callbacks = kavach_core::callbacks::Callbacks {
+        verify_legacy_hash: verify_legacy_hash.map(|f| {
+            Arc::new(JsLegacyHash(Arc::new(f)))
+                as Arc<dyn kavach_core::callbacks::LegacyHashVerifier>
+        }),
+    };
+    let clock = Arc::new(kavach_core::SystemClock);
+    let inner = Kavach::open_with(&config, node_env.as_deref(), clock, callbacks)
         .await
         .map_err(to_js)?;
     Ok(NativeKavach { inner })

@@ -1,0 +1,27 @@
+//! The app's own functions kavachos awaits (given to `createKavach` in JS, implemented by the binding).
+//! The core sees only these traits, so it stays free of napi.
+
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::BoxFut;
+
+/// `emailAndPassword.verifyLegacyHash({ storedHash, password })`: says whether a hash in a format
+/// kavachos does not verify itself matches the password.
+pub trait LegacyHashVerifier: Send + Sync + 'static {
+    fn verify(&self, stored_hash: String, password: String) -> BoxFut<'static, Result<bool>>;
+}
+
+/// Every callback an instance may hold.
+#[derive(Clone, Default)]
+pub struct Callbacks {
+    pub verify_legacy_hash: Option<Arc<dyn LegacyHashVerifier>>,
+}
+
+impl std::fmt::Debug for Callbacks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Callbacks")
+            .field("verify_legacy_hash", &self.verify_legacy_hash.is_some())
+            .finish()
+    }
+}
