@@ -74,6 +74,14 @@ export interface KavachConfig {
      * match the password is rehashed with PBKDF2 in the same sign-in.
      */
     verifyLegacyHash?: (input: { storedHash: string; password: string }) => boolean | Promise<boolean>
+    /** Delivers a password-reset link (`url` carries the single-use `token`; valid for 1 hour by default). Awaited. */
+    sendResetPassword?: (message: { user: User; url: string; token: string }) => void | Promise<void>
+    /** Delivers an email-verification link (valid 24 hours). Awaited. */
+    sendVerificationEmail?: (message: { user: User; url: string; token: string }) => void | Promise<void>
+    /** Sign-up creates no session and sign-in is refused (EMAIL_NOT_VERIFIED) until the email is verified. */
+    requireEmailVerification?: boolean
+    /** Seconds a reset link stays valid (default 3,600). */
+    resetPasswordTokenExpiresIn?: number
   }
   session?: {
     /** Seconds a session lives after its last refresh (default 7 days). */
@@ -280,10 +288,11 @@ export interface Kavach {
     export(options: AuditExportOptions): Promise<string>
   }
   auth: {
+    /** `session` and `token` are null when `requireEmailVerification` is on. */
     signUp(
       input: { email: string; password: string; name?: string; image?: string },
       client?: { ip?: string; userAgent?: string },
-    ): Promise<Result<{ user: User; session: Session; token: string }>>
+    ): Promise<Result<{ user: User; session: Session | null; token: string | null }>>
     signIn(
       input: { email: string; password: string },
       client?: { ip?: string; userAgent?: string },

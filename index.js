@@ -107,7 +107,6 @@ function auditEntryFromNative(e) {
 }
 
 const NOT_YET = ['plugins', 'externalAuth', 'mcp', 'hooks']
-const EMAIL_NOT_YET = ['sendResetPassword', 'sendVerificationEmail', 'requireEmailVerification']
 
 const ok = (data) => ({ success: true, data })
 const fail = (e) => {
@@ -326,26 +325,32 @@ async function createKavach(config) {
     const on = Array.isArray(v) ? v.length > 0 : v && typeof v === 'object' ? v.enabled !== false : Boolean(v)
     if (on) throw new KavachError('CONFIG_INVALID', `${key} is not available in this version of kavachos yet`)
   }
-  for (const key of EMAIL_NOT_YET) {
-    if (config.emailAndPassword && config.emailAndPassword[key] !== undefined && config.emailAndPassword[key] !== false) {
-      throw new KavachError('CONFIG_INVALID', `emailAndPassword.${key} is not available in this version of kavachos yet`)
-    }
-  }
+
   let json
   try {
     json = JSON.stringify(config)
   } catch {
     throw new KavachError('CONFIG_INVALID', 'the configuration must be serializable (no cycles)')
   }
-  const legacy = config.emailAndPassword && config.emailAndPassword.verifyLegacyHash
-  if (legacy !== undefined && typeof legacy !== 'function') {
-    throw new KavachError('CONFIG_INVALID', 'emailAndPassword.verifyLegacyHash must be a function')
+  const ep = config.emailAndPassword || {}
+  for (const key of ['verifyLegacyHash', 'sendResetPassword', 'sendVerificationEmail']) {
+    if (ep[key] !== undefined && typeof ep[key] !== 'function') {
+      throw new KavachError('CONFIG_INVALID', `emailAndPassword.${key} must be a function`)
+    }
   }
-  // Always hand Rust a promise of a boolean, whatever the app's function returns.
+  // Rust awaits a promise of the declared type whatever the app's function returns.
+  const legacy = ep.verifyLegacyHash
   const verifyLegacyHash = legacy ? (input) => Promise.resolve().then(() => legacy(input)).then((v) => v === true) : undefined
+  const mailer = (fn) =>
+    fn
+      ? (message) =>
+          Promise.resolve()
+            .then(() => fn({ ...message, user: userFromNative(message.user) }))
+            .then(() => undefined)
+      : undefined
   let n
   try {
-    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash)
+    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash, mailer(ep.sendResetPassword), mailer(ep.sendVerificationEmail))
   } catch (e) {
     throw toKavachError(e)
   }

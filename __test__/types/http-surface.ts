@@ -14,7 +14,7 @@ export async function humans(req: Request): Promise<User | null> {
     trustedOrigins: ['https://admin.example.com'],
   });
   const up = await kavach.auth.signUp({ email: 'a@b.c', password: 'long enough pw', name: 'A' });
-  if (up.success) console.log(up.data.token, up.data.session.expiresAt.getTime());
+  if (up.success) console.log(up.data.token, up.data.session?.expiresAt.getTime());
   else console.log(up.error.code);
   const session = await kavach.auth.getSession({ request: req });
   if (!session.success || !session.data) return null;

@@ -12,10 +12,17 @@ pub trait LegacyHashVerifier: Send + Sync + 'static {
     fn verify(&self, stored_hash: String, password: String) -> BoxFut<'static, Result<bool>>;
 }
 
+/// `sendResetPassword` / `sendVerificationEmail`: delivers `{ user, url, token }` to a person.
+pub trait EmailSender: Send + Sync + 'static {
+    fn send(&self, message: serde_json::Value) -> BoxFut<'static, Result<()>>;
+}
+
 /// Every callback an instance may hold.
 #[derive(Clone, Default)]
 pub struct Callbacks {
     pub verify_legacy_hash: Option<Arc<dyn LegacyHashVerifier>>,
+    pub send_reset_password: Option<Arc<dyn EmailSender>>,
+    pub send_verification_email: Option<Arc<dyn EmailSender>>,
 }
 
 impl std::fmt::Debug for Callbacks {

@@ -74,6 +74,12 @@ pub struct EmailPasswordConfig {
     /// PBKDF2-HMAC-SHA256 iterations for new hashes (default 600,000; at least 1,000).
     #[serde(default)]
     pub pbkdf2_iterations: Option<u32>,
+    /// Sign-up sends a verification email and sign-in waits for it.
+    #[serde(default)]
+    pub require_email_verification: bool,
+    /// Seconds a password-reset link stays valid (default 3,600).
+    #[serde(default)]
+    pub reset_password_token_expires_in: Option<u32>,
 }
 
 /// `session: { expiresIn?, updateAge? }` in seconds.
@@ -166,6 +172,8 @@ pub struct Settings {
     pub max_agents_per_owner: u32,
     pub default_agent_ttl_ms: Option<i64>,
     pub email_password: bool,
+    pub require_email_verification: bool,
+    pub reset_token_ttl_ms: i64,
     pub min_password_length: usize,
     pub pbkdf2_iterations: u32,
     pub session_ttl_ms: i64,
@@ -480,6 +488,10 @@ impl KavachConfig {
             max_agents_per_owner,
             default_agent_ttl_ms,
             email_password: ep.enabled,
+            require_email_verification: ep.require_email_verification,
+            reset_token_ttl_ms: i64::from(
+                ep.reset_password_token_expires_in.unwrap_or(3600).max(60),
+            ) * 1000,
             min_password_length,
             pbkdf2_iterations,
             session_ttl_ms,

@@ -35,6 +35,12 @@ pub enum KavachError {
     /// Sign-up for an email that already has an account.
     #[error("a user with this email already exists")]
     UserExists,
+    /// A reset or verification token that is unknown, used or expired.
+    #[error("this link is invalid or has expired")]
+    InvalidToken,
+    /// Sign-in of an account whose email is not verified yet (with `requireEmailVerification`).
+    #[error("verify your email address first")]
+    EmailNotVerified,
     /// Wrong email or password (never says which).
     #[error("invalid email or password")]
     InvalidCredentials,
@@ -79,6 +85,8 @@ impl KavachError {
             Self::Busy => "DATABASE_BUSY",
             Self::UserExists => "USER_EXISTS",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -91,6 +99,8 @@ impl KavachError {
             Self::NotFound(_) => 404,
             Self::UserExists => 409,
             Self::InvalidCredentials => 401,
+            Self::InvalidToken => 400,
+            Self::EmailNotVerified => 403,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

@@ -181,6 +181,7 @@ impl HttpRequest {
         ClientInfo {
             ip: self.client_ip.clone(),
             user_agent: self.header("user-agent").map(str::to_owned),
+            origin: self.url_origin.clone(),
         }
     }
 }
@@ -224,6 +225,10 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
     Some(match segs {
         ["auth", "sign-up" | "sign-in" | "sign-out"] => &["POST"],
         ["auth", "session"] => &["GET"],
+        ["auth", "forgot-password" | "reset-password" | "change-password" | "send-verification-email"] => {
+            &["POST"]
+        }
+        ["auth", "verify-email"] => &["GET", "POST"],
         ["agents"] => &["GET", "POST"],
         ["agents", _] => &["GET", "PATCH", "DELETE"],
         ["agents", _, "rotate"] => &["POST"],
@@ -231,6 +236,44 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["audit"] | ["audit", "export"] => &["GET"],
         _ => return None,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ForgotBody {
+    email: String,
+    #[serde(default)]
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChangeBody {
+    current_password: String,
+    new_password: String,
+    #[serde(default)]
+    revoke_other_sessions: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResendBody {
+    #[serde(default, rename = "callbackURL")]
+    callback_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    #[serde(default)]
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -486,8 +529,10 @@ impl Kavach {
                 self.limit_ip(req).await?;
                 let signed = self.sign_up(input, req.client()).await?;
                 let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
-                r.headers
-                    .push(("set-cookie".into(), self.session_cookie(&signed.token)));
+                if let Some(token) = &signed.token {
+                    r.headers
+                        .push(("set-cookie".into(), self.session_cookie(token)));
+                }
                 Ok(r)
             }
             ("POST", ["auth", "sign-in"]) => {
@@ -544,6 +589,81 @@ impl Kavach {
                         }
                     },
                     None => Err(ApiError::unauthorized()),
+                }
+            }
+            ("POST", ["auth", "forgot-password"]) => {
+                let b: ForgotBody = parse_body(req)?;
+                self.limit_ip(req).await?;
+                self.forgot_password(
+                    &b.email,
+                    b.redirect_to.as_deref(),
+                    req.url_origin.as_deref(),
+                )
+                .await?;
+                // The same answer whether or not the email has an account.
+                ok(&json!({ "success": true }))
+            }
+            ("POST", ["auth", "reset-password"]) => {
+                let b: ResetBody = parse_body(req)?;
+                self.limit_ip(req).await?;
+                self.reset_password(&b.token, b.new_password).await?;
+                ok(&json!({ "success": true }))
+            }
+            ("POST", ["auth", "change-password"]) => {
+                let token = session_token(req, &self.settings().cookie_name)
+                    .ok_or_else(ApiError::unauthorized)?;
+                let (session, user) = self
+                    .get_session(token)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
+                let b: ChangeBody = parse_body(req)?;
+                self.limit_ip(req).await?;
+                let revoke = b.revoke_other_sessions.unwrap_or(true);
+                self.change_password(
+                    &user,
+                    &session.id,
+                    b.current_password,
+                    b.new_password,
+                    revoke,
+                )
+                .await?;
+                ok(&json!({ "success": true }))
+            }
+            ("POST", ["auth", "send-verification-email"]) => {
+                let user = self.session_user(req).await?;
+                let b: ResendBody = parse_body(req)?;
+                self.limit_ip(req).await?;
+                self.send_verification_email(
+                    &user,
+                    req.url_origin.as_deref(),
+                    b.callback_url.as_deref(),
+                )
+                .await?;
+                ok(&json!({ "success": true }))
+            }
+            (method, ["auth", "verify-email"]) => {
+                let q = req.query_map();
+                let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
+                let token = match method {
+                    "GET" => query_token,
+                    _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
+                }
+                .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
+                let user = self.verify_email(&token).await?;
+                let callback = q
+                    .iter()
+                    .find(|(k, _)| k == "callbackURL")
+                    .map(|(_, v)| v.clone());
+                match (method, callback) {
+                    ("GET", Some(cb)) => {
+                        let cb = crate::human::same_origin_path(&cb)?;
+                        Ok(HttpResponse {
+                            status: 302,
+                            headers: vec![("location".into(), cb.to_owned())],
+                            body: Vec::new(),
+                        })
+                    }
+                    _ => ok(&json!({ "success": true, "user": user })),
                 }
             }
             ("GET", ["agents"]) => {

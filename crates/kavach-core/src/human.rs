@@ -77,6 +77,8 @@ pub struct SignIn {
 pub struct ClientInfo {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// `scheme://host` the request came to (for links in emails when no `baseUrl` is set).
+    pub origin: Option<String>,
 }
 
 /// Lowercases and checks an email address (one `@`, a dot-free-or-not domain, no spaces, ≤ 254).
@@ -159,7 +161,7 @@ impl HumanStore<'_> {
         input: SignUp,
         client: ClientInfo,
         now_ms: i64,
-    ) -> Result<SignedIn> {
+    ) -> Result<SignedUp> {
         self.require_enabled()?;
         let email = normalize_email(&input.email)?;
         check_password(&input.password, self.settings.min_password_length)?;
@@ -205,11 +207,22 @@ impl HumanStore<'_> {
             }
             Err(e) => return Err(e.into()),
         }
+        if self.callbacks.send_verification_email.is_some() {
+            self.send_verification(&user, client.origin.as_deref(), None, now_ms)
+                .await?;
+        }
+        if self.settings.require_email_verification {
+            return Ok(SignedUp {
+                user,
+                session: None,
+                token: None,
+            });
+        }
         let (session, token) = self.create_session(&user.id, client, now_ms).await?;
-        Ok(SignedIn {
+        Ok(SignedUp {
             user,
-            session,
-            token,
+            session: Some(session),
+            token: Some(token),
         })
     }
 
@@ -268,6 +281,13 @@ impl HumanStore<'_> {
             Verified::NoMatch | Verified::UnknownFormat => {
                 return Err(KavachError::InvalidCredentials)
             }
+        }
+        if self.settings.require_email_verification && !user.email_verified {
+            if self.callbacks.send_verification_email.is_some() {
+                self.send_verification(&user, client.origin.as_deref(), None, now_ms)
+                    .await?;
+            }
+            return Err(KavachError::EmailNotVerified);
         }
         let (session, token) = self.create_session(&user.id, client, now_ms).await?;
         Ok(SignedIn {
@@ -390,5 +410,283 @@ mod tests {
         let t = new_session_token();
         assert_eq!(t.len(), 43);
         assert_ne!(t, new_session_token());
+    }
+}
+
+/// What sign-up returns: the user, and a session unless email verification must come first.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedUp {
+    pub user: User,
+    pub session: Option<Session>,
+    pub token: Option<String>,
+}
+
+/// Which single-use link a token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    ResetPassword,
+    VerifyEmail,
+}
+
+impl TokenPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ResetPassword => "reset-password",
+            Self::VerifyEmail => "verify-email",
+        }
+    }
+}
+
+/// A path on the app's own origin (`/reset?x=1`); anything that could leave the origin is refused,
+/// so a link carrying a token never points elsewhere.
+pub fn same_origin_path(path: &str) -> Result<&str> {
+    let ok = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control);
+    if ok {
+        Ok(path)
+    } else {
+        Err(KavachError::validation(
+            "redirect paths must be relative paths on this site, like /reset-password",
+        ))
+    }
+}
+
+fn with_token(origin: &str, path: &str, token: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{origin}{path}{sep}token={token}")
+}
+
+impl HumanStore<'_> {
+    async fn issue_token(
+        &self,
+        user_id: &str,
+        purpose: TokenPurpose,
+        ttl_ms: i64,
+        now_ms: i64,
+    ) -> Result<String> {
+        let token = new_session_token();
+        let delete = self.sql("DELETE FROM kavach_verification WHERE user_id = ? AND purpose = ?");
+        let insert = self.sql(
+            "INSERT INTO kavach_verification (id, user_id, purpose, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        );
+        on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(&delete).bind(user_id).bind(purpose.as_str()).execute(&mut *tx).await?;
+            sqlx::query(&insert)
+                .bind(new_id()).bind(user_id).bind(purpose.as_str()).bind(hash_token(&token))
+                .bind(Ts(now_ms.saturating_add(ttl_ms))).bind(Ts(now_ms))
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(token)
+    }
+
+    /// Spends a token: returns its user id once, then never again.
+    async fn consume_token(
+        &self,
+        token: &str,
+        purpose: TokenPurpose,
+        now_ms: i64,
+    ) -> Result<String> {
+        if token.is_empty() || token.len() > 256 {
+            return Err(KavachError::InvalidToken);
+        }
+        let hashed = hash_token(token);
+        let select = self.sql("SELECT id, user_id, expires_at FROM kavach_verification WHERE token_hash = ? AND purpose = ?");
+        let delete = self.sql("DELETE FROM kavach_verification WHERE id = ?");
+        let found: Option<(String, String, i64)> = on_pool!(self.pool, p => {
+            match sqlx::query(&select).bind(&hashed).bind(purpose.as_str()).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some((col_str!(r, "id")?, col_str!(r, "user_id")?, r.try_get::<Ts, _>("expires_at")?.0)),
+            }
+        });
+        let Some((id, user_id, expires_at)) = found else {
+            return Err(KavachError::InvalidToken);
+        };
+        // Whoever deletes the row owns the token: two concurrent uses cannot both succeed.
+        let deleted = on_pool!(self.pool, p => sqlx::query(&delete).bind(&id).execute(p).await?.rows_affected());
+        if deleted == 0 || expires_at <= now_ms {
+            return Err(KavachError::InvalidToken);
+        }
+        Ok(user_id)
+    }
+
+    async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at FROM kavach_user WHERE id = ?");
+        Ok(
+            on_pool!(self.pool, p => match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some(user_from_row!(&r, "")),
+            }),
+        )
+    }
+
+    async fn set_password(&self, user_id: &str, password: String, now_ms: i64) -> Result<()> {
+        let iterations = self.settings.pbkdf2_iterations;
+        let hash = blocking(move || hash_password(&password, iterations)).await?;
+        let sql = self.sql("UPDATE kavach_account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = ?");
+        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(&hash).bind(Ts(now_ms)).bind(user_id).bind(CREDENTIAL_PROVIDER).execute(p).await?.rows_affected());
+        if n == 0 {
+            // A user who signed up with OAuth only gets a credential account now.
+            let insert = self.sql(
+                "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            );
+            on_pool!(self.pool, p => sqlx::query(&insert).bind(new_id()).bind(user_id).bind(CREDENTIAL_PROVIDER).bind(user_id).bind(&hash).bind(Ts(now_ms)).bind(Ts(now_ms)).execute(p).await?.rows_affected());
+        }
+        Ok(())
+    }
+
+    fn link_origin<'o>(&'o self, request_origin: Option<&'o str>) -> Result<&'o str> {
+        self.settings
+            .base_origin
+            .as_deref()
+            .or(request_origin)
+            .ok_or_else(|| {
+                KavachError::ConfigInvalid(
+                    "set baseUrl so that kavachos can build links in emails".into(),
+                )
+            })
+    }
+
+    /// Sends a verification link for `user` through `sendVerificationEmail`.
+    pub async fn send_verification(
+        &self,
+        user: &User,
+        request_origin: Option<&str>,
+        callback: Option<&str>,
+        now_ms: i64,
+    ) -> Result<()> {
+        let Some(sender) = &self.callbacks.send_verification_email else {
+            return Err(KavachError::ConfigInvalid(
+                "emailAndPassword.sendVerificationEmail is not set".into(),
+            ));
+        };
+        let origin = self.link_origin(request_origin)?;
+        let token = self
+            .issue_token(&user.id, TokenPurpose::VerifyEmail, 86_400_000, now_ms)
+            .await?;
+        let mut path = format!("{}/auth/verify-email", self.settings.base_path);
+        if let Some(cb) = callback {
+            let cb = same_origin_path(cb)?;
+            path = format!(
+                "{path}?callbackURL={}",
+                form_urlencoded::byte_serialize(cb.as_bytes()).collect::<String>()
+            );
+        }
+        let url = with_token(origin, &path, &token);
+        let user_json = serde_json::to_value(user)
+            .map_err(|_| KavachError::Internal("could not encode the user".into()))?;
+        sender
+            .send(serde_json::json!({ "user": user_json, "url": url, "token": token }))
+            .await
+    }
+
+    /// Marks the email of the token's user as verified (single use).
+    pub async fn verify_email(&self, token: &str, now_ms: i64) -> Result<User> {
+        let user_id = self
+            .consume_token(token, TokenPurpose::VerifyEmail, now_ms)
+            .await?;
+        let sql =
+            self.sql("UPDATE kavach_user SET email_verified = ?, updated_at = ? WHERE id = ?");
+        on_pool!(self.pool, p => sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(&user_id).execute(p).await?.rows_affected());
+        self.user_by_id(&user_id)
+            .await?
+            .ok_or(KavachError::InvalidToken)
+    }
+
+    /// Sends a reset link if the email has an account; says nothing either way (no account discovery).
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        redirect_to: Option<&str>,
+        request_origin: Option<&str>,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.require_enabled()?;
+        let Some(sender) = &self.callbacks.send_reset_password else {
+            return Err(KavachError::ConfigInvalid(
+                "emailAndPassword.sendResetPassword is not set".into(),
+            ));
+        };
+        let path = same_origin_path(redirect_to.unwrap_or("/reset-password"))?.to_owned();
+        let origin = self.link_origin(request_origin)?.to_owned();
+        let Ok(email) = normalize_email(email) else {
+            return Ok(());
+        };
+        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at FROM kavach_user WHERE email = ?");
+        let user: Option<User> = on_pool!(self.pool, p => match sqlx::query(&sql).bind(&email).fetch_optional(p).await? {
+            None => None,
+            Some(r) => Some(user_from_row!(&r, "")),
+        });
+        let Some(user) = user else { return Ok(()) };
+        let token = self
+            .issue_token(
+                &user.id,
+                TokenPurpose::ResetPassword,
+                self.settings.reset_token_ttl_ms,
+                now_ms,
+            )
+            .await?;
+        let url = with_token(&origin, &path, &token);
+        let user_json = serde_json::to_value(&user)
+            .map_err(|_| KavachError::Internal("could not encode the user".into()))?;
+        sender
+            .send(serde_json::json!({ "user": user_json, "url": url, "token": token }))
+            .await
+    }
+
+    /// Sets a new password from a reset link (single use) and ends every session of the user.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        new_password: String,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.require_enabled()?;
+        check_password(&new_password, self.settings.min_password_length)?;
+        let user_id = self
+            .consume_token(token, TokenPurpose::ResetPassword, now_ms)
+            .await?;
+        self.set_password(&user_id, new_password, now_ms).await?;
+        self.revoke_user_sessions(&user_id).await?;
+        Ok(())
+    }
+
+    /// Changes the password of a signed-in user after checking the current one. Other sessions end
+    /// unless `revoke_others` is false; the current one stays.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current_session: &str,
+        current: String,
+        new_password: String,
+        revoke_others: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.require_enabled()?;
+        check_password(&new_password, self.settings.min_password_length)?;
+        let sql =
+            self.sql("SELECT password FROM kavach_account WHERE user_id = ? AND provider_id = ?");
+        let stored: Option<Option<String>> = on_pool!(self.pool, p => match sqlx::query(&sql).bind(&user.id).bind(CREDENTIAL_PROVIDER).fetch_optional(p).await? {
+            None => None,
+            Some(r) => Some(col_opt_str!(r, "password")?),
+        });
+        let iterations = self.settings.pbkdf2_iterations;
+        let Some(Some(stored)) = stored else {
+            return Err(KavachError::InvalidCredentials);
+        };
+        let verdict = blocking(move || verify_password(&current, &stored, iterations)).await?;
+        if !matches!(verdict, Verified::Match { .. }) {
+            return Err(KavachError::InvalidCredentials);
+        }
+        self.set_password(&user.id, new_password, now_ms).await?;
+        if revoke_others {
+            let sql = self.sql("DELETE FROM kavach_session WHERE user_id = ? AND id <> ?");
+            on_pool!(self.pool, p => sqlx::query(&sql).bind(&user.id).bind(current_session).execute(p).await?.rows_affected());
+        }
+        Ok(())
     }
 }

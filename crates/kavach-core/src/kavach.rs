@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Dialect, KavachConfig, Settings};
 use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::error::{KavachError, Result};
-use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, User};
+use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, SignedUp, User};
 use crate::permission::{AuthzRequest, CompiledCache};
 use crate::sqlite_fast::SqliteFast;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
@@ -79,6 +79,11 @@ impl Kavach {
         callbacks: Callbacks,
     ) -> Result<Arc<Self>> {
         let settings = config.settings(node_env)?;
+        if settings.require_email_verification && callbacks.send_verification_email.is_none() {
+            return Err(KavachError::ConfigInvalid(
+                "emailAndPassword.requireEmailVerification needs sendVerificationEmail".into(),
+            ));
+        }
         let sqlite = match settings.dialect {
             Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
             _ => None,
@@ -314,7 +319,7 @@ impl Kavach {
         }
     }
 
-    pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<SignedIn> {
+    pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<SignedUp> {
         self.check_open()?;
         self.humans().sign_up(input, client, self.now_ms()).await
     }
@@ -332,6 +337,63 @@ impl Kavach {
     pub async fn sign_out(&self, token: &str) -> Result<bool> {
         self.check_open()?;
         self.humans().sign_out(token).await
+    }
+
+    pub async fn forgot_password(
+        &self,
+        email: &str,
+        redirect_to: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<()> {
+        self.check_open()?;
+        self.humans()
+            .forgot_password(email, redirect_to, origin, self.now_ms())
+            .await
+    }
+
+    pub async fn reset_password(&self, token: &str, new_password: String) -> Result<()> {
+        self.check_open()?;
+        self.humans()
+            .reset_password(token, new_password, self.now_ms())
+            .await
+    }
+
+    pub async fn change_password(
+        &self,
+        user: &User,
+        session_id: &str,
+        current: String,
+        new_password: String,
+        revoke_others: bool,
+    ) -> Result<()> {
+        self.check_open()?;
+        self.humans()
+            .change_password(
+                user,
+                session_id,
+                current,
+                new_password,
+                revoke_others,
+                self.now_ms(),
+            )
+            .await
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Result<User> {
+        self.check_open()?;
+        self.humans().verify_email(token, self.now_ms()).await
+    }
+
+    pub async fn send_verification_email(
+        &self,
+        user: &User,
+        origin: Option<&str>,
+        callback: Option<&str>,
+    ) -> Result<()> {
+        self.check_open()?;
+        self.humans()
+            .send_verification(user, origin, callback, self.now_ms())
+            .await
     }
 
     pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {

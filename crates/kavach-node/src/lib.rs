@@ -146,6 +146,22 @@ impl kavach_core::callbacks::LegacyHashVerifier for JsLegacyHash {
     }
 }
 
+struct JsEmail(Arc<JsAsyncFn<serde_json::Value, ()>>, &'static str);
+
+impl kavach_core::callbacks::EmailSender for JsEmail {
+    fn send(
+        &self,
+        message: serde_json::Value,
+    ) -> kavach_core::BoxFut<'static, kavach_core::Result<()>> {
+        let (f, name) = (self.0.clone(), self.1);
+        Box::pin(async move {
+            let failed = |_| KavachError::Internal(format!("emailAndPassword.{name} failed"));
+            let promise = f.call_async(message).await.map_err(failed)?;
+            promise.await.map_err(failed)
+        })
+    }
+}
+
 /// Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this).
 #[napi]
 pub async fn open(
@@ -154,12 +170,26 @@ pub async fn open(
     verify_legacy_hash: Option<
         ThreadsafeFunction<LegacyHashInput, Promise<bool>, LegacyHashInput, Status, false, true>,
     >,
+    send_reset_password: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
+    send_verification_email: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
 ) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
     let callbacks = kavach_core::callbacks::Callbacks {
         verify_legacy_hash: verify_legacy_hash.map(|f| {
             Arc::new(JsLegacyHash(Arc::new(f)))
                 as Arc<dyn kavach_core::callbacks::LegacyHashVerifier>
+        }),
+        send_reset_password: send_reset_password.map(|f| {
+            Arc::new(JsEmail(Arc::new(f), "sendResetPassword"))
+                as Arc<dyn kavach_core::callbacks::EmailSender>
+        }),
+        send_verification_email: send_verification_email.map(|f| {
+            Arc::new(JsEmail(Arc::new(f), "sendVerificationEmail"))
+                as Arc<dyn kavach_core::callbacks::EmailSender>
         }),
     };
     let clock = Arc::new(kavach_core::SystemClock);
@@ -361,7 +391,11 @@ impl NativeKavach {
         user_agent: Option<String>,
     ) -> napi::Result<serde_json::Value> {
         let input = from_json(input, "sign-up")?;
-        let client = kavach_core::human::ClientInfo { ip, user_agent };
+        let client = kavach_core::human::ClientInfo {
+            ip,
+            user_agent,
+            origin: None,
+        };
         to_json(&self.inner.sign_up(input, client).await.map_err(to_js)?)
     }
 
@@ -374,7 +408,11 @@ impl NativeKavach {
         user_agent: Option<String>,
     ) -> napi::Result<serde_json::Value> {
         let input = from_json(input, "sign-in")?;
-        let client = kavach_core::human::ClientInfo { ip, user_agent };
+        let client = kavach_core::human::ClientInfo {
+            ip,
+            user_agent,
+            origin: None,
+        };
         to_json(&self.inner.sign_in(input, client).await.map_err(to_js)?)
     }
 
