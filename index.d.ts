@@ -93,6 +93,8 @@ export interface KavachConfig {
   }
   /** Largest request body the HTTP API reads, in bytes (default 1 MiB). */
   maxBodySize?: number
+  /** Sessions of the library you migrate from, e.g. `[cookieAuth({ secret, cookieName })]` from `kavachos/adapters`. */
+  externalAuth?: import('./adapters').ExternalAuthAdapter[]
   /** Limits on the credential routes, kept in the database (windows in seconds). */
   rateLimit?: {
     enabled?: boolean

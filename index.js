@@ -106,7 +106,7 @@ function auditEntryFromNative(e) {
   return e
 }
 
-const NOT_YET = ['plugins', 'externalAuth', 'mcp', 'hooks']
+const NOT_YET = ['plugins', 'mcp', 'hooks']
 
 const ok = (data) => ({ success: true, data })
 const fail = (e) => {

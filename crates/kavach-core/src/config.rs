@@ -41,6 +41,9 @@ pub struct KavachConfig {
     /// Limits on the credential routes.
     #[serde(default)]
     pub rate_limit: RateLimitConfig,
+    /// Sessions of the library the app migrates from (`cookieAuth(...)`).
+    #[serde(default)]
+    pub external_auth: Vec<crate::external::ExternalAuthEntry>,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
@@ -188,6 +191,7 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
     pub rate_limits: Option<(crate::ratelimit::Limit, crate::ratelimit::Limit)>,
+    pub cookie_auth: Vec<crate::external::CookieAuth>,
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -505,6 +509,7 @@ impl KavachConfig {
             cookie_name,
             max_body_bytes,
             rate_limits,
+            cookie_auth: crate::external::parse(&self.external_auth)?,
         })
     }
 }

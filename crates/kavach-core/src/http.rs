@@ -152,6 +152,15 @@ impl HttpRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every `(name, value)` pair of the Cookie headers.
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+    }
+
     fn cookie(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -443,7 +452,24 @@ impl Kavach {
     }
 
     /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.
-    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+    pub async fn handle(&self, mut req: HttpRequest) -> HttpResponse {
+        // A session of the library the app migrated from becomes a kavachos session on first use:
+        // the request then carries the new cookie, and the response sets it.
+        let mut upgraded = None;
+        if !self.settings().cookie_auth.is_empty()
+            && session_token(&req, &self.settings().cookie_name).is_none()
+        {
+            if let Ok(Some((old, _))) = self.external_session(req.cookies()).await {
+                if let Ok((_, token)) = self.replace_imported_session(&old, req.client()).await {
+                    req.headers.push((
+                        "cookie".into(),
+                        format!("{}={}", self.settings().cookie_name, token),
+                    ));
+                    upgraded = Some(self.session_cookie(&token));
+                }
+            }
+        }
+        let req = req;
         let mut response = if req.method.eq_ignore_ascii_case("OPTIONS") {
             self.preflight(&req)
         } else {
@@ -452,6 +478,10 @@ impl Kavach {
                 Err(e) => error_response(e),
             }
         };
+        if let Some(cookie) = upgraded {
+            // First, so that a cookie the route itself sets (sign-out clears it) wins.
+            response.headers.insert(0, ("set-cookie".into(), cookie));
+        }
         if let Some(origin) = self.allowed_origin(&req) {
             response
                 .headers

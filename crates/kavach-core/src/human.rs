@@ -330,7 +330,40 @@ impl HumanStore<'_> {
         if token.is_empty() || token.len() > 512 {
             return Ok(None);
         }
-        let hashed = hash_token(token);
+        self.session_by_stored(&hash_token(token), now_ms).await
+    }
+
+    /// A session imported from another library, whose row holds the raw token (the caller has
+    /// verified that token's signature first).
+    pub async fn get_imported_session(
+        &self,
+        raw_token: &str,
+        now_ms: i64,
+    ) -> Result<Option<(Session, User)>> {
+        self.session_by_stored(raw_token, now_ms).await
+    }
+
+    /// Replaces an imported session row by a kavachos session (token stored hashed) for the same user.
+    pub async fn replace_imported_session(
+        &self,
+        old: &Session,
+        client: ClientInfo,
+        now_ms: i64,
+    ) -> Result<(Session, String)> {
+        let sql = self.sql("DELETE FROM kavach_session WHERE id = ?");
+        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(&old.id).execute(p).await?.rows_affected());
+        if n == 0 {
+            // Another request replaced it first.
+            return Err(KavachError::InvalidToken);
+        }
+        self.create_session(&old.user_id, client, now_ms).await
+    }
+
+    async fn session_by_stored(
+        &self,
+        hashed: &str,
+        now_ms: i64,
+    ) -> Result<Option<(Session, User)>> {
         let sql = self.sql(
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.expires_at AS s_expires_at, s.ip_address AS s_ip_address, \
              s.user_agent AS s_user_agent, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
@@ -339,7 +372,7 @@ impl HumanStore<'_> {
              FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?",
         );
         let found: Option<(Session, User)> = on_pool!(self.pool, p => {
-            match sqlx::query(&sql).bind(&hashed).fetch_optional(p).await? {
+            match sqlx::query(&sql).bind(hashed).fetch_optional(p).await? {
                 None => None,
                 Some(r) => Some((
                     Session {

@@ -334,6 +334,43 @@ impl Kavach {
         self.humans().get_session(token, self.now_ms()).await
     }
 
+    /// The imported session behind a signed cookie of an `externalAuth` adapter, if any.
+    /// `cookies` are the request's `(name, value)` pairs.
+    pub async fn external_session<'c>(
+        &self,
+        cookies: impl Iterator<Item = (&'c str, &'c str)> + Clone,
+    ) -> Result<Option<(Session, User)>> {
+        self.check_open()?;
+        for adapter in &self.settings.cookie_auth {
+            let Some(raw) = adapter
+                .cookie_value(cookies.clone())
+                .and_then(|v| adapter.verify(v))
+            else {
+                continue;
+            };
+            if let Some(found) = self
+                .humans()
+                .get_imported_session(&raw, self.now_ms())
+                .await?
+            {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Swaps an imported session for a kavachos one; returns the new cookie token.
+    pub async fn replace_imported_session(
+        &self,
+        old: &Session,
+        client: ClientInfo,
+    ) -> Result<(Session, String)> {
+        self.check_open()?;
+        self.humans()
+            .replace_imported_session(old, client, self.now_ms())
+            .await
+    }
+
     pub async fn sign_out(&self, token: &str) -> Result<bool> {
         self.check_open()?;
         self.humans().sign_out(token).await

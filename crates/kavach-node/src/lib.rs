@@ -436,10 +436,20 @@ impl NativeKavach {
         cookie: Option<String>,
         authorization: Option<String>,
     ) -> napi::Result<serde_json::Value> {
-        let Some(token) = self.token_from(cookie, authorization) else {
-            return Ok(serde_json::Value::Null);
+        let found = match self.token_from(cookie.clone(), authorization) {
+            Some(token) => self.inner.get_session(&token).await.map_err(to_js)?,
+            None => None,
         };
-        match self.inner.get_session(&token).await.map_err(to_js)? {
+        // An imported session (externalAuth) is read as it is: no response can carry a new cookie here.
+        let found = match (found, cookie) {
+            (Some(f), _) => Some(f),
+            (None, Some(c)) => {
+                let pairs = c.split(';').filter_map(|p| p.trim().split_once('='));
+                self.inner.external_session(pairs).await.map_err(to_js)?
+            }
+            (None, None) => None,
+        };
+        match found {
             Some((session, user)) => {
                 Ok(serde_json::json!({ "session": to_json(&session)?, "user": to_json(&user)? }))
             }
