@@ -38,6 +38,11 @@ export declare class NativeKavach {
   signOut(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<boolean>
   /** `{ session, user }` for the cookie or Bearer header given, or null. */
   getSession(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<any>
+  /**
+   * `getSession` answered on this thread when one read is enough (SQLite):
+   * `{ inline: true, data }`, or `{ inline: false }` to take the async call.
+   */
+  getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
   close(): Promise<void>
 }
 

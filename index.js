@@ -204,6 +204,13 @@ function makeInstance(n, maxBody) {
   const authorize = (agentId, req) =>
     typeof agentId === 'string' ? byId(agentId, req) : Promise.reject(new KavachError('VALIDATION_FAILED', 'agentId must be a string'))
 
+  // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
+  const lookupSession = (arg) => {
+    const [cookie, authorization] = credentialsOf(arg)
+    const r = n.getSessionInline(cookie, authorization)
+    return r.inline ? r.data : n.getSession(cookie, authorization)
+  }
+
   return {
     agent: {
       create: (input) =>
@@ -253,8 +260,7 @@ function makeInstance(n, maxBody) {
       },
       getSession: async (arg) => {
         try {
-          const [cookie, authorization] = credentialsOf(arg)
-          const r = await n.getSession(cookie, authorization)
+          const r = await lookupSession(arg)
           if (r === null) return ok(null)
           return ok({ session: sessionFromNative(r.session), user: userFromNative(r.user) })
         } catch (e) {
@@ -263,8 +269,7 @@ function makeInstance(n, maxBody) {
       },
       getUser: async (arg) => {
         try {
-          const [cookie, authorization] = credentialsOf(arg)
-          const r = await n.getSession(cookie, authorization)
+          const r = await lookupSession(arg)
           return ok(r === null ? null : userFromNative(r.user))
         } catch (e) {
           return fail(e)

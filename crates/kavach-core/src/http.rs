@@ -280,6 +280,13 @@ struct ResendBody {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct SignOutBody {
+    #[serde(default)]
+    all: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct VerifyBody {
     #[serde(default)]
     token: Option<String>,
@@ -598,7 +605,14 @@ impl Kavach {
                 Ok(r)
             }
             ("POST", ["auth", "sign-out"]) => {
+                // `{ "all": true }` ends every session of the user, on every device.
+                let b: SignOutBody = parse_body(req)?;
                 if let Some(token) = session_token(req, &self.settings().cookie_name) {
+                    if b.all {
+                        if let Some((_, user)) = self.get_session(token).await? {
+                            self.revoke_user_sessions(&user.id).await?;
+                        }
+                    }
                     self.sign_out(token).await?;
                 }
                 let mut r = ok(&json!({ "success": true }))?;

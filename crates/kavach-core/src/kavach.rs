@@ -371,6 +371,47 @@ impl Kavach {
             .await
     }
 
+    /// `get_session` answered on the calling thread with one read, when nothing needs writing
+    /// (SQLite only). `None`: take the async path (another database, a sliding refresh or an
+    /// expired row to delete, or an externalAuth cookie to look at).
+    pub fn get_session_inline(
+        &self,
+        token: Option<&str>,
+    ) -> Option<Result<Option<(Session, User)>>> {
+        let fast = self.fast.as_ref()?;
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 512) else {
+            return if self.settings.cookie_auth.is_empty() {
+                Some(Ok(None))
+            } else {
+                None
+            };
+        };
+        match fast.session_by_stored(&hash_token(token)) {
+            Err(e) => Some(Err(e)),
+            Ok(None) => {
+                if self.settings.cookie_auth.is_empty() {
+                    Some(Ok(None))
+                } else {
+                    None
+                }
+            }
+            Ok(Some((session, user))) => {
+                let now = self.now_ms();
+                let refreshed_at = session.expires_at - self.settings.session_ttl_ms;
+                if session.expires_at <= now
+                    || now - refreshed_at >= self.settings.session_update_age_ms
+                {
+                    None
+                } else {
+                    Some(Ok(Some((session, user))))
+                }
+            }
+        }
+    }
+
     pub async fn sign_out(&self, token: &str) -> Result<bool> {
         self.check_open()?;
         self.humans().sign_out(token).await

@@ -326,3 +326,43 @@ impl Drop for SqliteFast {
         self.shutdown();
     }
 }
+
+const SELECT_SESSION: &str = "SELECT s.id, s.user_id, s.expires_at, s.ip_address, s.user_agent, s.created_at, s.updated_at, \
+     u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at \
+     FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?1";
+
+impl SqliteFast {
+    /// The session stored under `hashed` and its user, read on a pooled connection of this thread.
+    pub fn session_by_stored(
+        &self,
+        hashed: &str,
+    ) -> Result<Option<(crate::human::Session, crate::human::User)>> {
+        self.with_reader(|conn| {
+            let mut stmt = conn.prepare_cached(SELECT_SESSION)?;
+            Ok(stmt
+                .query_row([hashed], |r| {
+                    Ok((
+                        crate::human::Session {
+                            id: r.get(0)?,
+                            user_id: r.get(1)?,
+                            expires_at: r.get(2)?,
+                            ip_address: r.get(3)?,
+                            user_agent: r.get(4)?,
+                            created_at: r.get(5)?,
+                            updated_at: r.get(6)?,
+                        },
+                        crate::human::User {
+                            id: r.get(7)?,
+                            email: r.get(8)?,
+                            name: r.get(9)?,
+                            email_verified: r.get(10)?,
+                            image: r.get(11)?,
+                            created_at: r.get(12)?,
+                            updated_at: r.get(13)?,
+                        },
+                    ))
+                })
+                .optional()?)
+        })
+    }
+}

@@ -457,6 +457,26 @@ impl NativeKavach {
         }
     }
 
+    /// `getSession` answered on this thread when one read is enough (SQLite):
+    /// `{ inline: true, data }`, or `{ inline: false }` to take the async call.
+    #[napi(catch_unwind)]
+    pub fn get_session_inline(
+        &self,
+        cookie: Option<String>,
+        authorization: Option<String>,
+    ) -> napi::Result<serde_json::Value> {
+        let token = self.token_from(cookie, authorization);
+        match self.inner.get_session_inline(token.as_deref()) {
+            None => Ok(serde_json::json!({ "inline": false })),
+            Some(Err(e)) => Err(to_js(e)),
+            Some(Ok(None)) => Ok(serde_json::json!({ "inline": true, "data": null })),
+            Some(Ok(Some((session, user)))) => Ok(serde_json::json!({
+                "inline": true,
+                "data": { "session": to_json(&session)?, "user": to_json(&user)? },
+            })),
+        }
+    }
+
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
         self.inner.close().await;
