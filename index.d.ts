@@ -93,6 +93,8 @@ export interface KavachConfig {
   }
   /** Largest request body the HTTP API reads, in bytes (default 1 MiB). */
   maxBodySize?: number
+  /** Plugins from `kavachos/plugins` (this version refuses them with CONFIG_INVALID until they ship). */
+  plugins?: import('./plugins').KavachPlugin[]
   /** Sessions of the library you migrate from, e.g. `[cookieAuth({ secret, cookieName })]` from `kavachos/adapters`. */
   externalAuth?: import('./adapters').ExternalAuthAdapter[]
   /** Limits on the credential routes, kept in the database (windows in seconds). */

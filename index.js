@@ -325,6 +325,10 @@ async function createKavach(config) {
   if (config === null || typeof config !== 'object') {
     throw new KavachError('CONFIG_INVALID', 'createKavach needs a configuration object')
   }
+  if (Array.isArray(config.plugins) && config.plugins.length > 0) {
+    const names = config.plugins.map((p) => (p && p.id) || String(p)).join(', ')
+    throw new KavachError('CONFIG_INVALID', `plugins are not available in this version of kavachos yet (${names})`)
+  }
   for (const key of NOT_YET) {
     const v = config[key]
     const on = Array.isArray(v) ? v.length > 0 : v && typeof v === 'object' ? v.enabled !== false : Boolean(v)

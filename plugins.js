@@ -1,0 +1,14 @@
+'use strict'
+// kavachos/plugins: plugin factories return plain descriptions ({ id, options }); the Rust core does
+// the work. A plugin this version does not implement yet makes createKavach fail with CONFIG_INVALID
+// naming it, never a silent no-op.
+
+const plugin = (id) => (options = {}) => ({ id, options })
+
+module.exports = {
+  organization: plugin('organization'),
+  twoFactor: plugin('two-factor'),
+  admin: plugin('admin'),
+  jwt: plugin('jwt'),
+  apiKeys: plugin('api-keys'),
+}
