@@ -34,4 +34,21 @@ describe('NextRequest', () => {
     const anonymous = await kavach.auth.getSession({ request: new NextRequest('http://localhost:3000/dashboard') })
     assert.deepEqual(anonymous, { success: true, data: null })
   })
+
+  it('an https baseUrl makes the session cookie Secure', async () => {
+    const k = await createKavach({ database: { provider: 'sqlite', url: ':memory:' }, secret: SECRET, baseUrl: 'https://app.example.com', emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 } })
+    const res = await k.handler(
+      new Request('https://app.example.com/api/kavach/auth/sign-up', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'https://app.example.com' },
+        body: JSON.stringify({ email: 's@example.com', password: 'secure long pw' }),
+      }),
+    )
+    assert.equal(res.status, 200)
+    const [cookie] = res.headers.getSetCookie()
+    assert.match(cookie, /; HttpOnly; SameSite=Lax; Max-Age=\d+; Secure$/)
+    const foreign = await k.handler(new Request('https://app.example.com/api/kavach/auth/sign-in', { method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://app.example.com' }, body: '{}' }))
+    assert.equal(foreign.status, 403, 'the http origin is not the https one')
+    await k.close()
+  })
 })
