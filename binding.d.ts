@@ -43,6 +43,8 @@ export declare class NativeKavach {
    * `{ inline: true, data }`, or `{ inline: false }` to take the async call.
    */
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
+  /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
+  organizations(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 

@@ -129,6 +129,27 @@ export interface Session {
   updatedAt: Date
 }
 
+export interface Organization {
+  id: string
+  name: string
+  slug: string
+  ownerId: string
+  metadata: Record<string, unknown> | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** `owner`, `admin`, `member`, or a role configured with `organization({ roles })`. */
+export type OrganizationRole = 'owner' | 'admin' | 'member' | (string & {})
+
+export interface Member {
+  id: string
+  organizationId: string
+  userId: string
+  role: OrganizationRole
+  createdAt: Date
+}
+
 /** What carries a session: `{ request }`, `{ headers }` (a Headers object, Next's `headers()`, or a record), or a Request. */
 export type SessionSource =
   | { request: { headers: Headers } }
@@ -305,6 +326,21 @@ export interface Kavach {
     signOut(source: SessionSource): Promise<Result<boolean>>
     getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
     getUser(source: SessionSource): Promise<Result<User | null>>
+  }
+  /** The organization plugin's calls (add `organization()` to `plugins`). */
+  organizations: {
+    create(input: { name: string; ownerId: string; slug?: string; metadata?: Record<string, unknown> }): Promise<Result<Organization>>
+    get(id: string): Promise<Result<Organization | null>>
+    update(id: string, patch: { name?: string; slug?: string; metadata?: Record<string, unknown> | null }): Promise<Result<Organization>>
+    delete(id: string): Promise<Result<void>>
+    addMember(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+    /** Refused with LAST_OWNER for the last owner. */
+    removeMember(input: { organizationId: string; userId: string }): Promise<Result<Member>>
+    /** Refused with LAST_OWNER when it would leave no owner. */
+    updateMemberRole(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+    listMembers(input: { organizationId: string }): Promise<Result<Member[]>>
+    /** The organizations a user is a member of. */
+    list(input: { userId: string }): Promise<Result<Organization[]>>
   }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>

@@ -23,7 +23,7 @@ describe('configuration errors', () => {
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, agents: { maxPerOwner: 0 } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, agents: { tokenExpiry: 'forever' } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: { provider: 'sqlite', url: '/no/such/folder/x.db' }, secret: SECRET }), 'CONFIG_INVALID')
-    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, plugins: [{ id: 'organization', options: {} }] }), 'CONFIG_INVALID')
+    await rejectsWith(createKavach({ database: sqlite, secret: SECRET, plugins: [{ id: 'two-factor', options: {} }] }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true, sendResetPassword: 'smtp://x' } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true, verifyLegacyHash: 'bcrypt' } }), 'CONFIG_INVALID')
     await rejectsWith(createKavach({ database: sqlite, secret: SECRET, emailAndPassword: { enabled: true, minPasswordLength: 4 } }), 'CONFIG_INVALID')

@@ -44,6 +44,9 @@ pub struct KavachConfig {
     /// Sessions of the library the app migrates from (`cookieAuth(...)`).
     #[serde(default)]
     pub external_auth: Vec<crate::external::ExternalAuthEntry>,
+    /// Plugin descriptions (`{ id, options }`) from `kavachos/plugins`.
+    #[serde(default)]
+    pub plugins: Vec<crate::external::ExternalAuthEntry>,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
@@ -192,6 +195,37 @@ pub struct Settings {
     /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
     pub rate_limits: Option<(crate::ratelimit::Limit, crate::ratelimit::Limit)>,
     pub cookie_auth: Vec<crate::external::CookieAuth>,
+    /// `Some(custom role names)` when `organization()` is on.
+    pub organization: Option<Vec<String>>,
+}
+
+/// Checks `plugins`: returns the organization plugin's custom roles when it is on. A plugin this
+/// version does not implement is a configuration error, never a silent no-op.
+fn parse_plugins(plugins: &[crate::external::ExternalAuthEntry]) -> Result<Option<Vec<String>>> {
+    let mut organization = None;
+    for p in plugins {
+        match p.id.as_str() {
+            "organization" => {
+                let roles = match p.options.get("roles") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+                    Some(_) => {
+                        return Err(KavachError::ConfigInvalid(
+                            "organization({ roles }) must map role names to permission lists"
+                                .into(),
+                        ))
+                    }
+                };
+                organization = Some(roles);
+            }
+            other => {
+                return Err(KavachError::ConfigInvalid(format!(
+                    "the \"{other}\" plugin is not available in this version of kavachos yet"
+                )))
+            }
+        }
+    }
+    Ok(organization)
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -510,6 +544,7 @@ impl KavachConfig {
             max_body_bytes,
             rate_limits,
             cookie_auth: crate::external::parse(&self.external_auth)?,
+            organization: parse_plugins(&self.plugins)?,
         })
     }
 }

@@ -44,6 +44,9 @@ pub enum KavachError {
     /// Wrong email or password (never says which).
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// The change would leave an organization without an owner.
+    #[error("an organization must keep at least one owner")]
+    LastOwner,
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -84,6 +87,7 @@ impl KavachError {
             Self::Closed => "CLOSED",
             Self::Busy => "DATABASE_BUSY",
             Self::UserExists => "USER_EXISTS",
+            Self::LastOwner => "LAST_OWNER",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
@@ -97,7 +101,7 @@ impl KavachError {
         match self {
             Self::ConfigInvalid(_) | Self::ValidationFailed(_) => 400,
             Self::NotFound(_) => 404,
-            Self::UserExists => 409,
+            Self::UserExists | Self::LastOwner => 409,
             Self::InvalidCredentials => 401,
             Self::InvalidToken => 400,
             Self::EmailNotVerified => 403,

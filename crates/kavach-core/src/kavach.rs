@@ -16,6 +16,9 @@ use crate::config::{Dialect, KavachConfig, Settings};
 use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::error::{KavachError, Result};
 use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, SignedUp, User};
+use crate::orgs::{
+    CreateOrganization, Member, MemberInput, MemberRef, OrgStore, Organization, UpdateOrganization,
+};
 use crate::permission::{AuthzRequest, CompiledCache};
 use crate::sqlite_fast::SqliteFast;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
@@ -477,6 +480,62 @@ impl Kavach {
     pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
         self.check_open()?;
         self.humans().revoke_user_sessions(user_id).await
+    }
+
+    // ---- organizations ------------------------------------------------------------------------
+
+    fn orgs(&self) -> Result<OrgStore<'_>> {
+        self.check_open()?;
+        match &self.settings.organization {
+            Some(custom_roles) => Ok(OrgStore {
+                pool: &self.pool,
+                dialect: self.settings.dialect,
+                custom_roles,
+            }),
+            None => Err(KavachError::ConfigInvalid(
+                "organizations need the organization() plugin in plugins".into(),
+            )),
+        }
+    }
+
+    pub async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
+        self.orgs()?.create(input, self.now_ms()).await
+    }
+
+    pub async fn get_organization(&self, id: &str) -> Result<Option<Organization>> {
+        self.orgs()?.get(id).await
+    }
+
+    pub async fn update_organization(
+        &self,
+        id: &str,
+        patch: UpdateOrganization,
+    ) -> Result<Organization> {
+        self.orgs()?.update(id, patch, self.now_ms()).await
+    }
+
+    pub async fn delete_organization(&self, id: &str) -> Result<()> {
+        self.orgs()?.delete(id).await
+    }
+
+    pub async fn add_member(&self, input: MemberInput) -> Result<Member> {
+        self.orgs()?.add_member(input, self.now_ms()).await
+    }
+
+    pub async fn remove_member(&self, input: MemberRef) -> Result<Member> {
+        self.orgs()?.remove_member(input).await
+    }
+
+    pub async fn update_member_role(&self, input: MemberInput) -> Result<Member> {
+        self.orgs()?.update_member_role(input).await
+    }
+
+    pub async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+        self.orgs()?.list_members(org_id).await
+    }
+
+    pub async fn list_organizations(&self, user_id: &str) -> Result<Vec<Organization>> {
+        self.orgs()?.list_for_user(user_id).await
     }
 
     // ---- audit --------------------------------------------------------------------------------

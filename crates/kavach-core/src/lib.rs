@@ -17,6 +17,7 @@ pub mod external;
 pub mod http;
 pub mod human;
 pub mod kavach;
+pub mod orgs;
 pub mod passwords;
 pub mod permission;
 pub mod ratelimit;

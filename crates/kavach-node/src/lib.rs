@@ -477,6 +477,76 @@ impl NativeKavach {
         }
     }
 
+    /// `organizations.*`: `op` names the call, `input` its argument; answers the JSON result.
+    #[napi]
+    pub async fn organizations(
+        &self,
+        op: String,
+        input: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let k = &self.inner;
+        let id = |v: &serde_json::Value| -> napi::Result<String> {
+            v.as_str().map(str::to_owned).ok_or_else(|| {
+                to_js(KavachError::ValidationFailed(
+                    "the organization id must be a string".into(),
+                ))
+            })
+        };
+        match op.as_str() {
+            "create" => to_json(
+                &k.create_organization(from_json(input, "organization")?)
+                    .await
+                    .map_err(to_js)?,
+            ),
+            "get" => to_json(&k.get_organization(&id(&input)?).await.map_err(to_js)?),
+            "update" => {
+                let org = id(&input["id"])?;
+                let patch = from_json(input["patch"].clone(), "organization update")?;
+                to_json(&k.update_organization(&org, patch).await.map_err(to_js)?)
+            }
+            "delete" => {
+                k.delete_organization(&id(&input)?).await.map_err(to_js)?;
+                Ok(serde_json::Value::Null)
+            }
+            "addMember" => to_json(
+                &k.add_member(from_json(input, "member")?)
+                    .await
+                    .map_err(to_js)?,
+            ),
+            "removeMember" => to_json(
+                &k.remove_member(from_json(input, "member")?)
+                    .await
+                    .map_err(to_js)?,
+            ),
+            "updateMemberRole" => to_json(
+                &k.update_member_role(from_json(input, "member")?)
+                    .await
+                    .map_err(to_js)?,
+            ),
+            "listMembers" => {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                struct ById {
+                    organization_id: String,
+                }
+                let q: ById = from_json(input, "listMembers input")?;
+                to_json(&k.list_members(&q.organization_id).await.map_err(to_js)?)
+            }
+            "list" => {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                struct ByUser {
+                    user_id: String,
+                }
+                let q: ByUser = from_json(input, "list input")?;
+                to_json(&k.list_organizations(&q.user_id).await.map_err(to_js)?)
+            }
+            _ => Err(to_js(KavachError::Internal(
+                "unknown organizations call".into(),
+            ))),
+        }
+    }
+
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
         self.inner.close().await;
