@@ -10,6 +10,7 @@ use crate::audit::{AuditFilter, ExportFormat};
 use crate::error::KavachError;
 use crate::human::{ClientInfo, SignIn, SignUp, User};
 use crate::kavach::Kavach;
+use crate::orgs::{CreateOrganization, MemberInput, MemberRef};
 use crate::permission::AuthzRequest;
 use crate::ratelimit;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
@@ -243,6 +244,10 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["agents", _, "rotate"] => &["POST"],
         ["authorize"] | ["authorize", "token"] => &["POST"],
         ["audit"] | ["audit", "export"] => &["GET"],
+        ["organizations"] => &["GET", "POST"],
+        ["organizations", _] => &["GET", "PATCH", "DELETE"],
+        ["organizations", _, "members"] => &["GET", "POST"],
+        ["organizations", _, "members", _] => &["PATCH", "DELETE"],
         _ => return None,
     })
 }
@@ -276,6 +281,24 @@ struct ChangeBody {
 struct ResendBody {
     #[serde(default, rename = "callbackURL")]
     callback_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOrgBody {
+    name: String,
+    #[serde(default)]
+    slug: Option<String>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MemberBody {
+    #[serde(default)]
+    user_id: Option<String>,
+    role: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -550,6 +573,10 @@ impl Kavach {
             e.headers.push(("allow".into(), allowed.join(", ")));
             return Err(e);
         }
+        if segs.first() == Some(&"organizations") && self.settings().organization.is_none() {
+            // Plugin routes exist only when the plugin is on.
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
         if req.body.len() > self.settings().max_body_bytes {
             return Err(ApiError::new(
                 413,
@@ -708,6 +735,106 @@ impl Kavach {
                         })
                     }
                     _ => ok(&json!({ "success": true, "user": user })),
+                }
+            }
+            ("GET", ["organizations"]) => {
+                let user = self.session_user(req).await?;
+                ok(&self.list_organizations(&user.id).await?)
+            }
+            ("POST", ["organizations"]) => {
+                let user = self.session_user(req).await?;
+                let b: NewOrgBody = parse_body(req)?;
+                let input = CreateOrganization {
+                    name: b.name,
+                    owner_id: user.id,
+                    slug: b.slug,
+                    metadata: b.metadata,
+                };
+                ok(&self.create_organization(input).await?)
+            }
+            (method, ["organizations", id, rest @ ..]) => {
+                let user = self.session_user(req).await?;
+                // Someone outside the organization learns nothing about it.
+                let me = self.membership(id, &user.id).await?.ok_or_else(|| {
+                    ApiError::new(
+                        403,
+                        "FORBIDDEN",
+                        "you are not a member of this organization",
+                    )
+                })?;
+                let manager = me.role == "owner" || me.role == "admin";
+                let forbidden = || {
+                    ApiError::new(
+                        403,
+                        "FORBIDDEN",
+                        "your role in this organization does not allow this",
+                    )
+                };
+                match (method, rest) {
+                    ("GET", []) => ok(&self
+                        .get_organization(id)
+                        .await?
+                        .ok_or_else(|| ApiError::not_found("organization"))?),
+                    ("PATCH", []) if manager => {
+                        ok(&self.update_organization(id, parse_body(req)?).await?)
+                    }
+                    ("DELETE", []) if me.role == "owner" => {
+                        self.delete_organization(id).await?;
+                        ok(&json!({ "success": true }))
+                    }
+                    ("GET", ["members"]) => ok(&self.list_members(id).await?),
+                    ("POST", ["members"]) if manager => {
+                        let b: MemberBody = parse_body(req)?;
+                        let user_id = b.user_id.ok_or_else(|| {
+                            ApiError::new(400, "VALIDATION_FAILED", "userId is required")
+                        })?;
+                        if b.role == "owner" && me.role != "owner" {
+                            return Err(forbidden());
+                        }
+                        ok(&self
+                            .add_member(MemberInput {
+                                organization_id: id.to_string(),
+                                user_id,
+                                role: b.role,
+                            })
+                            .await?)
+                    }
+                    ("PATCH", ["members", target]) if manager => {
+                        let b: MemberBody = parse_body(req)?;
+                        let current = self
+                            .membership(id, target)
+                            .await?
+                            .ok_or_else(|| ApiError::not_found("member"))?;
+                        if me.role != "owner" && (current.role == "owner" || b.role == "owner") {
+                            return Err(forbidden());
+                        }
+                        ok(&self
+                            .update_member_role(MemberInput {
+                                organization_id: id.to_string(),
+                                user_id: target.to_string(),
+                                role: b.role,
+                            })
+                            .await?)
+                    }
+                    ("DELETE", ["members", target]) => {
+                        let current = self
+                            .membership(id, target)
+                            .await?
+                            .ok_or_else(|| ApiError::not_found("member"))?;
+                        // Anyone may leave; managers remove others, and only owners remove owners.
+                        let allowed = *target == user.id
+                            || (manager && (current.role != "owner" || me.role == "owner"));
+                        if !allowed {
+                            return Err(forbidden());
+                        }
+                        ok(&self
+                            .remove_member(MemberRef {
+                                organization_id: id.to_string(),
+                                user_id: target.to_string(),
+                            })
+                            .await?)
+                    }
+                    _ => Err(forbidden()),
                 }
             }
             ("GET", ["agents"]) => {

@@ -530,6 +530,10 @@ impl Kavach {
         self.orgs()?.update_member_role(input).await
     }
 
+    pub async fn membership(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
+        self.orgs()?.member(org_id, user_id).await
+    }
+
     pub async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
         self.orgs()?.list_members(org_id).await
     }

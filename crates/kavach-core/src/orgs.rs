@@ -334,7 +334,8 @@ impl OrgStore<'_> {
         }
     }
 
-    async fn member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
+    /// The membership of `user_id` in `org_id`, if any.
+    pub async fn member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
         let sql = self.sql("SELECT id, org_id, user_id, role, created_at FROM kavach_org_members WHERE org_id = ? AND user_id = ?");
         Ok(
             on_pool!(self.pool, p => match sqlx::query(&sql).bind(org_id).bind(user_id).fetch_optional(p).await? {
