@@ -49,11 +49,7 @@ function toMillis(v, field) {
 const toDate = (ms) => (ms === null || ms === undefined ? null : new Date(ms))
 
 function agentFromNative(a) {
-  if (a === null || a === undefined) return null
-  a.expiresAt = toDate(a.expiresAt)
-  a.createdAt = toDate(a.createdAt)
-  a.updatedAt = toDate(a.updatedAt)
-  return a
+  return a === null || a === undefined ? null : withDates(a)
 }
 
 function requireString(v, field) {
@@ -114,33 +110,17 @@ const fail = (e) => {
   return { success: false, error: { code: k.code, message: k.message } }
 }
 
-function orgFromNative(o) {
+// The core speaks Unix milliseconds; the documented objects carry Dates.
+const DATE_KEYS = ['createdAt', 'updatedAt', 'expiresAt']
+function withDates(o) {
   if (!o) return o
-  o.createdAt = toDate(o.createdAt)
-  o.updatedAt = toDate(o.updatedAt)
+  for (const k of DATE_KEYS) if (k in o) o[k] = toDate(o[k])
   return o
 }
-
-function memberFromNative(m) {
-  if (!m) return m
-  m.createdAt = toDate(m.createdAt)
-  return m
-}
-
-function userFromNative(u) {
-  if (!u) return u
-  u.createdAt = toDate(u.createdAt)
-  u.updatedAt = toDate(u.updatedAt)
-  return u
-}
-
-function sessionFromNative(s) {
-  if (!s) return s
-  s.expiresAt = toDate(s.expiresAt)
-  s.createdAt = toDate(s.createdAt)
-  s.updatedAt = toDate(s.updatedAt)
-  return s
-}
+const orgFromNative = withDates
+const memberFromNative = withDates
+const userFromNative = withDates
+const sessionFromNative = withDates
 
 function signedFromNative(r) {
   userFromNative(r.user)
