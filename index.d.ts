@@ -127,6 +127,8 @@ export interface Session {
   userAgent: string | null
   createdAt: Date
   updatedAt: Date
+  /** The organization this session acts in (the organization plugin), or null. */
+  activeOrganizationId: string | null
 }
 
 export interface Organization {
@@ -147,6 +149,19 @@ export interface Member {
   organizationId: string
   userId: string
   role: OrganizationRole
+  createdAt: Date
+}
+
+/** An invitation to join an organization, sent by email. */
+export interface Invitation {
+  id: string
+  organizationId: string
+  email: string
+  role: OrganizationRole
+  /** `expired` is a pending invitation past its expiry. */
+  status: 'pending' | 'accepted' | 'declined' | 'canceled' | 'expired'
+  inviterId: string | null
+  expiresAt: Date
   createdAt: Date
 }
 
@@ -341,6 +356,24 @@ export interface Kavach {
     listMembers(input: { organizationId: string }): Promise<Result<Member[]>>
     /** The organizations a user is a member of. */
     list(input: { userId: string }): Promise<Result<Organization[]>>
+    /** Whether the member's role grants the permission (or every one of a list); non-members hold none. */
+    hasPermission(input: { organizationId: string; userId: string; permission: string | string[] }): Promise<Result<boolean>>
+    /** Invites an email; `organization({ sendInvitationEmail })` receives the link. */
+    invite(input: { organizationId: string; email: string; role: OrganizationRole; inviterId?: string }): Promise<Result<Invitation>>
+    getInvitation(id: string): Promise<Result<Invitation | null>>
+    listInvitations(input: { organizationId: string }): Promise<Result<Invitation[]>>
+    /** Pending invitations addressed to an email. */
+    listUserInvitations(input: { email: string }): Promise<Result<Invitation[]>>
+    /** The user's email must be the invited one; refused with INVITATION_EXPIRED after expiry. */
+    acceptInvitation(input: { invitationId: string; userId: string }): Promise<Result<Member>>
+    declineInvitation(input: { invitationId: string; userId: string }): Promise<Result<Invitation>>
+    cancelInvitation(input: { organizationId: string; invitationId: string }): Promise<Result<Invitation>>
+    /** Sets (or clears, with null) the organization a session acts in; the user must be a member. */
+    setActive(
+      input: ({ sessionId: string; userId: string } | { request: { headers: Headers } } | { headers: Headers | Record<string, string | string[] | undefined> }) & {
+        organizationId: string | null
+      },
+    ): Promise<Result<void>>
   }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>

@@ -318,6 +318,39 @@ function makeInstance(n, maxBody) {
       updateMemberRole: (input) => org('updateMemberRole', input, memberFromNative),
       listMembers: (input) => org('listMembers', input, (list) => list.map(memberFromNative)),
       list: (input) => org('list', input, (list) => list.map(orgFromNative)),
+      /** Whether the member's role grants `permission` (a string, or a list that must all be held). */
+      hasPermission: (input) => org('hasPermission', input, (v) => v),
+      /** Invites `email` with `role`; `sendInvitationEmail` of the plugin gets the link. */
+      invite: (input) => org('invite', input, withDates),
+      getInvitation: (id) => org('getInvitation', id, withDates),
+      listInvitations: (input) => org('listInvitations', input, (list) => list.map(withDates)),
+      /** Pending invitations addressed to `email`. */
+      listUserInvitations: (input) => org('listUserInvitations', input, (list) => list.map(withDates)),
+      acceptInvitation: (input) => org('acceptInvitation', input, memberFromNative),
+      declineInvitation: (input) => org('declineInvitation', input, withDates),
+      cancelInvitation: (input) => org('cancelInvitation', input, withDates),
+      /**
+       * Sets the organization the session acts in (`organizationId: null` clears it). The session is
+       * the one `{ request }` / `{ headers }` carries, or `{ sessionId, userId }`.
+       */
+      setActive: async (input) => {
+        try {
+          if (input === null || typeof input !== 'object') throw new KavachError('VALIDATION_FAILED', 'setActive needs an object')
+          const organizationId = input.organizationId ?? null
+          let sessionId = input.sessionId
+          let userId = input.userId
+          if (sessionId === undefined) {
+            const found = await lookupSession(input.request ? { request: input.request } : { headers: input.headers })
+            if (found === null) return { success: false, error: { code: 'UNAUTHORIZED', message: 'sign in first' } }
+            sessionId = found.session.id
+            userId = found.user.id
+          }
+          await n.organizations('setActive', { sessionId, userId, organizationId })
+          return ok(undefined)
+        } catch (e) {
+          return fail(e)
+        }
+      },
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,
@@ -361,9 +394,27 @@ async function createKavach(config) {
             .then(() => fn({ ...message, user: userFromNative(message.user) }))
             .then(() => undefined)
       : undefined
+  const orgPlugin = Array.isArray(config.plugins) ? config.plugins.find((p) => p && p.id === 'organization') : undefined
+  const sendInvitation = orgPlugin && orgPlugin.options ? orgPlugin.options.sendInvitationEmail : undefined
+  if (sendInvitation !== undefined && typeof sendInvitation !== 'function') {
+    throw new KavachError('CONFIG_INVALID', 'organization({ sendInvitationEmail }) must be a function')
+  }
+  const inviteMailer = sendInvitation
+    ? (message) =>
+        Promise.resolve()
+          .then(() => sendInvitation({ ...message, expiresAt: toDate(message.expiresAt) }))
+          .then(() => undefined)
+    : undefined
   let n
   try {
-    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash, mailer(ep.sendResetPassword), mailer(ep.sendVerificationEmail))
+    n = await native.open(
+      json,
+      process.env.NODE_ENV,
+      verifyLegacyHash,
+      mailer(ep.sendResetPassword),
+      mailer(ep.sendVerificationEmail),
+      inviteMailer,
+    )
   } catch (e) {
     throw toKavachError(e)
   }

@@ -5,10 +5,26 @@ export interface KavachPlugin<Id extends string = string, Options = unknown> {
 }
 
 export interface OrganizationOptions {
-  /** Custom roles beside owner, admin and member, with their permissions. */
+  /**
+   * Roles beside owner, admin and member, with their permissions (`resource:action`, `resource:*`,
+   * or `*`). Naming `admin` or `member` replaces that role's default permissions; the owner always
+   * holds every permission.
+   */
   roles?: Record<string, string[]>
+  /** Seconds an invitation stays valid (default 48 hours). */
+  invitationExpiresIn?: number
+  /** Path of the app's page that accepts invitations (default `/accept-invitation`); the link gets `?invitationId=`. */
+  invitationUrl?: string
   /** Delivers an invitation link. */
-  sendInvitationEmail?: (message: { email: string; organization: { id: string; name: string }; url: string }) => void | Promise<void>
+  sendInvitationEmail?: (message: {
+    email: string
+    role: string
+    invitationId: string
+    url: string
+    organization: { id: string; name: string; slug: string } | null
+    inviter: { id: string; email: string; name: string | null } | null
+    expiresAt: Date
+  }) => void | Promise<void>
 }
 
 export declare function organization(options?: OrganizationOptions): KavachPlugin<'organization', OrganizationOptions>

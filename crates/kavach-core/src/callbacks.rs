@@ -23,6 +23,8 @@ pub struct Callbacks {
     pub verify_legacy_hash: Option<Arc<dyn LegacyHashVerifier>>,
     pub send_reset_password: Option<Arc<dyn EmailSender>>,
     pub send_verification_email: Option<Arc<dyn EmailSender>>,
+    /// `organization({ sendInvitationEmail })`: `{ email, role, organization, inviter, invitationId, url }`.
+    pub send_invitation_email: Option<Arc<dyn EmailSender>>,
 }
 
 impl std::fmt::Debug for Callbacks {

@@ -195,29 +195,19 @@ pub struct Settings {
     /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
     pub rate_limits: Option<(crate::ratelimit::Limit, crate::ratelimit::Limit)>,
     pub cookie_auth: Vec<crate::external::CookieAuth>,
-    /// `Some(custom role names)` when `organization()` is on.
-    pub organization: Option<Vec<String>>,
+    /// The organization plugin's settings when `organization()` is on.
+    pub organization: Option<crate::orgs::OrgSettings>,
 }
 
-/// Checks `plugins`: returns the organization plugin's custom roles when it is on. A plugin this
+/// Checks `plugins`: returns the organization plugin's settings when it is on. A plugin this
 /// version does not implement is a configuration error, never a silent no-op.
-fn parse_plugins(plugins: &[crate::external::ExternalAuthEntry]) -> Result<Option<Vec<String>>> {
+fn parse_plugins(
+    plugins: &[crate::external::ExternalAuthEntry],
+) -> Result<Option<crate::orgs::OrgSettings>> {
     let mut organization = None;
     for p in plugins {
         match p.id.as_str() {
-            "organization" => {
-                let roles = match p.options.get("roles") {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
-                    Some(_) => {
-                        return Err(KavachError::ConfigInvalid(
-                            "organization({ roles }) must map role names to permission lists"
-                                .into(),
-                        ))
-                    }
-                };
-                organization = Some(roles);
-            }
+            "organization" => organization = Some(crate::orgs::OrgSettings::parse(&p.options)?),
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"

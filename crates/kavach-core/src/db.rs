@@ -454,6 +454,20 @@ async fn migrate_pg(conn: &mut sqlx::PgConnection, now_ms: i64) -> Result<Vec<i6
     Ok(applied_now)
 }
 
+/// The statements of a MySQL migration file: `--` comment lines dropped, split on `;` (the files
+/// hold no string literal with one).
+fn mysql_statements(sql: &str) -> Vec<String> {
+    let body: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    body.split(';')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 async fn migrate_mysql(conn: &mut sqlx::MySqlConnection, now_ms: i64) -> Result<Vec<i64>> {
     let mut applied_now = Vec::new();
     (&mut *conn)
@@ -468,10 +482,20 @@ async fn migrate_mysql(conn: &mut sqlx::MySqlConnection, now_ms: i64) -> Result<
         // No transactional DDL here: every statement is written to be safe to run again, and the
         // version is recorded only after all of them ran, so a killed process leaves a migration
         // that the next boot simply repeats.
-        (&mut *conn)
-            .execute(&*m.sql)
-            .await
-            .map_err(mig_err("a migration statement failed"))?;
+        for statement in mysql_statements(&m.sql) {
+            match (&mut *conn).execute(statement.as_str()).await {
+                Ok(_) => {}
+                // `ADD COLUMN` / `ADD INDEX` already done by a run that was cut off (MySQL has no
+                // `ADD COLUMN IF NOT EXISTS`; MariaDB has, but one form serves both).
+                Err(sqlx::Error::Database(e))
+                    if matches!(
+                        e.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                            .map(|e| e.number()),
+                        Some(1060 | 1061)
+                    ) => {}
+                Err(e) => return Err(mig_err("a migration statement failed")(e)),
+            }
+        }
         sqlx::query("INSERT INTO kavach_migrations (version, description, checksum, installed_at) VALUES (?, ?, ?, ?)")
             .bind(m.version)
             .bind(&*m.description)

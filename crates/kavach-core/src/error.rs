@@ -50,6 +50,12 @@ pub enum KavachError {
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The invitation passed its expiry.
+    #[error("this invitation has expired")]
+    InvitationExpired,
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -85,6 +91,8 @@ impl KavachError {
             Self::AgentLimitReached(_) => "AGENT_LIMIT_REACHED",
             Self::Conflict(_) => "CONFLICT",
             Self::Closed => "CLOSED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::InvitationExpired => "INVITATION_EXPIRED",
             Self::Busy => "DATABASE_BUSY",
             Self::UserExists => "USER_EXISTS",
             Self::LastOwner => "LAST_OWNER",
@@ -104,7 +112,8 @@ impl KavachError {
             Self::UserExists | Self::LastOwner => 409,
             Self::InvalidCredentials => 401,
             Self::InvalidToken => 400,
-            Self::EmailNotVerified => 403,
+            Self::EmailNotVerified | Self::Forbidden(_) => 403,
+            Self::InvitationExpired => 410,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

@@ -10,7 +10,7 @@ use crate::audit::{AuditFilter, ExportFormat};
 use crate::error::KavachError;
 use crate::human::{ClientInfo, SignIn, SignUp, User};
 use crate::kavach::Kavach;
-use crate::orgs::{CreateOrganization, MemberInput, MemberRef};
+use crate::orgs::{CreateOrganization, InviteInput, MemberInput, MemberRef};
 use crate::permission::AuthzRequest;
 use crate::ratelimit;
 use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
@@ -245,9 +245,16 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["authorize"] | ["authorize", "token"] => &["POST"],
         ["audit"] | ["audit", "export"] => &["GET"],
         ["organizations"] => &["GET", "POST"],
+        ["organizations", "active"] => &["POST"],
         ["organizations", _] => &["GET", "PATCH", "DELETE"],
         ["organizations", _, "members"] => &["GET", "POST"],
         ["organizations", _, "members", _] => &["PATCH", "DELETE"],
+        ["organizations", _, "invitations"] => &["GET", "POST"],
+        ["organizations", _, "invitations", _] => &["DELETE"],
+        ["organizations", _, "has-permission"] => &["POST"],
+        ["invitations"] => &["GET"],
+        ["invitations", _] => &["GET"],
+        ["invitations", _, "accept" | "decline"] => &["POST"],
         _ => return None,
     })
 }
@@ -299,6 +306,25 @@ struct MemberBody {
     #[serde(default)]
     user_id: Option<String>,
     role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InviteBody {
+    email: String,
+    role: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ActiveOrgBody {
+    organization_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PermissionBody {
+    permission: crate::orgs::PermissionList,
 }
 
 #[derive(Deserialize, Default)]
@@ -573,7 +599,9 @@ impl Kavach {
             e.headers.push(("allow".into(), allowed.join(", ")));
             return Err(e);
         }
-        if segs.first() == Some(&"organizations") && self.settings().organization.is_none() {
+        if matches!(segs.first(), Some(&"organizations" | &"invitations"))
+            && self.settings().organization.is_none()
+        {
             // Plugin routes exist only when the plugin is on.
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         }
@@ -752,6 +780,51 @@ impl Kavach {
                 };
                 ok(&self.create_organization(input).await?)
             }
+            ("POST", ["organizations", "active"]) => {
+                let token = session_token(req, &self.settings().cookie_name)
+                    .ok_or_else(ApiError::unauthorized)?;
+                let (session, user) = self
+                    .get_session(token)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
+                let b: ActiveOrgBody = parse_body(req)?;
+                self.set_active_organization(&session.id, &user.id, b.organization_id.as_deref())
+                    .await?;
+                let session = crate::human::Session {
+                    active_organization_id: b.organization_id,
+                    ..session
+                };
+                ok(&json!({ "session": session }))
+            }
+            ("GET", ["invitations"]) => {
+                let user = self.session_user(req).await?;
+                // Only a proven address sees what was sent to it.
+                if !user.email_verified {
+                    return Err(KavachError::EmailNotVerified.into());
+                }
+                ok(&self.invitations_for_email(&user.email).await?)
+            }
+            ("GET", ["invitations", id]) => {
+                let user = self.session_user(req).await?;
+                let inv = self
+                    .get_invitation(id)
+                    .await?
+                    .filter(|i| i.email.eq_ignore_ascii_case(&user.email))
+                    .ok_or_else(|| ApiError::not_found("invitation"))?;
+                let org = self.get_organization(&inv.organization_id).await?;
+                ok(&json!({
+                    "invitation": inv,
+                    "organization": org.map(|o| json!({ "id": o.id, "name": o.name, "slug": o.slug })),
+                }))
+            }
+            ("POST", ["invitations", id, answer]) => {
+                let user = self.session_user(req).await?;
+                if *answer == "accept" {
+                    ok(&self.accept_invitation(id, &user.id).await?)
+                } else {
+                    ok(&self.decline_invitation(id, &user.id).await?)
+                }
+            }
             (method, ["organizations", id, rest @ ..]) => {
                 let user = self.session_user(req).await?;
                 // Someone outside the organization learns nothing about it.
@@ -762,7 +835,10 @@ impl Kavach {
                         "you are not a member of this organization",
                     )
                 })?;
-                let manager = me.role == "owner" || me.role == "admin";
+                let roles = self.settings().organization.as_ref();
+                let can = |permission: &str| {
+                    roles.is_some_and(|r| r.role_allows(&me.role, &[permission.to_owned()]))
+                };
                 let forbidden = || {
                     ApiError::new(
                         403,
@@ -771,19 +847,21 @@ impl Kavach {
                     )
                 };
                 match (method, rest) {
-                    ("GET", []) => ok(&self
+                    ("GET", []) if can("organization:read") => ok(&self
                         .get_organization(id)
                         .await?
                         .ok_or_else(|| ApiError::not_found("organization"))?),
-                    ("PATCH", []) if manager => {
+                    ("PATCH", []) if can("organization:update") => {
                         ok(&self.update_organization(id, parse_body(req)?).await?)
                     }
-                    ("DELETE", []) if me.role == "owner" => {
+                    ("DELETE", []) if can("organization:delete") => {
                         self.delete_organization(id).await?;
                         ok(&json!({ "success": true }))
                     }
-                    ("GET", ["members"]) => ok(&self.list_members(id).await?),
-                    ("POST", ["members"]) if manager => {
+                    ("GET", ["members"]) if can("members:read") => {
+                        ok(&self.list_members(id).await?)
+                    }
+                    ("POST", ["members"]) if can("members:add") => {
                         let b: MemberBody = parse_body(req)?;
                         let user_id = b.user_id.ok_or_else(|| {
                             ApiError::new(400, "VALIDATION_FAILED", "userId is required")
@@ -799,7 +877,7 @@ impl Kavach {
                             })
                             .await?)
                     }
-                    ("PATCH", ["members", target]) if manager => {
+                    ("PATCH", ["members", target]) if can("members:update-role") => {
                         let b: MemberBody = parse_body(req)?;
                         let current = self
                             .membership(id, target)
@@ -823,7 +901,8 @@ impl Kavach {
                             .ok_or_else(|| ApiError::not_found("member"))?;
                         // Anyone may leave; managers remove others, and only owners remove owners.
                         let allowed = *target == user.id
-                            || (manager && (current.role != "owner" || me.role == "owner"));
+                            || (can("members:remove")
+                                && (current.role != "owner" || me.role == "owner"));
                         if !allowed {
                             return Err(forbidden());
                         }
@@ -833,6 +912,37 @@ impl Kavach {
                                 user_id: target.to_string(),
                             })
                             .await?)
+                    }
+                    ("GET", ["invitations"]) if can("invitations:read") => {
+                        ok(&self.list_invitations(id).await?)
+                    }
+                    ("POST", ["invitations"]) if can("invitations:create") => {
+                        let b: InviteBody = parse_body(req)?;
+                        if b.role == "owner" && me.role != "owner" {
+                            return Err(forbidden());
+                        }
+                        ok(&self
+                            .invite_member(
+                                InviteInput {
+                                    organization_id: id.to_string(),
+                                    email: b.email,
+                                    role: b.role,
+                                    inviter_id: Some(user.id.clone()),
+                                },
+                                req.url_origin.as_deref(),
+                            )
+                            .await?)
+                    }
+                    ("DELETE", ["invitations", inv]) if can("invitations:cancel") => {
+                        self.cancel_invitation(id, inv).await?;
+                        ok(&json!({ "success": true }))
+                    }
+                    ("POST", ["has-permission"]) => {
+                        let b: PermissionBody = parse_body(req)?;
+                        let allowed = self
+                            .has_permission(id, &user.id, &b.permission.into_vec())
+                            .await?;
+                        ok(&json!({ "allowed": allowed }))
                     }
                     _ => Err(forbidden()),
                 }

@@ -41,6 +41,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The organization this session acts in (the organization plugin), if one was chosen.
+    pub active_organization_id: Option<String>,
 }
 
 /// What sign-up and sign-in return: the session, its user, and the token (for the cookie) once.
@@ -313,6 +315,7 @@ impl HumanStore<'_> {
             user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
             created_at: now_ms,
             updated_at: now_ms,
+            active_organization_id: None,
         };
         let sql = self.sql(
             "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -367,6 +370,7 @@ impl HumanStore<'_> {
         let sql = self.sql(
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.expires_at AS s_expires_at, s.ip_address AS s_ip_address, \
              s.user_agent AS s_user_agent, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
+             s.active_organization_id AS s_active_organization_id, \
              u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
              u.created_at AS u_created_at, u.updated_at AS u_updated_at \
              FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?",
@@ -383,6 +387,7 @@ impl HumanStore<'_> {
                         user_agent: col_opt_str!(r, "s_user_agent")?,
                         created_at: r.try_get::<Ts, _>("s_created_at")?.0,
                         updated_at: r.try_get::<Ts, _>("s_updated_at")?.0,
+                        active_organization_id: col_opt_str!(r, "s_active_organization_id")?,
                     },
                     user_from_row!(&r, "u_"),
                 )),
@@ -547,7 +552,7 @@ impl HumanStore<'_> {
         Ok(user_id)
     }
 
-    async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
         let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at FROM kavach_user WHERE id = ?");
         Ok(
             on_pool!(self.pool, p => match sqlx::query(&sql).bind(id).fetch_optional(p).await? {

@@ -17,7 +17,8 @@ use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::error::{KavachError, Result};
 use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, SignedUp, User};
 use crate::orgs::{
-    CreateOrganization, Member, MemberInput, MemberRef, OrgStore, Organization, UpdateOrganization,
+    CreateOrganization, Invitation, InviteInput, Member, MemberInput, MemberRef, OrgStore,
+    Organization, UpdateOrganization,
 };
 use crate::permission::{AuthzRequest, CompiledCache};
 use crate::sqlite_fast::SqliteFast;
@@ -487,10 +488,10 @@ impl Kavach {
     fn orgs(&self) -> Result<OrgStore<'_>> {
         self.check_open()?;
         match &self.settings.organization {
-            Some(custom_roles) => Ok(OrgStore {
+            Some(settings) => Ok(OrgStore {
                 pool: &self.pool,
                 dialect: self.settings.dialect,
-                custom_roles,
+                settings,
             }),
             None => Err(KavachError::ConfigInvalid(
                 "organizations need the organization() plugin in plugins".into(),
@@ -540,6 +541,123 @@ impl Kavach {
 
     pub async fn list_organizations(&self, user_id: &str) -> Result<Vec<Organization>> {
         self.orgs()?.list_for_user(user_id).await
+    }
+
+    /// `hasPermission`: whether the member's role grants every one of `wanted`.
+    pub async fn has_permission(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        wanted: &[String],
+    ) -> Result<bool> {
+        self.orgs()?.has_permission(org_id, user_id, wanted).await
+    }
+
+    /// Invites an email into an organization and hands the link to `sendInvitationEmail`.
+    /// `request_origin` builds the link when no `baseUrl` is set.
+    pub async fn invite_member(
+        &self,
+        input: InviteInput,
+        request_origin: Option<&str>,
+    ) -> Result<Invitation> {
+        let orgs = self.orgs()?;
+        let sender = self.callbacks.send_invitation_email.clone();
+        let origin = self
+            .settings
+            .base_origin
+            .clone()
+            .or_else(|| request_origin.map(str::to_owned));
+        if sender.is_some() && origin.is_none() {
+            return Err(KavachError::ConfigInvalid(
+                "set baseUrl so that kavachos can build invitation links".into(),
+            ));
+        }
+        let inviter_id = input.inviter_id.clone();
+        let inv = orgs.invite(input, self.now_ms()).await?;
+        let (Some(sender), Some(origin)) = (sender, origin) else {
+            return Ok(inv);
+        };
+        let org = orgs.get(&inv.organization_id).await?;
+        let inviter = match &inviter_id {
+            Some(id) => self.humans().user_by_id(id).await?,
+            None => None,
+        };
+        let path = self
+            .settings
+            .organization
+            .as_ref()
+            .map(|o| o.invitation_path.as_str())
+            .unwrap_or("/accept-invitation");
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{origin}{path}{sep}invitationId={}", inv.id);
+        let message = serde_json::json!({
+            "email": inv.email,
+            "role": inv.role,
+            "invitationId": inv.id,
+            "url": url,
+            "organization": org.map(|o| serde_json::json!({ "id": o.id, "name": o.name, "slug": o.slug })),
+            "inviter": inviter.map(|u| serde_json::json!({ "id": u.id, "email": u.email, "name": u.name })),
+            "expiresAt": inv.expires_at,
+        });
+        if let Err(e) = sender.send(message).await {
+            // Not sent: take it back, so that the same email can be invited again.
+            orgs.forget_invitation(&inv.id).await?;
+            return Err(e);
+        }
+        Ok(inv)
+    }
+
+    pub async fn get_invitation(&self, id: &str) -> Result<Option<Invitation>> {
+        self.orgs()?.invitation(id, self.now_ms()).await
+    }
+
+    pub async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>> {
+        self.orgs()?.list_invitations(org_id, self.now_ms()).await
+    }
+
+    pub async fn invitations_for_email(&self, email: &str) -> Result<Vec<Invitation>> {
+        self.orgs()?
+            .invitations_for_email(email, self.now_ms())
+            .await
+    }
+
+    /// Accepts an invitation for a user, found by id: their email must be the invited one.
+    pub async fn accept_invitation(&self, id: &str, user_id: &str) -> Result<Member> {
+        let orgs = self.orgs()?;
+        let user = self
+            .humans()
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| KavachError::NotFound("user not found".into()))?;
+        orgs.accept_invitation(id, &user.id, &user.email, self.now_ms())
+            .await
+    }
+
+    pub async fn decline_invitation(&self, id: &str, user_id: &str) -> Result<Invitation> {
+        let orgs = self.orgs()?;
+        let user = self
+            .humans()
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| KavachError::NotFound("user not found".into()))?;
+        orgs.decline_invitation(id, &user.email, self.now_ms())
+            .await
+    }
+
+    pub async fn cancel_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {
+        self.orgs()?
+            .cancel_invitation(org_id, id, self.now_ms())
+            .await
+    }
+
+    /// Sets the organization a session acts in (`None` clears it).
+    pub async fn set_active_organization(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        org_id: Option<&str>,
+    ) -> Result<()> {
+        self.orgs()?.set_active(session_id, user_id, org_id).await
     }
 
     // ---- audit --------------------------------------------------------------------------------

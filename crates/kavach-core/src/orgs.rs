@@ -1,5 +1,6 @@
-//! The organization plugin: organizations, members and roles. The last owner of an organization can
-//! neither leave nor be demoted, checked atomically against concurrent changes.
+//! The organization plugin: organizations, members, roles with permissions, invitations by email
+//! and the active organization of a session. The last owner of an organization can neither leave
+//! nor be demoted, checked atomically against concurrent changes.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -12,6 +13,195 @@ use crate::{col_opt_str, col_str, on_pool};
 
 /// The built-in roles; apps may add their own with `organization({ roles })`.
 pub const BUILT_IN_ROLES: [&str; 3] = ["owner", "admin", "member"];
+
+/// What the built-in `admin` role may do (the owner may do everything).
+pub const ADMIN_PERMISSIONS: &[&str] = &[
+    "organization:read",
+    "organization:update",
+    "members:read",
+    "members:add",
+    "members:remove",
+    "members:update-role",
+    "invitations:read",
+    "invitations:create",
+    "invitations:cancel",
+    "agents:create",
+    "agents:revoke",
+    "agents:manage",
+];
+
+/// What the built-in `member` role may do.
+pub const MEMBER_PERMISSIONS: &[&str] = &[
+    "organization:read",
+    "members:read",
+    "agents:create",
+    "agents:manage",
+];
+
+/// Default lifetime of an invitation: 48 hours.
+const DEFAULT_INVITATION_TTL_MS: i64 = 48 * 3600 * 1000;
+
+/// `organization({ roles?, invitationExpiresIn?, invitationUrl? })`, checked.
+#[derive(Debug, Clone, Default)]
+pub struct OrgSettings {
+    /// Roles besides (or redefining) `admin` and `member`, with their permissions. `owner` always
+    /// holds every permission and cannot be redefined.
+    pub roles: Vec<(String, Vec<String>)>,
+    pub invitation_ttl_ms: i64,
+    /// Path (on the app's origin) of the page that accepts an invitation; the link gets
+    /// `?invitationId=...` appended. Default `/accept-invitation`.
+    pub invitation_path: String,
+}
+
+impl OrgSettings {
+    pub fn parse(options: &serde_json::Value) -> Result<Self> {
+        let bad = |m: &str| KavachError::ConfigInvalid(format!("organization(): {m}"));
+        let mut roles = Vec::new();
+        match options.get("roles") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(m)) => {
+                for (name, perms) in m {
+                    if name == "owner" {
+                        return Err(bad(
+                            "the owner role holds every permission and cannot be redefined",
+                        ));
+                    }
+                    if name.is_empty() || name.len() > 64 {
+                        return Err(bad("role names are 1 to 64 characters"));
+                    }
+                    let list = perms
+                        .as_array()
+                        .ok_or_else(|| bad("roles must map role names to permission lists"))?
+                        .iter()
+                        .map(|p| p.as_str().map(str::to_owned))
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| bad("permissions must be strings"))?;
+                    roles.push((name.clone(), list));
+                }
+            }
+            Some(_) => return Err(bad("roles must map role names to permission lists")),
+        }
+        let invitation_ttl_ms = match options.get("invitationExpiresIn") {
+            None | Some(serde_json::Value::Null) => DEFAULT_INVITATION_TTL_MS,
+            Some(v) => match v.as_u64() {
+                Some(secs) if (60..=365 * 24 * 3600).contains(&secs) => (secs as i64) * 1000,
+                _ => {
+                    return Err(bad(
+                        "invitationExpiresIn must be seconds between 60 and a year",
+                    ))
+                }
+            },
+        };
+        let invitation_path = match options.get("invitationUrl") {
+            None | Some(serde_json::Value::Null) => "/accept-invitation".to_owned(),
+            Some(serde_json::Value::String(p)) if p.starts_with('/') && !p.starts_with("//") => {
+                p.clone()
+            }
+            Some(_) => {
+                return Err(bad(
+                    "invitationUrl must be a path on the app's origin, such as /accept-invitation",
+                ))
+            }
+        };
+        Ok(Self {
+            roles,
+            invitation_ttl_ms,
+            invitation_path,
+        })
+    }
+
+    /// Whether `role` exists (built in or configured).
+    pub fn has_role(&self, role: &str) -> bool {
+        BUILT_IN_ROLES.contains(&role) || self.roles.iter().any(|(r, _)| r == role)
+    }
+
+    /// The permissions `role` holds; `["*"]` for the owner.
+    pub fn permissions_of(&self, role: &str) -> Vec<&str> {
+        if role == "owner" {
+            return vec!["*"];
+        }
+        if let Some((_, perms)) = self.roles.iter().find(|(r, _)| r == role) {
+            return perms.iter().map(String::as_str).collect();
+        }
+        match role {
+            "admin" => ADMIN_PERMISSIONS.to_vec(),
+            "member" => MEMBER_PERMISSIONS.to_vec(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether `role` holds every one of `wanted`.
+    pub fn role_allows(&self, role: &str, wanted: &[String]) -> bool {
+        let held = self.permissions_of(role);
+        !wanted.is_empty()
+            && wanted
+                .iter()
+                .all(|w| held.iter().any(|h| permission_grants(h, w)))
+    }
+}
+
+/// `*` grants everything, `resource:*` every action on the resource, anything else itself only.
+pub fn permission_grants(held: &str, wanted: &str) -> bool {
+    if held == "*" || held == wanted {
+        return true;
+    }
+    match held.strip_suffix(":*") {
+        Some(prefix) => wanted
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with(':') && rest.len() > 1),
+        None => false,
+    }
+}
+
+/// An invitation to join an organization, sent by email.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub role: String,
+    /// `pending`, `accepted`, `declined`, `canceled`, or `expired` (a pending one past its expiry).
+    pub status: String,
+    pub inviter_id: Option<String>,
+    pub expires_at: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InviteInput {
+    pub organization_id: String,
+    pub email: String,
+    pub role: String,
+    #[serde(default)]
+    pub inviter_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PermissionQuery {
+    pub organization_id: String,
+    pub user_id: String,
+    /// One permission, or several that must all be held.
+    pub permission: PermissionList,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PermissionList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl PermissionList {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(p) => vec![p],
+            Self::Many(v) => v,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -150,8 +340,7 @@ const ORG_COLUMNS: &str = "id, name, slug, owner_id, metadata, created_at, updat
 pub struct OrgStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
-    /// Role names allowed besides the built-in ones.
-    pub custom_roles: &'a [String],
+    pub settings: &'a OrgSettings,
 }
 
 impl OrgStore<'_> {
@@ -160,7 +349,7 @@ impl OrgStore<'_> {
     }
 
     fn check_role(&self, role: &str) -> Result<()> {
-        if BUILT_IN_ROLES.contains(&role) || self.custom_roles.iter().any(|r| r == role) {
+        if self.settings.has_role(role) {
             Ok(())
         } else {
             Err(KavachError::validation(format!(
@@ -292,10 +481,16 @@ impl OrgStore<'_> {
 
     pub async fn delete(&self, id: &str) -> Result<()> {
         let members = self.sql("DELETE FROM kavach_org_members WHERE org_id = ?");
+        let invitations = self.sql("DELETE FROM kavach_org_invitations WHERE org_id = ?");
+        let sessions = self.sql(
+            "UPDATE kavach_session SET active_organization_id = NULL WHERE active_organization_id = ?",
+        );
         let org = self.sql("DELETE FROM kavach_organizations WHERE id = ?");
         let n = on_pool!(self.pool, p => {
             let mut tx = p.begin().await?;
             sqlx::query(&members).bind(id).execute(&mut *tx).await?;
+            sqlx::query(&invitations).bind(id).execute(&mut *tx).await?;
+            sqlx::query(&sessions).bind(id).execute(&mut *tx).await?;
             let n = sqlx::query(&org).bind(id).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;
             n
@@ -438,7 +633,13 @@ impl OrgStore<'_> {
     }
 
     pub async fn remove_member(&self, r: MemberRef) -> Result<Member> {
-        self.guarded(&r.organization_id, &r.user_id, None).await
+        let removed = self.guarded(&r.organization_id, &r.user_id, None).await?;
+        // Their sessions stop acting in an organization they left.
+        let sql = self.sql(
+            "UPDATE kavach_session SET active_organization_id = NULL WHERE user_id = ? AND active_organization_id = ?",
+        );
+        on_pool!(self.pool, p => sqlx::query(&sql).bind(&r.user_id).bind(&r.organization_id).execute(p).await?.rows_affected());
+        Ok(removed)
     }
 
     pub async fn update_member_role(&self, input: MemberInput) -> Result<Member> {
@@ -476,9 +677,312 @@ impl OrgStore<'_> {
     }
 }
 
+const INVITATION_COLUMNS: &str =
+    "id, org_id, email, role, status, inviter_id, expires_at, created_at";
+
+macro_rules! invitation_from_row {
+    ($r:expr, $now:expr) => {{
+        let r = $r;
+        let expires_at = r.try_get::<Ts, _>("expires_at")?.0;
+        let status: String = col_str!(r, "status")?;
+        Invitation {
+            id: col_str!(r, "id")?,
+            organization_id: col_str!(r, "org_id")?,
+            email: col_str!(r, "email")?,
+            role: col_str!(r, "role")?,
+            status: if status == "pending" && expires_at <= $now {
+                "expired".to_owned()
+            } else {
+                status
+            },
+            inviter_id: col_opt_str!(r, "inviter_id")?,
+            expires_at,
+            created_at: r.try_get::<Ts, _>("created_at")?.0,
+        }
+    }};
+}
+
+impl OrgStore<'_> {
+    /// Whether `user_id` holds every permission of `wanted` in `org_id` (a non-member holds none).
+    pub async fn has_permission(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        wanted: &[String],
+    ) -> Result<bool> {
+        if wanted.is_empty() || wanted.iter().any(|p| p.is_empty() || p.len() > 255) {
+            return Err(KavachError::validation(
+                "permission must be a non-empty string or a non-empty list of them",
+            ));
+        }
+        Ok(match self.member(org_id, user_id).await? {
+            Some(m) => self.settings.role_allows(&m.role, wanted),
+            None => false,
+        })
+    }
+
+    /// Invites `email` into an organization with `role`. Refused when that person is a member
+    /// already or has a pending invitation.
+    pub async fn invite(&self, input: InviteInput, now_ms: i64) -> Result<Invitation> {
+        self.check_role(&input.role)?;
+        let email = crate::human::normalize_email(&input.email)?;
+        if self.get(&input.organization_id).await?.is_none() {
+            return Err(KavachError::NotFound("organization not found".into()));
+        }
+        let member = self.sql(
+            "SELECT m.id FROM kavach_org_members m JOIN kavach_user u ON u.id = m.user_id WHERE m.org_id = ? AND u.email = ?",
+        );
+        let pending = self.sql(
+            "SELECT id FROM kavach_org_invitations WHERE org_id = ? AND email = ? AND status = 'pending' AND expires_at > ?",
+        );
+        let is_member = on_pool!(self.pool, p => sqlx::query(&member).bind(&input.organization_id).bind(&email).fetch_optional(p).await?.is_some());
+        if is_member {
+            return Err(KavachError::Conflict(
+                "this person is already a member".into(),
+            ));
+        }
+        let has_pending = on_pool!(self.pool, p => sqlx::query(&pending).bind(&input.organization_id).bind(&email).bind(Ts(now_ms)).fetch_optional(p).await?.is_some());
+        if has_pending {
+            return Err(KavachError::Conflict(
+                "this email has a pending invitation already".into(),
+            ));
+        }
+        let inv = Invitation {
+            id: new_id(),
+            organization_id: input.organization_id,
+            email,
+            role: input.role,
+            status: "pending".into(),
+            inviter_id: input.inviter_id,
+            expires_at: now_ms.saturating_add(self.settings.invitation_ttl_ms),
+            created_at: now_ms,
+        };
+        let sql = self.sql(&format!(
+            "INSERT INTO kavach_org_invitations ({INVITATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )).into_owned();
+        on_pool!(self.pool, p => sqlx::query(&sql)
+            .bind(&inv.id).bind(&inv.organization_id).bind(&inv.email).bind(&inv.role).bind(&inv.status)
+            .bind(&inv.inviter_id).bind(Ts(inv.expires_at)).bind(Ts(now_ms))
+            .execute(p).await?.rows_affected());
+        Ok(inv)
+    }
+
+    /// Removes an invitation whose email could not be sent, so that it can be sent again.
+    pub async fn forget_invitation(&self, id: &str) -> Result<()> {
+        let sql = self.sql("DELETE FROM kavach_org_invitations WHERE id = ?");
+        on_pool!(self.pool, p => sqlx::query(&sql).bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    pub async fn invitation(&self, id: &str, now_ms: i64) -> Result<Option<Invitation>> {
+        let sql = self
+            .sql(&format!(
+                "SELECT {INVITATION_COLUMNS} FROM kavach_org_invitations WHERE id = ?"
+            ))
+            .into_owned();
+        Ok(
+            on_pool!(self.pool, p => match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some(invitation_from_row!(&r, now_ms)),
+            }),
+        )
+    }
+
+    /// Invitations of an organization (every status), newest first.
+    pub async fn list_invitations(&self, org_id: &str, now_ms: i64) -> Result<Vec<Invitation>> {
+        self.invitations_where("org_id = ?", org_id, now_ms).await
+    }
+
+    /// Pending invitations addressed to `email`.
+    pub async fn invitations_for_email(&self, email: &str, now_ms: i64) -> Result<Vec<Invitation>> {
+        let email = crate::human::normalize_email(email)?;
+        let all = self.invitations_where("email = ?", &email, now_ms).await?;
+        Ok(all.into_iter().filter(|i| i.status == "pending").collect())
+    }
+
+    async fn invitations_where(
+        &self,
+        cond: &'static str,
+        value: &str,
+        now_ms: i64,
+    ) -> Result<Vec<Invitation>> {
+        let sql = self
+            .sql(&format!(
+                "SELECT {INVITATION_COLUMNS} FROM kavach_org_invitations WHERE {cond} ORDER BY created_at DESC, id"
+            ))
+            .into_owned();
+        on_pool!(self.pool, p => {
+            let rows = sqlx::query(&sql).bind(value).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                out.push(invitation_from_row!(r, now_ms));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Moves a pending, unexpired invitation to `status` (one UPDATE: of two racing answers, one wins).
+    async fn settle(&self, id: &str, status: &str, now_ms: i64) -> Result<Invitation> {
+        let inv = self
+            .invitation(id, now_ms)
+            .await?
+            .ok_or_else(|| KavachError::NotFound("invitation not found".into()))?;
+        match inv.status.as_str() {
+            "pending" => {}
+            "expired" => return Err(KavachError::InvitationExpired),
+            other => {
+                return Err(KavachError::Conflict(format!(
+                    "this invitation was {other} already"
+                )))
+            }
+        }
+        let sql = self.sql(
+            "UPDATE kavach_org_invitations SET status = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        );
+        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(status).bind(id).bind(Ts(now_ms)).execute(p).await?.rows_affected());
+        if n == 0 {
+            return Err(KavachError::Conflict(
+                "this invitation was answered already".into(),
+            ));
+        }
+        Ok(Invitation {
+            status: status.to_owned(),
+            ..inv
+        })
+    }
+
+    /// Accepts an invitation for `user_id`, whose account email must be the invited one.
+    pub async fn accept_invitation(
+        &self,
+        id: &str,
+        user_id: &str,
+        user_email: &str,
+        now_ms: i64,
+    ) -> Result<Member> {
+        let inv = self
+            .invitation(id, now_ms)
+            .await?
+            .ok_or_else(|| KavachError::NotFound("invitation not found".into()))?;
+        if !inv.email.eq_ignore_ascii_case(user_email) {
+            // As if it did not exist: nobody learns who else was invited.
+            return Err(KavachError::NotFound("invitation not found".into()));
+        }
+        let inv = self.settle(id, "accepted", now_ms).await?;
+        self.add_member(
+            MemberInput {
+                organization_id: inv.organization_id,
+                user_id: user_id.to_owned(),
+                role: inv.role,
+            },
+            now_ms,
+        )
+        .await
+    }
+
+    /// Declines an invitation addressed to `user_email`.
+    pub async fn decline_invitation(
+        &self,
+        id: &str,
+        user_email: &str,
+        now_ms: i64,
+    ) -> Result<Invitation> {
+        let inv = self
+            .invitation(id, now_ms)
+            .await?
+            .ok_or_else(|| KavachError::NotFound("invitation not found".into()))?;
+        if !inv.email.eq_ignore_ascii_case(user_email) {
+            return Err(KavachError::NotFound("invitation not found".into()));
+        }
+        self.settle(id, "declined", now_ms).await
+    }
+
+    /// Cancels a pending invitation of `org_id`.
+    pub async fn cancel_invitation(
+        &self,
+        org_id: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Invitation> {
+        match self.invitation(id, now_ms).await? {
+            Some(inv) if inv.organization_id == org_id => self.settle(id, "canceled", now_ms).await,
+            _ => Err(KavachError::NotFound("invitation not found".into())),
+        }
+    }
+
+    /// Sets (or clears, with `None`) the organization a session acts in; the user must be a member.
+    pub async fn set_active(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        org_id: Option<&str>,
+    ) -> Result<()> {
+        if let Some(org) = org_id {
+            if self.member(org, user_id).await?.is_none() {
+                return Err(KavachError::Forbidden(
+                    "you are not a member of this organization".into(),
+                ));
+            }
+        }
+        let sql = self.sql(
+            "UPDATE kavach_session SET active_organization_id = ? WHERE id = ? AND user_id = ?",
+        );
+        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(org_id).bind(session_id).bind(user_id).execute(p).await?.rows_affected());
+        if n == 0 {
+            return Err(KavachError::NotFound("session not found".into()));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permissions_of_roles() {
+        let settings = OrgSettings::parse(&serde_json::json!({
+            "roles": { "billing": ["billing:*", "organization:read"], "member": ["organization:read"] }
+        }))
+        .unwrap();
+        let want = |p: &str| vec![p.to_owned()];
+        assert!(settings.role_allows("owner", &want("anything:at-all")));
+        assert!(settings.role_allows("admin", &want("invitations:create")));
+        assert!(!settings.role_allows("admin", &want("organization:delete")));
+        assert!(settings.role_allows("billing", &want("billing:refund")));
+        assert!(!settings.role_allows("billing", &want("billing")));
+        assert!(!settings.role_allows("billing", &want("members:remove")));
+        // A configured built-in name replaces its default permissions.
+        assert!(!settings.role_allows("member", &want("agents:create")));
+        assert!(settings.role_allows("member", &want("organization:read")));
+        assert!(!settings.role_allows("ghost", &want("organization:read")));
+        assert!(!settings.role_allows("owner", &[]));
+        assert!(settings.role_allows(
+            "billing",
+            &["billing:read".into(), "organization:read".into()]
+        ));
+        assert!(!settings.role_allows("billing", &["billing:read".into(), "members:read".into()]));
+        assert!(OrgSettings::parse(&serde_json::json!({ "roles": { "owner": [] } })).is_err());
+        assert!(OrgSettings::parse(&serde_json::json!({ "roles": { "x": "nope" } })).is_err());
+        assert!(OrgSettings::parse(
+            &serde_json::json!({ "invitationUrl": "https://evil.example/x" })
+        )
+        .is_err());
+        assert!(
+            OrgSettings::parse(&serde_json::json!({ "invitationUrl": "//evil.example/x" }))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn permission_patterns() {
+        assert!(permission_grants("*", "a:b"));
+        assert!(permission_grants("a:*", "a:b"));
+        assert!(permission_grants("a:*", "a:b:c"));
+        assert!(!permission_grants("a:*", "a"));
+        assert!(!permission_grants("a:*", "a:"));
+        assert!(!permission_grants("a:*", "ab:c"));
+        assert!(!permission_grants("a:b", "a:c"));
+    }
 
     #[test]
     fn slugs() {

@@ -328,7 +328,7 @@ impl Drop for SqliteFast {
 }
 
 const SELECT_SESSION: &str = "SELECT s.id, s.user_id, s.expires_at, s.ip_address, s.user_agent, s.created_at, s.updated_at, \
-     u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at \
+     u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at, s.active_organization_id \
      FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?1";
 
 impl SqliteFast {
@@ -350,6 +350,7 @@ impl SqliteFast {
                             user_agent: r.get(4)?,
                             created_at: r.get(5)?,
                             updated_at: r.get(6)?,
+                            active_organization_id: r.get(14)?,
                         },
                         crate::human::User {
                             id: r.get(7)?,

@@ -197,3 +197,79 @@ async fn organizations_need_the_plugin_and_other_plugins_are_refused() {
         "CONFIG_INVALID"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_expire_on_the_clock_on_every_backend() {
+    use kavach_core::human::{ClientInfo, SignUp};
+    use kavach_core::orgs::InviteInput;
+    for backend in backends() {
+        let url = fresh_url(backend, "orginv").await;
+        let cfg = config(
+            backend,
+            &url,
+            serde_json::json!({
+                "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 },
+                "plugins": [{ "id": "organization", "options": { "invitationExpiresIn": 3600 } }]
+            }),
+        );
+        let clock = ManualClock::new(NOON);
+        let k = Kavach::open_with_clock(&cfg, None, clock.clone())
+            .await
+            .unwrap();
+        let user = |email: &str| SignUp {
+            email: email.into(),
+            password: "long enough pw".into(),
+            name: None,
+            image: None,
+        };
+        let invitee = k
+            .sign_up(user("late@example.com"), ClientInfo::default())
+            .await
+            .unwrap()
+            .user;
+        let org = k
+            .create_organization(CreateOrganization {
+                name: "Clockwork".into(),
+                owner_id: "u_owner".into(),
+                slug: None,
+                metadata: None,
+            })
+            .await
+            .unwrap();
+        let invite = || InviteInput {
+            organization_id: org.id.clone(),
+            email: "late@example.com".into(),
+            role: "member".into(),
+            inviter_id: None,
+        };
+        let first = k.invite_member(invite(), None).await.unwrap();
+        assert_eq!(first.expires_at, NOON + 3_600_000, "{backend}");
+        // One millisecond before the hour it can still be accepted; at the hour it cannot.
+        clock.set(NOON + 3_600_000);
+        let e = k
+            .accept_invitation(&first.id, &invitee.id)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "INVITATION_EXPIRED", "{backend}");
+        assert_eq!(
+            k.get_invitation(&first.id).await.unwrap().unwrap().status,
+            "expired"
+        );
+        let second = k.invite_member(invite(), None).await.unwrap();
+        clock.set(NOON + 3_600_000 + 3_599_999);
+        let m = k
+            .accept_invitation(&second.id, &invitee.id)
+            .await
+            .map_err(|e| format!("{backend}: {}", explain(&e)))
+            .unwrap();
+        assert_eq!(m.role, "member");
+        assert_eq!(
+            k.accept_invitation(&second.id, &invitee.id)
+                .await
+                .unwrap_err()
+                .code(),
+            "CONFLICT"
+        );
+        k.close().await;
+    }
+}

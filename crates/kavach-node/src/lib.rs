@@ -176,6 +176,9 @@ pub async fn open(
     send_verification_email: Option<
         ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
     >,
+    send_invitation_email: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
 ) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
     let callbacks = kavach_core::callbacks::Callbacks {
@@ -189,6 +192,10 @@ pub async fn open(
         }),
         send_verification_email: send_verification_email.map(|f| {
             Arc::new(JsEmail(Arc::new(f), "sendVerificationEmail"))
+                as Arc<dyn kavach_core::callbacks::EmailSender>
+        }),
+        send_invitation_email: send_invitation_email.map(|f| {
+            Arc::new(JsEmail(Arc::new(f), "sendInvitationEmail"))
                 as Arc<dyn kavach_core::callbacks::EmailSender>
         }),
     };
@@ -484,6 +491,17 @@ impl NativeKavach {
         op: String,
         input: serde_json::Value,
     ) -> napi::Result<serde_json::Value> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct ById {
+            organization_id: String,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Answer {
+            invitation_id: String,
+            user_id: String,
+        }
         let k = &self.inner;
         let id = |v: &serde_json::Value| -> napi::Result<String> {
             v.as_str().map(str::to_owned).ok_or_else(|| {
@@ -524,11 +542,6 @@ impl NativeKavach {
                     .map_err(to_js)?,
             ),
             "listMembers" => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct ById {
-                    organization_id: String,
-                }
                 let q: ById = from_json(input, "listMembers input")?;
                 to_json(&k.list_members(&q.organization_id).await.map_err(to_js)?)
             }
@@ -540,6 +553,83 @@ impl NativeKavach {
                 }
                 let q: ByUser = from_json(input, "list input")?;
                 to_json(&k.list_organizations(&q.user_id).await.map_err(to_js)?)
+            }
+            "hasPermission" => {
+                let q: kavach_core::orgs::PermissionQuery =
+                    from_json(input, "hasPermission input")?;
+                let wanted = q.permission.into_vec();
+                to_json(
+                    &k.has_permission(&q.organization_id, &q.user_id, &wanted)
+                        .await
+                        .map_err(to_js)?,
+                )
+            }
+            "invite" => to_json(
+                &k.invite_member(from_json(input, "invitation")?, None)
+                    .await
+                    .map_err(to_js)?,
+            ),
+            "getInvitation" => to_json(&k.get_invitation(&id(&input)?).await.map_err(to_js)?),
+            "listInvitations" => {
+                let q: ById = from_json(input, "listInvitations input")?;
+                to_json(
+                    &k.list_invitations(&q.organization_id)
+                        .await
+                        .map_err(to_js)?,
+                )
+            }
+            "listUserInvitations" => {
+                #[derive(serde::Deserialize)]
+                #[serde(deny_unknown_fields)]
+                struct ByEmail {
+                    email: String,
+                }
+                let q: ByEmail = from_json(input, "listUserInvitations input")?;
+                to_json(&k.invitations_for_email(&q.email).await.map_err(to_js)?)
+            }
+            "acceptInvitation" | "declineInvitation" => {
+                let q: Answer = from_json(input, "invitation answer")?;
+                if op == "acceptInvitation" {
+                    to_json(
+                        &k.accept_invitation(&q.invitation_id, &q.user_id)
+                            .await
+                            .map_err(to_js)?,
+                    )
+                } else {
+                    to_json(
+                        &k.decline_invitation(&q.invitation_id, &q.user_id)
+                            .await
+                            .map_err(to_js)?,
+                    )
+                }
+            }
+            "cancelInvitation" => {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                struct Cancel {
+                    organization_id: String,
+                    invitation_id: String,
+                }
+                let q: Cancel = from_json(input, "cancelInvitation input")?;
+                to_json(
+                    &k.cancel_invitation(&q.organization_id, &q.invitation_id)
+                        .await
+                        .map_err(to_js)?,
+                )
+            }
+            "setActive" => {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                struct Active {
+                    session_id: String,
+                    user_id: String,
+                    organization_id: Option<String>,
+                }
+                let q: Active = from_json(input, "setActive input")?;
+                k.set_active_organization(&q.session_id, &q.user_id, q.organization_id.as_deref())
+                    .await
+                    .map_err(to_js)?;
+                Ok(serde_json::Value::Null)
             }
             _ => Err(to_js(KavachError::Internal(
                 "unknown organizations call".into(),
