@@ -2,7 +2,21 @@
 // kavachos: the documented API over the native core. This layer only converts values: validation,
 // SQL, crypto and decisions all happen in Rust.
 
-const native = require('./binding.js')
+// The native addon is loaded through the runtime's own `require`, which bundlers do not follow:
+// Next.js (Turbopack and webpack) cannot place a `.node` file in a bundle, and seeds' apps set no
+// `serverExternalPackages`. Unbundled, this is plain `require('./binding.js')`; inside a bundle,
+// Node resolves `kavachos/binding.js` from the app's node_modules.
+function loadNative() {
+  // eslint-disable-next-line no-eval
+  const nodeRequire = eval('require')
+  try {
+    return nodeRequire('./binding.js')
+  } catch (e) {
+    if (e && e.code !== 'MODULE_NOT_FOUND') throw e
+    return nodeRequire('kavachos/binding.js')
+  }
+}
+const native = loadNative()
 
 const SEP = '\u0001'
 

@@ -1,7 +1,10 @@
-import { createRequire } from 'node:module'
+// kavachos/plugins as plain ESM (no Node built-ins), so it loads in the Edge runtime too. The same
+// descriptions as plugins.js: the Rust core does the work.
+const plugin = (id) => (options = {}) => ({ id, options })
 
-const require = createRequire(import.meta.url)
-const m = require('./plugins.js')
-
-export const { organization, twoFactor, admin, jwt, apiKeys } = m
-export default m
+export const organization = plugin('organization')
+export const twoFactor = plugin('two-factor')
+export const admin = plugin('admin')
+export const jwt = plugin('jwt')
+export const apiKeys = plugin('api-keys')
+export default { organization, twoFactor, admin, jwt, apiKeys }
