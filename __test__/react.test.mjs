@@ -112,10 +112,12 @@ for (const backend of backends()) {
       assert.deepEqual(new Set(texts()), new Set(['anonymous']))
     })
 
-    it('throttles focus refetches (default 5 s)', async () => {
+    it('throttles focus refetches (default 5 s), in StrictMode too', async () => {
       const before = srv.count('GET /auth/session')
-      render(h(KavachProvider, { basePath: '/api/kavach' }, h(Readers)))
+      // StrictMode mounts, unmounts and mounts again: still one request.
+      render(h(React.StrictMode, null, h(KavachProvider, { basePath: '/api/kavach' }, h(Readers))))
       await allShow('anonymous')
+      assert.equal(srv.count('GET /auth/session') - before, 1)
       for (let i = 0; i < 5; i++) {
         await act(async () => {
           window.dispatchEvent(new window.FocusEvent('focus'))
@@ -191,6 +193,35 @@ for (const backend of backends()) {
       assert.equal(srv.count('GET /organizations') - beforeLists, 2)
       assert.equal(api.organization, null, 'no active organization yet')
       assert.ok(api.organizations[0].createdAt instanceof Date)
+    })
+
+    it('an older session answer never overwrites a newer sign-in', async () => {
+      let release
+      const gate = new Promise((r) => (release = r))
+      // The real server answers at once; the answer to the first session read is held back.
+      let held = 0
+      const slowFetch = async (url, init) => {
+        const res = await fetch(url, init)
+        if (init.method === 'GET' && String(url).endsWith('/auth/session') && held++ === 0) await gate
+        return res
+      }
+      let signIn
+      function Grab() {
+        signIn = useSignIn()
+        return null
+      }
+      render(h(KavachProvider, { basePath: '/api/kavach', fetch: slowFetch }, h(Readers), h(Grab)))
+      let r
+      await act(async () => {
+        r = await signIn({ email: 'ada@example.com', password: PASSWORD })
+      })
+      assert.equal(r.success, true)
+      await allShow('ada@example.com')
+      await act(async () => {
+        release()
+        await new Promise((res) => setTimeout(res, 50))
+      })
+      assert.deepEqual(new Set(texts()), new Set(['ada@example.com']), 'the stale "signed out" answer was dropped')
     })
 
     it('hydrates server HTML without a mismatch, then loads the session', async () => {
