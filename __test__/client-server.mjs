@@ -9,7 +9,8 @@ import { freshDatabase, SECRET } from './helpers.mjs'
 
 export const MOUNT = '/api/kavach'
 
-export async function startServer(backend, tag) {
+/** `options.config` is merged into the kavach config; `options.routes(app)` adds routes of the test's own. */
+export async function startServer(backend, tag, options = {}) {
   const mails = []
   const kavach = await createKavach({
     database: freshDatabase(backend, tag),
@@ -22,14 +23,20 @@ export async function startServer(backend, tag) {
     },
     rateLimit: { enabled: false },
     plugins: [organization()],
+    ...options.config,
   })
   const log = []
+  const requests = []
   const app = new Hono()
   app.use('*', async (c, next) => {
     const path = new URL(c.req.url).pathname
-    if (path.startsWith(MOUNT)) log.push(`${c.req.method} ${path.slice(MOUNT.length)}`)
+    if (path.startsWith(MOUNT)) {
+      log.push(`${c.req.method} ${path.slice(MOUNT.length)}`)
+      requests.push({ method: c.req.method, path: path.slice(MOUNT.length), origin: c.req.header('origin') ?? null })
+    }
     await next()
   })
+  if (options.routes) options.routes(app)
   app.route(MOUNT, (await import('../shims/hono.mjs')).kavachHono(kavach))
   const server = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s))
@@ -39,6 +46,7 @@ export async function startServer(backend, tag) {
     kavach,
     origin,
     log,
+    requests,
     mails,
     /** How many logged requests match `method path`. */
     count: (what) => log.filter((l) => l === what).length,
