@@ -4,7 +4,7 @@
 // page's Next router is Next's own next/navigation, given a router through Next's own contexts.
 import { it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -60,6 +60,7 @@ before(async () => {
 after(async () => {
   cleanup()
   await srv.close()
+  rmSync(out, { recursive: true, force: true })
 })
 
 it('seed 004: the client snippet builds a client for the mount it names', async () => {
