@@ -9,17 +9,11 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL, fileURLToPath } from 'node:url'
-import { JSDOM } from 'jsdom'
+import { dom } from './jsdom-env.mjs'
 import ts from 'typescript'
 import { startServer } from './client-server.mjs'
 import { createKavachClient } from '../npm/client/index.mjs'
 
-const dom = new JSDOM('<!doctype html><html><body></body></html>', { url: 'http://127.0.0.1/', pretendToBeVisual: true })
-for (const key of ['window', 'document', 'navigator', 'HTMLElement', 'Node', 'Element', 'Event', 'FocusEvent', 'MouseEvent', 'KeyboardEvent', 'InputEvent', 'MutationObserver', 'getComputedStyle', 'requestAnimationFrame', 'cancelAnimationFrame']) {
-  Object.defineProperty(globalThis, key, { configurable: true, get: () => (key === 'window' ? dom.window : dom.window[key]) })
-}
-Object.defineProperty(globalThis, 'location', { configurable: true, get: () => dom.window.location })
-globalThis.IS_REACT_ACT_ENVIRONMENT = true
 
 const require = createRequire(import.meta.url)
 const React = (await import('react')).default

@@ -3,19 +3,10 @@
 // refetches once, useUser gives { user, isLoading }, useOrganization reads the plugin's routes.
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
-import { JSDOM } from 'jsdom'
+import { dom } from './jsdom-env.mjs'
 import { backends } from './helpers.mjs'
 import { startServer } from './client-server.mjs'
 import { createKavachClient } from '../npm/client/index.mjs'
-
-// jsdom globals first: react-dom and the testing library read them when they load.
-const dom = new JSDOM('<!doctype html><html><body></body></html>', { url: 'http://127.0.0.1/', pretendToBeVisual: true })
-for (const key of ['window', 'document', 'navigator', 'HTMLElement', 'Node', 'Element', 'Event', 'FocusEvent', 'MouseEvent', 'KeyboardEvent', 'MutationObserver', 'getComputedStyle', 'requestAnimationFrame', 'cancelAnimationFrame']) {
-  Object.defineProperty(globalThis, key, { configurable: true, get: () => (key === 'window' ? dom.window : dom.window[key]) })
-}
-// The client resolves basePath against the page, as in a browser; fetch stays Node's own.
-Object.defineProperty(globalThis, 'location', { configurable: true, get: () => dom.window.location })
-globalThis.IS_REACT_ACT_ENVIRONMENT = true
 
 const React = (await import('react')).default
 const { render, screen, waitFor, act, cleanup, fireEvent } = await import('@testing-library/react')

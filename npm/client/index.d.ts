@@ -221,7 +221,7 @@ export interface Invitation {
   email: string
   role: OrganizationRole
   status: InvitationStatus
-  inviterId: string
+  inviterId: string | null
   expiresAt: Date
   createdAt: Date
 }
@@ -321,20 +321,23 @@ export interface KavachClient {
       list(input: { organizationId: string }): Promise<Result<Invitation[]>>
       create(input: { organizationId: string; email: string; role: OrganizationRole }): Promise<Result<Invitation>>
       cancel(input: { organizationId: string; invitationId: string }): Promise<Result<void>>
-      /** Pending invitations for the signed-in user's email. */
+      /** Pending invitations for the signed-in user's email (EMAIL_NOT_VERIFIED until it is verified). */
       listMine(): Promise<Result<Invitation[]>>
+      /** One invitation addressed to the signed-in user, with its organization; null when there is none. */
+      get(invitationId: string): Promise<Result<{ invitation: Invitation; organization: { id: string; name: string; slug: string } | null } | null>>
       accept(invitationId: string): Promise<Result<Member>>
-      decline(invitationId: string): Promise<Result<void>>
+      decline(invitationId: string): Promise<Result<Invitation>>
     }
     listMembers(input: { organizationId: string }): Promise<Result<Member[]>>
     addMember(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
     updateMemberRole(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
     removeMember(input: { organizationId: string; userId: string }): Promise<Result<Member>>
     acceptInvitation(invitationId: string): Promise<Result<Member>>
-    declineInvitation(invitationId: string): Promise<Result<void>>
+    declineInvitation(invitationId: string): Promise<Result<Invitation>>
     /** Sets (or with null clears) the session's active organization. */
     setActive(organizationId: string | null | { organizationId: string | null }): Promise<Result<{ session: Session }>>
-    hasPermission(input: { organizationId: string; permission: string }): Promise<Result<{ allowed: boolean }>>
+    /** Whether the signed-in user's role grants the permission(s) (`resource:action`; all of them when a list). */
+    hasPermission(input: { organizationId: string; permission: string | string[] }): Promise<Result<{ allowed: boolean }>>
   }
   /** The admin plugin's routes: users with role `admin` only (others FORBIDDEN). */
   admin: {

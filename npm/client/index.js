@@ -324,7 +324,13 @@ function createKavachClient(options = {}) {
     decline(invitationId) {
       const id = idOf(invitationId, 'invitationId')
       if (id === undefined) return invalidId('invitationId')
-      return post(`/invitations/${enc(id)}/decline`, undefined, { map: done })
+      return post(`/invitations/${enc(id)}/decline`)
+    },
+    /** One invitation addressed to the signed-in user, with its organization; null when there is none. */
+    get(invitationId) {
+      const id = idOf(invitationId, 'invitationId')
+      if (id === undefined) return invalidId('invitationId')
+      return get(`/invitations/${enc(id)}`, { nullOn: [404] })
     },
   }
 

@@ -115,6 +115,9 @@ function createOrganizationStore(client, sessionStore) {
       return Promise.resolve({ success: true, data: [] })
     }
     const mine = generation
+    const prev = store.get()
+    // Another user's list is never shown while this one's loads.
+    if (prev.userId !== userId && !prev.isLoading) store.set({ organizations: [], isLoading: true, error: null, userId: prev.userId })
     const promise = client.organizations.list().then((r) => {
       if (inflight && inflight.promise === promise) inflight = null
       if (mine !== generation || currentUser() !== userId) return r

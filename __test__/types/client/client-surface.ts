@@ -49,7 +49,10 @@ expectType<Result<Invitation>>(await client.organizations.invitations.create({ o
 expectType<Result<void>>(await client.organizations.invitations.cancel({ organizationId: 'o', invitationId: 'i' }));
 expectType<Result<Invitation[]>>(await client.organizations.invitations.listMine());
 expectType<Result<Member>>(await client.organizations.invitations.accept('i'));
-expectType<Result<void>>(await client.organizations.invitations.decline('i'));
+expectType<Result<Invitation>>(await client.organizations.invitations.decline('i'));
+const one = await client.organizations.invitations.get('i');
+if (one.success && one.data) expectType<string>(one.data.invitation.email);
+expectType<Result<{ allowed: boolean }>>(await client.organizations.hasPermission({ organizationId: 'o', permission: ['project:create', 'project:delete'] }));
 expectType<Result<{ session: Session }>>(await client.organizations.setActive('o'));
 expectType<Result<{ session: Session }>>(await client.organizations.setActive(null));
 expectType<Result<{ allowed: boolean }>>(await client.organizations.hasPermission({ organizationId: 'o', permission: 'project:create' }));
