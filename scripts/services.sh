@@ -11,6 +11,10 @@ fi
 if ! need mysql || [ ! -x /usr/sbin/mariadbd ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
 fi
+# Headless Chromium for the browser test of @kavachos/client (driven with playwright-core).
+if ! need chromium-headless-shell && ! need chromium; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium-headless-shell >/dev/null
+fi
 
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true

@@ -1,0 +1,392 @@
+// @kavachos/client: typed calls to the kavachos HTTP API. Every call resolves to a `Result`, network
+// failures included (`NETWORK_ERROR`); none throws. Timestamps (`createdAt`, `updatedAt`,
+// `expiresAt`, `timestamp`, `banExpires`) arrive as ISO strings and are converted to `Date`s.
+
+/** A stable error code: the API's own (`UNAUTHORIZED`, `INVALID_CREDENTIALS`, `NOT_FOUND`, ...), or `NETWORK_ERROR`, `INVALID_RESPONSE`, `CONFIG_INVALID`, `HTTP_<status>` from the client. */
+export type KavachClientErrorCode =
+  | 'NETWORK_ERROR'
+  | 'INVALID_RESPONSE'
+  | 'CONFIG_INVALID'
+  | 'VALIDATION_FAILED'
+  | 'INVALID_JSON'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'INVALID_CREDENTIALS'
+  | 'EMAIL_NOT_VERIFIED'
+  | 'INVALID_ORIGIN'
+  | 'INVALID_TOKEN'
+  | 'RATE_LIMITED'
+  | 'CONFLICT'
+  | 'LAST_OWNER'
+  | (string & {})
+
+export interface KavachClientError {
+  code: KavachClientErrorCode
+  message: string
+}
+
+/** `{ success: true, data }` or `{ success: false, error: { code, message } }`: the server-side facade's shape. */
+export type Result<T> =
+  | { success: true; data: T; error?: undefined }
+  | { success: false; data?: undefined; error: KavachClientError }
+
+export interface User {
+  id: string
+  email: string
+  name: string | null
+  emailVerified: boolean
+  image: string | null
+  /** With the admin plugin. */
+  role?: string | null
+  banned?: boolean | null
+  banReason?: string | null
+  banExpires?: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface Session {
+  id: string
+  userId: string
+  expiresAt: Date
+  ipAddress: string | null
+  userAgent: string | null
+  /** With the organization plugin, after `organizations.setActive`. */
+  activeOrganizationId?: string | null
+  /** With the admin plugin: the admin who is impersonating. */
+  impersonatedBy?: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** The signed-in user and their session. */
+export interface SessionData {
+  user: User
+  session: Session
+}
+
+/** Sign-in either signs in or, for a user with two-factor on, asks for `twoFactor.verify`. */
+export type SignInData =
+  | (SessionData & { twoFactorRequired?: undefined })
+  | { twoFactorRequired: true; user?: undefined; session?: undefined }
+
+/** `session` is null when email verification is required before the first sign-in. */
+export interface SignUpData {
+  user: User
+  session: Session | null
+}
+
+export type AgentType = 'autonomous' | 'delegated' | 'service'
+export type AgentStatus = 'active' | 'revoked' | 'expired'
+
+export interface PermissionConstraints {
+  maxCallsPerHour?: number
+  requireApproval?: boolean
+  /** `HH:MM` in UTC. */
+  timeWindow?: { start: string; end: string }
+  ipAllowlist?: string[]
+  allowedArgPatterns?: string[]
+}
+
+export interface Permission {
+  resource: string
+  actions: string[]
+  constraints?: PermissionConstraints
+}
+
+export interface Agent {
+  id: string
+  ownerId: string
+  name: string
+  type: AgentType
+  status: AgentStatus
+  permissions: Permission[]
+  metadata: Record<string, unknown> | null
+  tokenPrefix: string
+  expiresAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** From `create` and `rotate` only: the token is shown once. */
+export interface AgentWithToken extends Agent {
+  token: string
+}
+
+export interface CreateAgentInput {
+  name: string
+  type: AgentType
+  permissions: Permission[]
+  /** Sent as milliseconds. */
+  expiresAt?: Date | string | number | null
+  metadata?: Record<string, unknown>
+  /** Always the signed-in user: naming anyone else is refused with FORBIDDEN. */
+  ownerId?: string
+}
+
+export interface UpdateAgentInput {
+  name?: string
+  permissions?: Permission[]
+  /** `null` removes the expiry. */
+  expiresAt?: Date | string | number | null
+  metadata?: Record<string, unknown> | null
+}
+
+export interface AgentFilter {
+  status?: AgentStatus
+  type?: AgentType
+  limit?: number
+  offset?: number
+}
+
+export interface AuthorizeRequest {
+  action: string
+  resource: string
+  arguments?: Record<string, unknown>
+  ip?: string
+}
+
+export type DenialCode =
+  | 'NO_PERMISSION'
+  | 'AGENT_NOT_FOUND'
+  | 'AGENT_REVOKED'
+  | 'AGENT_EXPIRED'
+  | 'INVALID_TOKEN'
+  | 'RATE_LIMITED'
+  | 'APPROVAL_REQUIRED'
+  | 'OUTSIDE_TIME_WINDOW'
+  | 'IP_NOT_ALLOWED'
+  | 'ARGUMENT_REJECTED'
+
+/** A denial is an answer (`success: true`, `allowed: false`), not an error. */
+export interface AuthorizeResult {
+  allowed: boolean
+  reason?: string
+  code?: DenialCode
+  auditId: string | null
+}
+
+/** Entries of the signed-in user's agents only. */
+export interface AuditFilter {
+  agentId?: string
+  since?: Date | string | number
+  until?: Date | string | number
+  actions?: string[]
+  result?: 'allowed' | 'denied'
+  limit?: number
+  offset?: number
+}
+
+export interface AuditEntry {
+  id: string
+  agentId: string
+  userId: string
+  action: string
+  resource: string
+  parameters: Record<string, unknown> | null
+  result: 'allowed' | 'denied'
+  code: DenialCode | null
+  reason: string | null
+  ip: string | null
+  durationMs: number
+  timestamp: Date
+}
+
+export interface Organization {
+  id: string
+  name: string
+  slug: string
+  ownerId: string
+  metadata: Record<string, unknown> | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type OrganizationRole = 'owner' | 'admin' | 'member' | (string & {})
+
+export interface Member {
+  id: string
+  organizationId: string
+  userId: string
+  role: OrganizationRole
+  createdAt: Date
+}
+
+export type InvitationStatus = 'pending' | 'accepted' | 'declined' | 'canceled' | 'expired'
+
+export interface Invitation {
+  id: string
+  organizationId: string
+  email: string
+  role: OrganizationRole
+  status: InvitationStatus
+  inviterId: string | null
+  expiresAt: Date
+  createdAt: Date
+}
+
+export interface Jwk {
+  kty: string
+  kid?: string
+  alg?: string
+  use?: string
+  [key: string]: unknown
+}
+
+type HeadersOption = HeadersInit | (() => HeadersInit | undefined | Promise<HeadersInit | undefined>)
+type TokenOption = string | (() => string | null | undefined | Promise<string | null | undefined>)
+
+export interface KavachClientOptions {
+  /**
+   * The API's URL. It may include the mount path (`http://localhost:3000/api/kavach`); a bare origin
+   * gets `basePath`. Omit it in the browser to call `basePath` on the page's own origin.
+   */
+  baseUrl?: string
+  /** Where the API is mounted (default `/api/kavach`); not added again when `baseUrl` already ends with it. */
+  basePath?: string
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof globalThis.fetch
+  /** Headers sent with every call, or a function returning them (e.g. to forward a request's cookie). */
+  headers?: HeadersOption
+  /** A session token sent as `Authorization: Bearer ...`. */
+  token?: TokenOption
+  /**
+   * Outside a browser, cookies the API sets (the session) are kept in memory and sent back, so a Node
+   * script can sign in and then call agents. `false` turns that off (do so for a client shared by a
+   * server between users). Browsers keep cookies themselves.
+   */
+  cookies?: boolean
+  /** Default `include`. */
+  credentials?: RequestCredentials
+}
+
+/** `{ user, session }` after a sign-in, `null` after a sign-out, `undefined` when the session should be read again. */
+export type SessionChange = SessionData | null | undefined
+
+export interface KavachClient {
+  /** The API's address, e.g. `http://localhost:3000/api/kavach` or `/api/kavach`. */
+  readonly baseUrl: string
+  auth: {
+    signUp(input: { email: string; password: string; name?: string; image?: string }): Promise<Result<SignUpData>>
+    signIn(input: { email: string; password: string }): Promise<Result<SignInData>>
+    /** `{ all: true }` ends every session of the user. */
+    signOut(input?: { all?: boolean }): Promise<Result<void>>
+    /** `data` is null when nobody is signed in. */
+    getSession(): Promise<Result<SessionData | null>>
+    /** Answers the same whether or not the email has an account. */
+    forgotPassword(input: { email: string; redirectTo?: string }): Promise<Result<void>>
+    resetPassword(input: { token: string; newPassword: string }): Promise<Result<void>>
+    /** Ends the user's other sessions unless `revokeOtherSessions: false`. */
+    changePassword(input: { currentPassword: string; newPassword: string; revokeOtherSessions?: boolean }): Promise<Result<void>>
+    sendVerificationEmail(input?: { callbackURL?: string }): Promise<Result<void>>
+    verifyEmail(input: { token: string } | string): Promise<Result<User>>
+  }
+  agents: {
+    /** The owner is the signed-in user. */
+    create(input: CreateAgentInput): Promise<Result<AgentWithToken>>
+    list(filter?: AgentFilter): Promise<Result<Agent[]>>
+    /** `data` is null for an unknown agent or another owner's. */
+    get(id: string): Promise<Result<Agent | null>>
+    update(id: string, patch: UpdateAgentInput): Promise<Result<Agent>>
+    revoke(id: string): Promise<Result<void>>
+    rotate(id: string): Promise<Result<AgentWithToken>>
+  }
+  /** For one of the signed-in user's agents. */
+  authorize(agentId: string, request: AuthorizeRequest): Promise<Result<AuthorizeResult>>
+  /** As the agent holding `token` (sent as a Bearer token; no session needed). */
+  authorizeByToken(token: string, request: AuthorizeRequest): Promise<Result<AuthorizeResult>>
+  audit: {
+    query(filter?: AuditFilter): Promise<Result<AuditEntry[]>>
+    /** JSON (an array) or CSV with a header row, as text. */
+    export(options: AuditFilter & { format: 'json' | 'csv' }): Promise<Result<string>>
+  }
+  /** The organization plugin's routes (404 NOT_FOUND when the plugin is off). */
+  organizations: {
+    /** The signed-in user becomes the owner. */
+    create(input: { name: string; slug?: string; metadata?: Record<string, unknown> }): Promise<Result<Organization>>
+    /** The signed-in user's organizations. */
+    list(): Promise<Result<Organization[]>>
+    get(id: string): Promise<Result<Organization | null>>
+    update(id: string, patch: { name?: string; slug?: string; metadata?: Record<string, unknown> | null }): Promise<Result<Organization>>
+    delete(id: string): Promise<Result<void>>
+    members: {
+      list(input: { organizationId: string }): Promise<Result<Member[]>>
+      add(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+      updateRole(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+      /** Anyone may leave; refused with LAST_OWNER for the last owner. */
+      remove(input: { organizationId: string; userId: string }): Promise<Result<Member>>
+    }
+    invitations: {
+      list(input: { organizationId: string }): Promise<Result<Invitation[]>>
+      create(input: { organizationId: string; email: string; role: OrganizationRole }): Promise<Result<Invitation>>
+      cancel(input: { organizationId: string; invitationId: string }): Promise<Result<void>>
+      /** Pending invitations for the signed-in user's email (EMAIL_NOT_VERIFIED until it is verified). */
+      listMine(): Promise<Result<Invitation[]>>
+      /** One invitation addressed to the signed-in user, with its organization; null when there is none. */
+      get(invitationId: string): Promise<Result<{ invitation: Invitation; organization: { id: string; name: string; slug: string } | null } | null>>
+      accept(invitationId: string): Promise<Result<Member>>
+      decline(invitationId: string): Promise<Result<Invitation>>
+    }
+    listMembers(input: { organizationId: string }): Promise<Result<Member[]>>
+    addMember(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+    updateMemberRole(input: { organizationId: string; userId: string; role: OrganizationRole }): Promise<Result<Member>>
+    removeMember(input: { organizationId: string; userId: string }): Promise<Result<Member>>
+    acceptInvitation(invitationId: string): Promise<Result<Member>>
+    declineInvitation(invitationId: string): Promise<Result<Invitation>>
+    /** Sets (or with null clears) the session's active organization. */
+    setActive(organizationId: string | null | { organizationId: string | null }): Promise<Result<{ session: Session }>>
+    /** Whether the signed-in user's role grants the permission(s) (`resource:action`; all of them when a list). */
+    hasPermission(input: { organizationId: string; permission: string | string[] }): Promise<Result<{ allowed: boolean }>>
+  }
+  /** The admin plugin's routes: users with role `admin` only (others FORBIDDEN). */
+  admin: {
+    listUsers(input?: { search?: string; limit?: number; offset?: number }): Promise<Result<{ users: User[]; total: number }>>
+    getUser(id: string): Promise<Result<User | null>>
+    /** Removes the user, their sessions and accounts, and revokes their agents. */
+    removeUser(id: string): Promise<Result<void>>
+    /** Ends the user's sessions and revokes their agents at once. `expiresAt` is sent as milliseconds. */
+    banUser(id: string, input?: { reason?: string; expiresAt?: Date | string | number }): Promise<Result<User>>
+    unbanUser(id: string): Promise<Result<User>>
+    setRole(id: string, role: string | { role: string }): Promise<Result<User>>
+    /** This client then holds the impersonation session. */
+    impersonateUser(id: string): Promise<Result<SessionData>>
+    /** The admin's own session back. */
+    stopImpersonating(): Promise<Result<SessionData>>
+  }
+  /** The two-factor plugin's routes. */
+  twoFactor: {
+    status(): Promise<Result<{ enabled: boolean }>>
+    /** Pending until `activate` with a code from the authenticator. */
+    enable(input: { password: string }): Promise<Result<{ totpURI: string; secret: string; backupCodes: string[] }>>
+    activate(input: { code: string }): Promise<Result<{ enabled: true }>>
+    disable(input: { password: string }): Promise<Result<{ enabled: false }>>
+    /** A new set; the old codes stop working. */
+    generateBackupCodes(input: { password: string }): Promise<Result<{ backupCodes: string[] }>>
+    /** Completes a sign-in that answered `{ twoFactorRequired: true }`. */
+    verify(input: { code: string; trustDevice?: boolean } | { backupCode: string; trustDevice?: boolean }): Promise<Result<SessionData>>
+  }
+  /** The jwt plugin's routes. */
+  jwt: {
+    /** A JWT for the signed-in user. */
+    getToken(): Promise<Result<{ token: string }>>
+    getJwks(): Promise<Result<{ keys: Jwk[] }>>
+  }
+  /** Calls `listener` after calls that change the session. Returns an unsubscribe function. */
+  onSessionChange(listener: (change: SessionChange) => void): () => void
+  /** Any route of the API (path relative to the mount), as a Result; JSON bodies get Dates too. */
+  request<T = unknown>(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    path: string,
+    init?: { body?: unknown; query?: Record<string, string | number | boolean | Date | string[] | undefined | null>; text?: boolean },
+  ): Promise<Result<T>>
+}
+
+/** Creates a client for the kavachos HTTP API (`credentials: 'include'`, JSON in and out). */
+export declare function createKavachClient(options?: KavachClientOptions): KavachClient
+
+/** Turns the ISO timestamps of an API body into Dates, in place (metadata and permissions are left alone). */
+export declare function reviveDates<T>(value: T): T
+
+/** The API address a `baseUrl` and `basePath` give. */
+export declare function resolveBase(baseUrl?: string, basePath?: string): string

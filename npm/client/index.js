@@ -1,0 +1,454 @@
+'use strict'
+// @kavachos/client: typed calls to the kavachos HTTP API, in the browser and in Node. Every call
+// resolves to a Result (`{ success: true, data }` or `{ success: false, error: { code, message } }`),
+// network failures included; no call throws or rejects.
+
+const DEFAULT_BASE_PATH = '/api/kavach'
+
+// Timestamps arrive as ISO strings and are handed out as Dates (as the server-side facade does).
+const DATE_KEYS = new Set(['createdAt', 'updatedAt', 'expiresAt', 'timestamp', 'banExpires'])
+// The caller's own data is never rewritten.
+const OPAQUE_KEYS = new Set(['metadata', 'parameters', 'permissions', 'arguments'])
+
+function reviveDates(v) {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = reviveDates(v[i])
+    return v
+  }
+  if (v === null || typeof v !== 'object' || v instanceof Date) return v
+  for (const k of Object.keys(v)) {
+    const item = v[k]
+    if (DATE_KEYS.has(k)) {
+      if (typeof item === 'string' || typeof item === 'number') {
+        const d = new Date(item)
+        if (!Number.isNaN(d.getTime())) v[k] = d
+      }
+    } else if (!OPAQUE_KEYS.has(k) && item !== null && typeof item === 'object') {
+      reviveDates(item)
+    }
+  }
+  return v
+}
+
+const ok = (data) => ({ success: true, data })
+const fail = (code, message) => ({ success: false, error: { code, message } })
+
+function trimSlashes(s) {
+  return s.replace(/\/+$/, '')
+}
+
+function normalizePath(p) {
+  if (p === undefined || p === null) return undefined
+  const t = trimSlashes(String(p).trim())
+  if (t === '') return ''
+  return t.startsWith('/') ? t : `/${t}`
+}
+
+/**
+ * Where the API lives. `baseUrl` may already hold the mount path (`http://localhost:3000/api/kavach`,
+ * as the docs write it); a bare origin gets `basePath` (default `/api/kavach`). Without `baseUrl` the
+ * result is relative (`/api/kavach`) and resolved against the page's location.
+ */
+function resolveBase(baseUrl, basePath) {
+  const path = normalizePath(basePath)
+  if (baseUrl === undefined || baseUrl === null || baseUrl === '') return path ?? DEFAULT_BASE_PATH
+  const base = trimSlashes(String(baseUrl).trim())
+  let urlPath = ''
+  try {
+    urlPath = trimSlashes(new URL(base).pathname)
+  } catch {
+    urlPath = base
+  }
+  if (path === undefined) return urlPath === '' ? base + DEFAULT_BASE_PATH : base
+  if (path === '' || urlPath.endsWith(path)) return base
+  return base + path
+}
+
+function isAbsolute(url) {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url)
+}
+
+// A small jar for runtimes whose fetch keeps no cookies (Node). Browsers never show Set-Cookie to
+// scripts, so in a browser it stays empty and the browser's own cookie store does the work.
+function createJar() {
+  const cookies = new Map()
+  return {
+    store(res) {
+      const list = typeof res.headers.getSetCookie === 'function' ? res.headers.getSetCookie() : []
+      for (const line of list) {
+        const [pair, ...attrs] = line.split(';')
+        const eq = pair.indexOf('=')
+        if (eq <= 0) continue
+        const name = pair.slice(0, eq).trim()
+        const value = pair.slice(eq + 1).trim()
+        let expired = value === ''
+        for (const a of attrs) {
+          const [k, v = ''] = a.split('=')
+          const key = k.trim().toLowerCase()
+          if (key === 'max-age' && Number(v.trim()) <= 0) expired = true
+          if (key === 'expires') {
+            const t = Date.parse(v.trim())
+            if (Number.isFinite(t) && t <= Date.now()) expired = true
+          }
+        }
+        if (expired) cookies.delete(name)
+        else cookies.set(name, value)
+      }
+    },
+    header() {
+      return [...cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    },
+    clear() {
+      cookies.clear()
+    },
+    get size() {
+      return cookies.size
+    },
+  }
+}
+
+function queryString(params) {
+  if (!params) return ''
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === null) continue
+    if (v instanceof Date) q.set(k, v.toISOString())
+    else if (Array.isArray(v)) {
+      if (v.length) q.set(k, v.join(','))
+    } else q.set(k, String(v))
+  }
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+// Agent expiries travel as milliseconds; Dates and ISO strings are converted here.
+function millis(v) {
+  if (v === undefined || v === null) return v
+  if (v instanceof Date) return v.getTime()
+  if (typeof v === 'string') {
+    const t = Date.parse(v)
+    return Number.isNaN(t) ? v : t
+  }
+  return v
+}
+
+function withMillis(body, key) {
+  if (!body || typeof body !== 'object' || !(key in body)) return body
+  return { ...body, [key]: millis(body[key]) }
+}
+
+const enc = encodeURIComponent
+
+function auditQuery(f) {
+  if (!f || typeof f !== 'object') return undefined
+  return { agentId: f.agentId, since: f.since, until: f.until, actions: f.actions, result: f.result, limit: f.limit, offset: f.offset }
+}
+
+function idOf(v, field) {
+  if (typeof v === 'string') return v
+  if (v && typeof v === 'object' && typeof v[field] === 'string') return v[field]
+  return undefined
+}
+
+/** Creates a client; see index.d.ts for the options and every call. */
+function createKavachClient(options = {}) {
+  if (options === null || typeof options !== 'object') options = {}
+  const base = resolveBase(options.baseUrl, options.basePath)
+  const jar = options.cookies === false ? null : createJar()
+  const listeners = new Set()
+  const credentials = options.credentials ?? 'include'
+
+  const emit = (change) => {
+    for (const l of [...listeners]) {
+      try {
+        l(change)
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
+
+  function absolute(path) {
+    const url = base + path
+    if (isAbsolute(url)) return url
+    const loc = globalThis.location
+    if (loc && typeof loc.href === 'string') return new URL(url, loc.href).toString()
+    return null
+  }
+
+  async function resolveOption(v) {
+    return typeof v === 'function' ? v() : v
+  }
+
+  async function request(method, path, opts = {}) {
+    const url = absolute(path + queryString(opts.query))
+    if (url === null) {
+      return fail('CONFIG_INVALID', `a relative API path (${base}) needs a page location: pass baseUrl outside the browser`)
+    }
+    let headers
+    try {
+      headers = new Headers((await resolveOption(options.headers)) ?? undefined)
+      const token = await resolveOption(options.token)
+      if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`)
+    } catch (e) {
+      return fail('CONFIG_INVALID', `the headers option failed: ${e && e.message ? e.message : String(e)}`)
+    }
+    headers.set('accept', opts.text ? 'text/csv, application/json' : 'application/json')
+    if (opts.bearer) headers.set('authorization', `Bearer ${opts.bearer}`)
+    let body
+    if (opts.body !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(opts.body)
+    }
+    if (method !== 'GET' && !headers.has('origin')) {
+      // Browsers send their own Origin and ignore this; Node sends none, and the API refuses a
+      // cookie-carrying state change without one.
+      const loc = globalThis.location
+      headers.set('origin', loc && typeof loc.origin === 'string' && loc.origin !== 'null' ? loc.origin : new URL(url).origin)
+    }
+    if (jar && jar.size) {
+      const own = headers.get('cookie')
+      headers.set('cookie', own ? `${jar.header()}; ${own}` : jar.header())
+    }
+    const fetchImpl = options.fetch ?? globalThis.fetch
+    if (typeof fetchImpl !== 'function') return fail('NETWORK_ERROR', 'no fetch is available: pass the fetch option')
+    let res
+    try {
+      res = await fetchImpl.call(globalThis, url, { method, headers, body, credentials, signal: opts.signal })
+    } catch (e) {
+      return fail('NETWORK_ERROR', `the kavachos API could not be reached${e && e.message ? ` (${e.message})` : ''}`)
+    }
+    if (jar) jar.store(res)
+    let text
+    try {
+      text = await res.text()
+    } catch (e) {
+      return fail('NETWORK_ERROR', 'the response could not be read')
+    }
+    if (!res.ok) {
+      let code = `HTTP_${res.status}`
+      let message = `the API answered ${res.status}`
+      try {
+        const j = JSON.parse(text)
+        const err = j && typeof j.error === 'object' && j.error !== null ? j.error : j
+        if (err && typeof err.code === 'string') code = err.code
+        if (err && typeof err.message === 'string') message = err.message
+        else if (j && typeof j.error === 'string') message = j.error
+      } catch {
+        // Not JSON: keep the status.
+      }
+      if (opts.nullOn && opts.nullOn.includes(res.status)) return ok(null)
+      return fail(code, message)
+    }
+    if (opts.text) return ok(text)
+    if (text === '') return ok(undefined)
+    let data
+    try {
+      data = JSON.parse(text)
+    } catch {
+      return fail('INVALID_RESPONSE', 'the API answered with something other than JSON')
+    }
+    data = reviveDates(data)
+    return ok(opts.map ? opts.map(data) : data)
+  }
+
+  const get = (path, opts) => request('GET', path, opts)
+  const post = (path, body, opts) => request('POST', path, { ...opts, body: body ?? {} })
+  const patch = (path, body, opts) => request('PATCH', path, { ...opts, body: body ?? {} })
+  const del = (path, opts) => request('DELETE', path, opts)
+
+  // `{ success: true }` bodies become `data: undefined`.
+  const done = () => undefined
+
+  const signedIn = (r) => {
+    if (r.success && r.data && r.data.session && r.data.user) emit({ user: r.data.user, session: r.data.session })
+    return r
+  }
+  const stale = (r) => {
+    if (r.success) emit(undefined)
+    return r
+  }
+
+  function invalidId(field) {
+    return Promise.resolve(fail('VALIDATION_FAILED', `${field} must be a string`))
+  }
+
+  const members = {
+    list(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined) return invalidId('organizationId')
+      return get(`/organizations/${enc(org)}/members`)
+    },
+    add(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined) return invalidId('organizationId')
+      return post(`/organizations/${enc(org)}/members`, { userId: input.userId, role: input.role })
+    },
+    updateRole(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined || typeof input.userId !== 'string') return invalidId('organizationId and userId')
+      return patch(`/organizations/${enc(org)}/members/${enc(input.userId)}`, { role: input.role })
+    },
+    remove(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined || typeof input.userId !== 'string') return invalidId('organizationId and userId')
+      return del(`/organizations/${enc(org)}/members/${enc(input.userId)}`)
+    },
+  }
+
+  const invitations = {
+    list(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined) return invalidId('organizationId')
+      return get(`/organizations/${enc(org)}/invitations`)
+    },
+    create(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined) return invalidId('organizationId')
+      return post(`/organizations/${enc(org)}/invitations`, { email: input.email, role: input.role })
+    },
+    cancel(input) {
+      const org = idOf(input, 'organizationId')
+      if (org === undefined || typeof input.invitationId !== 'string') return invalidId('organizationId and invitationId')
+      return del(`/organizations/${enc(org)}/invitations/${enc(input.invitationId)}`, { map: done })
+    },
+    /** Pending invitations for the signed-in user's email. */
+    listMine() {
+      return get('/invitations')
+    },
+    accept(invitationId) {
+      const id = idOf(invitationId, 'invitationId')
+      if (id === undefined) return invalidId('invitationId')
+      return post(`/invitations/${enc(id)}/accept`).then(stale)
+    },
+    decline(invitationId) {
+      const id = idOf(invitationId, 'invitationId')
+      if (id === undefined) return invalidId('invitationId')
+      return post(`/invitations/${enc(id)}/decline`)
+    },
+    /** One invitation addressed to the signed-in user, with its organization; null when there is none. */
+    get(invitationId) {
+      const id = idOf(invitationId, 'invitationId')
+      if (id === undefined) return invalidId('invitationId')
+      return get(`/invitations/${enc(id)}`, { nullOn: [404] })
+    },
+  }
+
+  const client = {
+    /** The API's address, e.g. `http://localhost:3000/api/kavach` or `/api/kavach`. */
+    baseUrl: base,
+
+    auth: {
+      signUp: (input) => post('/auth/sign-up', input).then(signedIn),
+      signIn: (input) => post('/auth/sign-in', input).then(signedIn),
+      signOut: async (input) => {
+        const r = await post('/auth/sign-out', input && input.all ? { all: true } : {}, { map: done })
+        // Whatever the server said, this client holds no session afterwards.
+        if (jar) jar.clear()
+        emit(r.success ? null : undefined)
+        return r
+      },
+      /** `data` is null when nobody is signed in. */
+      getSession: () => get('/auth/session', { nullOn: [401] }),
+      forgotPassword: (input) => post('/auth/forgot-password', input, { map: done }),
+      resetPassword: (input) => post('/auth/reset-password', input, { map: done }),
+      changePassword: (input) => post('/auth/change-password', input, { map: done }),
+      sendVerificationEmail: (input) => post('/auth/send-verification-email', input ?? {}, { map: done }),
+      verifyEmail: (input) => {
+        const token = typeof input === 'string' ? input : input && input.token
+        return post('/auth/verify-email', { token }, { map: (d) => d.user }).then(stale)
+      },
+    },
+
+    agents: {
+      create: (input) => post('/agents', withMillis(input, 'expiresAt')),
+      list: (filter) => get('/agents', { query: filter && { status: filter.status, type: filter.type, limit: filter.limit, offset: filter.offset } }),
+      /** `data` is null for an unknown agent (or another owner's). */
+      get: (id) => (typeof id === 'string' ? get(`/agents/${enc(id)}`, { nullOn: [404] }) : invalidId('id')),
+      update: (id, input) => (typeof id === 'string' ? patch(`/agents/${enc(id)}`, withMillis(input, 'expiresAt')) : invalidId('id')),
+      revoke: (id) => (typeof id === 'string' ? del(`/agents/${enc(id)}`, { map: done }) : invalidId('id')),
+      rotate: (id) => (typeof id === 'string' ? post(`/agents/${enc(id)}/rotate`) : invalidId('id')),
+    },
+
+    authorize: (agentId, input) => post('/authorize', { ...input, agentId }),
+    /** Sent as `Authorization: Bearer <token>`: the agent speaks for itself, no session needed. */
+    authorizeByToken: (token, input) =>
+      typeof token === 'string' && token !== '' ? post('/authorize/token', { ...input }, { bearer: token }) : Promise.resolve(fail('INVALID_TOKEN', 'the agent token must be a string')),
+
+    audit: {
+      query: (filter) => get('/audit', { query: auditQuery(filter) }),
+      /** The export as text: a JSON array or CSV with a header row. */
+      export: (input) => get('/audit/export', { query: { ...auditQuery(input), format: (input && input.format) || 'json' }, text: true }),
+    },
+
+    organizations: {
+      create: (input) => post('/organizations', input),
+      list: () => get('/organizations'),
+      get: (id) => (typeof id === 'string' ? get(`/organizations/${enc(id)}`, { nullOn: [404] }) : invalidId('id')),
+      update: (id, input) => (typeof id === 'string' ? patch(`/organizations/${enc(id)}`, input) : invalidId('id')),
+      delete: (id) => (typeof id === 'string' ? del(`/organizations/${enc(id)}`, { map: done }) : invalidId('id')),
+      members,
+      invitations,
+      // The server-side facade's names, for code that moves between the two.
+      listMembers: members.list,
+      addMember: members.add,
+      updateMemberRole: members.updateRole,
+      removeMember: members.remove,
+      acceptInvitation: invitations.accept,
+      declineInvitation: invitations.decline,
+      /** Sets (or with null clears) the session's active organization. */
+      setActive: (input) => {
+        const organizationId = input && typeof input === 'object' ? input.organizationId : input
+        return post('/organizations/active', { organizationId: organizationId ?? null }).then(stale)
+      },
+      hasPermission: (input) => {
+        const org = idOf(input, 'organizationId')
+        if (org === undefined) return invalidId('organizationId')
+        return post(`/organizations/${enc(org)}/has-permission`, { permission: input.permission })
+      },
+    },
+
+    admin: {
+      listUsers: (input) => get('/admin/users', { query: input && { search: input.search, limit: input.limit, offset: input.offset } }),
+      getUser: (id) => (typeof id === 'string' ? get(`/admin/users/${enc(id)}`, { nullOn: [404] }) : invalidId('id')),
+      removeUser: (id) => (typeof id === 'string' ? del(`/admin/users/${enc(id)}`, { map: done }) : invalidId('id')),
+      banUser: (id, input) => (typeof id === 'string' ? post(`/admin/users/${enc(id)}/ban`, withMillis(input ?? {}, 'expiresAt')) : invalidId('id')),
+      unbanUser: (id) => (typeof id === 'string' ? post(`/admin/users/${enc(id)}/unban`) : invalidId('id')),
+      setRole: (id, role) => (typeof id === 'string' ? post(`/admin/users/${enc(id)}/role`, { role: typeof role === 'object' && role !== null ? role.role : role }) : invalidId('id')),
+      impersonateUser: (id) => (typeof id === 'string' ? post(`/admin/users/${enc(id)}/impersonate`).then(signedIn) : invalidId('id')),
+      stopImpersonating: () => post('/admin/stop-impersonating').then(signedIn),
+    },
+
+    twoFactor: {
+      status: () => get('/two-factor/status'),
+      enable: (input) => post('/two-factor/enable', input),
+      activate: (input) => post('/two-factor/activate', input),
+      disable: (input) => post('/two-factor/disable', input),
+      generateBackupCodes: (input) => post('/two-factor/backup-codes', input),
+      /** Completes a sign-in that answered `{ twoFactorRequired: true }`. */
+      verify: (input) => post('/two-factor/verify', input).then(signedIn),
+    },
+
+    jwt: {
+      getToken: () => get('/jwt/token'),
+      getJwks: () => get('/jwks'),
+    },
+
+    /**
+     * Calls `listener` after every call that changes the session: `{ user, session }` after a sign-in,
+     * `null` after a sign-out, `undefined` when the session should be read again. Returns an unsubscribe.
+     */
+    onSessionChange(listener) {
+      if (typeof listener !== 'function') return () => {}
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+
+    /** Any route of the API, as a Result (`path` relative to the mount). */
+    request: (method, path, init = {}) =>
+      request(String(method).toUpperCase(), path.startsWith('/') ? path : `/${path}`, { body: init.body, query: init.query, text: init.text }),
+  }
+  return client
+}
+
+module.exports = { createKavachClient, reviveDates, resolveBase }

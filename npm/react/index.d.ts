@@ -1,0 +1,148 @@
+// @kavachos/react: a provider and hooks over @kavachos/client. Timestamps are Dates, as in the client.
+import type { Context, ReactElement, ReactNode } from 'react'
+import type {
+  KavachClient,
+  KavachClientError,
+  KavachClientOptions,
+  Organization,
+  Result,
+  Session,
+  SessionData,
+  SignInData,
+  SignUpData,
+  User,
+} from '@kavachos/client'
+
+export type {
+  KavachClient,
+  KavachClientError,
+  Organization,
+  Result,
+  Session,
+  SessionData,
+  SignInData,
+  SignUpData,
+  User,
+} from '@kavachos/client'
+
+export interface KavachProviderProps {
+  children?: ReactNode
+  /** Where the API is mounted on the page's origin (default `/api/kavach`). */
+  basePath?: string
+  /** The API's URL, with or without the mount path (for an API on another origin). */
+  baseUrl?: string
+  /** A client to use instead of one made from `basePath`/`baseUrl`. Read on the first render only. */
+  client?: KavachClient
+  /** The session the server already knows (e.g. from `kavach.auth.getSession`): no first fetch, and `isLoading` is false from the first render, server included. `null` means signed out. */
+  initialSession?: SessionData | { user: unknown; session: unknown } | null
+  /** Read the session again when the window regains focus or becomes visible (default true). */
+  refetchOnWindowFocus?: boolean
+  /** At most one focus refetch per this many milliseconds (default 5000). */
+  focusThrottleMs?: number
+  fetch?: KavachClientOptions['fetch']
+  headers?: KavachClientOptions['headers']
+}
+
+/** Holds one session store for everything below it. */
+export declare function KavachProvider(props: KavachProviderProps): ReactElement
+
+export interface SessionState {
+  data: SessionData | null
+  isLoading: boolean
+  error: KavachClientError | null
+}
+
+export interface KavachContextValue {
+  client: KavachClient
+  session: {
+    getSnapshot(): SessionState
+    refresh(): Promise<Result<SessionData | null>>
+  }
+}
+
+export declare const KavachContext: Context<KavachContextValue | null>
+/** The provider's value; throws outside a `KavachProvider`. */
+export declare function useKavachContext(): KavachContextValue
+/** The provider's client, for every other call of the API. */
+export declare function useKavachClient(): KavachClient
+
+export interface UseSessionResult {
+  /** `{ user, session }`, or null when signed out (and while loading). */
+  data: SessionData | null
+  session: Session | null
+  user: User | null
+  /** True until the first answer (always on the server, unless `initialSession` was given). */
+  isLoading: boolean
+  isAuthenticated: boolean
+  /** The last failure to read the session (e.g. NETWORK_ERROR); the previous data stays. */
+  error: KavachClientError | null
+  /** Reads the session again (shared with any read already in flight). */
+  refresh(): Promise<Result<SessionData | null>>
+  refetch(): Promise<Result<SessionData | null>>
+}
+
+export declare function useSession(): UseSessionResult
+
+export declare function useUser(): { user: User | null; isLoading: boolean; isAuthenticated: boolean }
+
+/** An action: call it directly; it also carries its state (and itself under its name). */
+export interface ActionState {
+  /** True while a call is in flight. */
+  isLoading: boolean
+  /** The last call's error, or null. */
+  error: KavachClientError | null
+}
+
+export interface SignInInput {
+  email: string
+  password: string
+}
+
+export interface SignInAction extends ActionState {
+  (input: SignInInput): Promise<Result<SignInData>>
+  (email: string, password: string): Promise<Result<SignInData>>
+  signIn: SignInAction
+}
+
+export interface SignUpInput {
+  email: string
+  password: string
+  name?: string
+  image?: string
+}
+
+export interface SignUpAction extends ActionState {
+  (input: SignUpInput): Promise<Result<SignUpData>>
+  (email: string, password: string, name?: string): Promise<Result<SignUpData>>
+  signUp: SignUpAction
+}
+
+export interface SignOutAction extends ActionState {
+  /** `{ all: true }` ends every session of the user. */
+  (options?: { all?: boolean }): Promise<Result<void>>
+  signOut: SignOutAction
+}
+
+/** `const signIn = useSignIn(); await signIn({ email, password })`. Email and password only in this version. */
+export declare function useSignIn(options?: { factor?: 'password' }): SignInAction
+export declare function useSignUp(): SignUpAction
+export declare function useSignOut(): SignOutAction
+
+export interface UseOrganizationResult {
+  /** The session's active organization (set with `setActive`), or null. */
+  organization: Organization | null
+  activeOrganizationId: string | null
+  /** The signed-in user's organizations. */
+  organizations: Organization[]
+  isLoading: boolean
+  /** E.g. NOT_FOUND when the organization plugin is off. */
+  error: KavachClientError | null
+  refresh(): Promise<Result<Organization[]>>
+  /** Creates an organization owned by the signed-in user and reloads the list. */
+  create(input: { name: string; slug?: string; metadata?: Record<string, unknown> }): Promise<Result<Organization>>
+  /** Sets (or with null clears) the active organization; the session is read again. */
+  setActive(organizationId: string | null): Promise<Result<{ session: Session }>>
+}
+
+/** The organization plugin's state (add `organization()` to the server's plugins). */
+export declare function useOrganization(): UseOrganizationResult
