@@ -6,14 +6,39 @@
 // Next.js (Turbopack and webpack) cannot place a `.node` file in a bundle, and seeds' apps set no
 // `serverExternalPackages`. Unbundled, this is plain `require('./binding.js')`; inside a bundle,
 // Node resolves `kavachos/binding.js` from the app's node_modules.
+function platformPackage() {
+  const { platform, arch } = process
+  if (platform === 'win32') return `kavachos-win32-${arch}-msvc`
+  if (platform === 'linux') {
+    let musl = false
+    try {
+      musl = !(process.report && process.report.getReport().header.glibcVersionRuntime)
+    } catch {}
+    return `kavachos-linux-${arch}-${musl ? 'musl' : 'gnu'}`
+  }
+  return `kavachos-${platform}-${arch}`
+}
+
 function loadNative() {
   // eslint-disable-next-line no-eval
   const nodeRequire = eval('require')
   try {
-    return nodeRequire('./binding.js')
-  } catch (e) {
-    if (e && e.code !== 'MODULE_NOT_FOUND') throw e
-    return nodeRequire('kavachos/binding.js')
+    try {
+      return nodeRequire('./binding.js')
+    } catch (e) {
+      if (!e || e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes('binding.js')) throw e
+      return nodeRequire('kavachos/binding.js')
+    }
+  } catch (cause) {
+    const pkg = platformPackage()
+    const err = new Error(
+      `kavachos has no native binary for this platform (${process.platform}-${process.arch}). ` +
+        `Add the package ${pkg} (npm install ${pkg}); it is an optional dependency of kavachos, so an install ` +
+        `with --omit=optional or a lockfile made on another platform leaves it out.`,
+      { cause },
+    )
+    err.code = 'NATIVE_BINDING_MISSING'
+    throw err
   }
 }
 const native = loadNative()
