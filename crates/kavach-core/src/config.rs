@@ -197,6 +197,8 @@ pub struct Settings {
     pub cookie_auth: Vec<crate::external::CookieAuth>,
     /// `Some(custom role names)` when `organization()` is on.
     pub organization: Option<Vec<String>>,
+    /// `twoFactor()`'s options when it is on.
+    pub two_factor: Option<crate::two_factor::TwoFactorSettings>,
 }
 
 /// Checks `plugins`: returns the organization plugin's custom roles when it is on. A plugin this
@@ -218,6 +220,8 @@ fn parse_plugins(plugins: &[crate::external::ExternalAuthEntry]) -> Result<Optio
                 };
                 organization = Some(roles);
             }
+            // Checked by `two_factor::parse_plugin`.
+            "two-factor" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -545,6 +549,7 @@ impl KavachConfig {
             rate_limits,
             cookie_auth: crate::external::parse(&self.external_auth)?,
             organization: parse_plugins(&self.plugins)?,
+            two_factor: crate::two_factor::parse_plugin(&self.plugins, self.secret.as_deref())?,
         })
     }
 }
