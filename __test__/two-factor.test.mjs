@@ -260,3 +260,43 @@ describe('twoFactor() routes without the plugin', () => {
     }
   })
 })
+
+describe('twoFactor() wrong codes over HTTP', () => {
+  it('count per account across sign-ins: 429 with Retry-After once over the failed sign-in limit', async () => {
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'twofactor_limit'),
+      secret: SECRET,
+      emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
+      rateLimit: { maxFailedSignIns: 2, maxCredentialRequestsPerIp: 1000 },
+      plugins: [twoFactor()],
+    })
+    const o = 'http://localhost'
+    const call = (method, path, json, cookie) =>
+      kavach.handler(
+        new Request(`${o}${MOUNT}${path}`, {
+          method,
+          headers: { origin: o, 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+          body: json === undefined ? undefined : JSON.stringify(json),
+        }),
+        { clientIp: '203.0.113.9' },
+      )
+    const first = (res) => res.headers.getSetCookie()[0].split(';')[0]
+    try {
+      const up = await call('POST', '/auth/sign-up', { email: 'cy@example.com', password: PASSWORD })
+      const session = first(up)
+      const e = await (await call('POST', '/two-factor/enable', { password: PASSWORD }, session)).json()
+      assert.equal((await call('POST', '/two-factor/activate', { code: authenticator.generate(e.secret) }, session)).status, 200)
+      const signIn = async () => first(await call('POST', '/auth/sign-in', { email: 'cy@example.com', password: PASSWORD }))
+      for (let i = 0; i < 2; i++) {
+        const r = await call('POST', '/two-factor/verify', { backupCode: 'AAAAA-AAAAA' }, await signIn())
+        assert.equal(r.status, 401)
+      }
+      const blocked = await call('POST', '/two-factor/verify', { backupCode: e.backupCodes[0] }, await signIn())
+      assert.equal(blocked.status, 429)
+      assert.equal((await blocked.json()).error.code, 'RATE_LIMITED')
+      assert.ok(Number(blocked.headers.get('retry-after')) > 0)
+    } finally {
+      await kavach.close()
+    }
+  })
+})

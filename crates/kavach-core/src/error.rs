@@ -53,6 +53,9 @@ pub enum KavachError {
     /// A sign-in waiting for its second factor that is unknown, expired or out of attempts.
     #[error("this sign-in has expired; sign in again")]
     TwoFactorTokenInvalid,
+    /// Too many wrong second-factor codes for this account: retry after this many seconds.
+    #[error("too many attempts; try again later")]
+    TooManyAttempts(u64),
     /// The account needs its second factor: use the two-factor sign-in flow.
     #[error("a second factor is required to sign in")]
     TwoFactorRequired,
@@ -103,6 +106,7 @@ impl KavachError {
             Self::InvalidCode => "INVALID_CODE",
             Self::TwoFactorTokenInvalid => "INVALID_TWO_FACTOR_TOKEN",
             Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
+            Self::TooManyAttempts(_) => "RATE_LIMITED",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -118,6 +122,7 @@ impl KavachError {
             Self::InvalidToken => 400,
             Self::EmailNotVerified => 403,
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
+            Self::TooManyAttempts(_) => 429,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

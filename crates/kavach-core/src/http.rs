@@ -80,7 +80,7 @@ impl From<KavachError> for ApiError {
 
 pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
-fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
+pub(crate) fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
     let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
     e.headers.push(("retry-after".into(), retry.0.to_string()));
     e

@@ -31,6 +31,7 @@ use crate::http::{ok, parse_body, ApiError, ApiResult, HttpRequest};
 use crate::human::{ClientInfo, SignIn, SignedIn, CREDENTIAL_PROVIDER};
 use crate::kavach::Kavach;
 use crate::passwords::{burn_verification, verify_password, Verified};
+use crate::ratelimit;
 use crate::token::{hash_token, new_id};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -679,6 +680,18 @@ impl Kavach {
         };
         let now = self.now_ms();
         let (pending_id, user_id, attempts) = store.reserve_attempt(pending_token, now).await?;
+        // Wrong codes also count per account across pending sign-ins (the failed sign-in limit), so
+        // someone holding the password cannot guess codes through an endless series of sign-ins.
+        let limit = self
+            .settings()
+            .rate_limits
+            .map(|(per_account, _)| per_account);
+        let limit_key = format!("2fa:{user_id}");
+        if let Some(limit) = limit {
+            if let Some(retry) = ratelimit::blocked(self.pool(), &limit_key, limit, now).await? {
+                return Err(KavachError::TooManyAttempts(retry.0));
+            }
+        }
         let accepted = match (code, backup) {
             (Some(c), _) => match store.state(&user_id).await? {
                 Some(state) if state.enabled => {
@@ -694,6 +707,9 @@ impl Kavach {
         if !accepted {
             if attempts >= MAX_ATTEMPTS {
                 store.drop_pending(&pending_id).await?;
+            }
+            if let Some(limit) = limit {
+                ratelimit::hit(self.pool(), &limit_key, limit, now).await?;
             }
             return Err(KavachError::InvalidCode);
         }
@@ -893,7 +909,13 @@ impl Kavach {
                     .ok_or(KavachError::TwoFactorTokenInvalid)?;
                 let b: VerifyTwoFactor = parse_body(req)?;
                 self.limit_ip(req).await?;
-                let done = self.two_factor_verify(token, b, req.client()).await?;
+                let done = match self.two_factor_verify(token, b, req.client()).await {
+                    Ok(d) => d,
+                    Err(KavachError::TooManyAttempts(s)) => {
+                        return Err(crate::http::too_many(ratelimit::RetryAfter(s)))
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let mut r = ok(&json!({
                     "user": done.signed_in.user,
                     "session": done.signed_in.session,

@@ -498,3 +498,62 @@ async fn another_instance_secret_cannot_read_the_totp_secret() {
     assert_eq!(err.code(), "INTERNAL_ERROR");
     k2.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_codes_count_per_account_across_sign_ins() {
+    for backend in backends() {
+        let url = fresh_url(backend, "twofactor_limit").await;
+        let cfg = config(
+            backend,
+            &url,
+            serde_json::json!({
+                "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 1000 },
+                "rateLimit": { "maxFailedSignIns": 3, "failedSignInWindow": 900 },
+                "plugins": [{ "id": "two-factor" }],
+            }),
+        );
+        let clock = ManualClock::new(NOON);
+        let k = Kavach::open_with_clock(&cfg, None, clock.clone())
+            .await
+            .unwrap();
+        let uid = k
+            .sign_up(up("ada@example.com"), ClientInfo::default())
+            .await
+            .unwrap()
+            .user
+            .id;
+        let e = k
+            .two_factor_enable(&uid, "correct horse".into())
+            .await
+            .unwrap();
+        let secret = secret_bytes(&e.secret);
+        k.two_factor_activate(&uid, &totp(&secret, &clock, 0))
+            .await
+            .unwrap();
+        // Three wrong codes, each on a fresh pending sign-in: the account is then blocked.
+        for _ in 0..3 {
+            let t = pending(&k, "ada@example.com", None).await;
+            assert_eq!(
+                k.two_factor_verify(&t, backup("AAAAA-AAAAA"), ClientInfo::default())
+                    .await
+                    .unwrap_err()
+                    .code(),
+                "INVALID_CODE"
+            );
+        }
+        let t = pending(&k, "ada@example.com", None).await;
+        let err = k
+            .two_factor_verify(&t, backup(&e.backup_codes[0]), ClientInfo::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "RATE_LIMITED", "{backend}");
+        assert_eq!(err.http_status(), 429);
+        // The next window lets the right code through (the blocked try did not spend it).
+        clock.advance(900_000);
+        let t = pending(&k, "ada@example.com", None).await;
+        k.two_factor_verify(&t, backup(&e.backup_codes[0]), ClientInfo::default())
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        k.close().await;
+    }
+}
