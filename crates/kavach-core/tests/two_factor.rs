@@ -334,6 +334,24 @@ async fn two_factor_story_on_every_backend() {
             SignInOutcome::Complete(_)
         ));
         pending(&k, "ada@example.com", Some("not-a-device")).await;
+        // The device is Ada's: it does not skip Bob's second factor.
+        let bob = k
+            .sign_in(creds("bob@example.com"), ClientInfo::default())
+            .await
+            .unwrap()
+            .user
+            .id;
+        let be = k
+            .two_factor_enable(&bob, "correct horse".into())
+            .await
+            .unwrap();
+        k.two_factor_activate(&bob, &totp(&secret_bytes(&be.secret), &clock, 0))
+            .await
+            .unwrap();
+        pending(&k, "bob@example.com", Some(&device)).await;
+        k.two_factor_disable(&bob, "correct horse".into())
+            .await
+            .unwrap();
         clock.advance(30 * 86_400_000 - 1);
         assert!(matches!(
             k.sign_in_flow(
@@ -397,7 +415,7 @@ async fn two_factor_story_on_every_backend() {
             .await
             .unwrap();
 
-        // Bob never enrolled: his sign-in is unchanged, his status false.
+        // Bob turned his second factor off again: his sign-in is a plain one.
         assert!(matches!(
             k.sign_in_flow(
                 creds("bob@example.com"),
