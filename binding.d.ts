@@ -32,8 +32,11 @@ export declare class NativeKavach {
   handleHttp(req: HttpRequestInput): Promise<HttpResponseOutput>
   /** `auth.signUp`: `{ user, session, token }`. */
   signUp(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
-  /** `auth.signIn`: `{ user, session, token }`. */
-  signIn(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
+  /**
+   * `auth.signIn`: `{ user, session, token }`, or `{ twoFactorRequired, twoFactorToken }` when
+   * the account's second factor is on (and `trusted_device_token` is not a trusted device of it).
+   */
+  signIn(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null, trustedDeviceToken?: string | undefined | null): Promise<any>
   /** Ends the session a request's cookie or Bearer header carries; `true` if there was one. */
   signOut(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<boolean>
   /** `{ session, user }` for the cookie or Bearer header given, or null. */
@@ -45,6 +48,8 @@ export declare class NativeKavach {
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
   /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
   organizations(op: string, input: any): Promise<any>
+  /** `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result. */
+  twoFactor(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 

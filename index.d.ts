@@ -333,10 +333,15 @@ export interface Kavach {
       input: { email: string; password: string; name?: string; image?: string },
       client?: { ip?: string; userAgent?: string },
     ): Promise<Result<{ user: User; session: Session | null; token: string | null }>>
+    /**
+     * With `twoFactor()` on and the account's second factor enabled, no session is created: `data` is
+     * `{ twoFactorRequired: true, twoFactorToken }` for `twoFactor.verify` (unless
+     * `client.trustedDeviceToken` is a trusted device of the account).
+     */
     signIn(
       input: { email: string; password: string },
-      client?: { ip?: string; userAgent?: string },
-    ): Promise<Result<{ user: User; session: Session; token: string }>>
+      client?: { ip?: string; userAgent?: string; trustedDeviceToken?: string },
+    ): Promise<Result<SignInData>>
     /** Ends the session the source carries; `data` says whether there was one. */
     signOut(source: SessionSource): Promise<Result<boolean>>
     getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
@@ -375,12 +380,51 @@ export interface Kavach {
       },
     ): Promise<Result<void>>
   }
+  /** The twoFactor() plugin's calls (add `twoFactor()` to `plugins`). */
+  twoFactor: {
+    /** Re-checks the password; 2FA stays off until `activate` receives a code from the app. */
+    enable(input: { userId: string; password: string }): Promise<Result<TwoFactorEnrollment>>
+    /** Turns 2FA on with a current code (INVALID_CODE otherwise). */
+    activate(input: { userId: string; code: string }): Promise<Result<{ enabled: true }>>
+    /** Re-checks the password; removes the secret, backup codes and trusted devices. */
+    disable(input: { userId: string; password: string }): Promise<Result<{ enabled: false }>>
+    status(userId: string): Promise<Result<{ enabled: boolean }>>
+    /** A new set of backup codes; the old ones stop working. */
+    generateBackupCodes(input: { userId: string; password: string }): Promise<Result<{ backupCodes: string[] }>>
+    /** Completes a sign-in that answered `twoFactorRequired` (INVALID_CODE, INVALID_TWO_FACTOR_TOKEN). */
+    verify(input: TwoFactorVerifyInput): Promise<Result<TwoFactorSignedIn>>
+  }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>
   /** Where the HTTP API is mounted (default `/api/kavach`). */
   readonly basePath: string
   /** Drains pending audit writes and closes the database pools. Idempotent. */
   close(): Promise<void>
+}
+
+/** What `auth.signIn` answers: a session, or (twoFactor() on) the token of a sign-in waiting for its code. */
+export type SignInData =
+  | { user: User; session: Session; token: string; twoFactorRequired?: undefined; twoFactorToken?: undefined }
+  | { twoFactorRequired: true; twoFactorToken: string; user?: undefined; session?: undefined; token?: undefined }
+
+/** `twoFactor.enable`: the URI for the authenticator app (or the base32 secret typed by hand) and backup codes shown once. */
+export interface TwoFactorEnrollment {
+  /** `otpauth://totp/<issuer>:<email>?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30` */
+  totpURI: string
+  secret: string
+  backupCodes: string[]
+}
+
+export type TwoFactorVerifyInput =
+  | { twoFactorToken: string; code: string; backupCode?: undefined; trustDevice?: boolean }
+  | { twoFactorToken: string; backupCode: string; code?: undefined; trustDevice?: boolean }
+
+export interface TwoFactorSignedIn {
+  user: User
+  session: Session
+  token: string
+  /** With `trustDevice: true` (and trustDeviceDays > 0): pass it to `auth.signIn` to skip the code. */
+  trustedDeviceToken?: string
 }
 
 /** Boots kavachos: checks the configuration, connects, and runs migrations unless skipped. */

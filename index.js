@@ -240,6 +240,9 @@ function makeInstance(n, maxBody) {
   const org = (op, input, convert) =>
     n.organizations(op, input === undefined ? null : input).then((r) => ok(convert(r)), fail)
 
+  const tf = (op, input, convert) =>
+    call(() => n.twoFactor(op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
+
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
     const [cookie, authorization] = credentialsOf(arg)
@@ -284,8 +287,11 @@ function makeInstance(n, maxBody) {
     auth: {
       signUp: (input, ctx) =>
         n.signUp(input ?? {}, ctx?.ip, ctx?.userAgent).then((r) => ok(signedFromNative(r)), fail),
+      // With twoFactor() on, an account whose second factor is on answers { twoFactorRequired, twoFactorToken }.
       signIn: (input, ctx) =>
-        n.signIn(input ?? {}, ctx?.ip, ctx?.userAgent).then((r) => ok(signedFromNative(r)), fail),
+        n
+          .signIn(input ?? {}, ctx?.ip, ctx?.userAgent, ctx?.trustedDeviceToken)
+          .then((r) => ok(r.twoFactorRequired ? r : signedFromNative(r)), fail),
       signOut: async (arg) => {
         try {
           const [cookie, authorization] = credentialsOf(arg)
@@ -390,6 +396,15 @@ function makeInstance(n, maxBody) {
           return fail(e)
         }
       },
+    },
+    // twoFactor.* answer Results; verify completes a sign-in that answered twoFactorRequired.
+    twoFactor: {
+      enable: (input) => tf('enable', input, (r) => r),
+      activate: (input) => tf('activate', input, (r) => r),
+      disable: (input) => tf('disable', input, (r) => r),
+      status: (userId) => tf('status', userId, (r) => r),
+      generateBackupCodes: (input) => tf('generateBackupCodes', input, (r) => r),
+      verify: (input) => tf('verify', input, signedFromNative),
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,

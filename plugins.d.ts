@@ -28,7 +28,17 @@ export interface OrganizationOptions {
 }
 
 export declare function organization(options?: OrganizationOptions): KavachPlugin<'organization', OrganizationOptions>
-export declare function twoFactor(options?: { issuer?: string; trustDeviceDays?: number }): KavachPlugin<'two-factor'>
+export interface TwoFactorOptions {
+  /** Shown in authenticator apps (default 'kavachos'); no ':'. */
+  issuer?: string
+  /** Days a device trusted at verify skips the code (default 30; 0 disables). */
+  trustDeviceDays?: number
+  /** Backup codes per set (default 10). */
+  backupCodeCount?: number
+}
+
+/** TOTP second factor (needs `secret`: TOTP secrets are stored encrypted with a key derived from it). */
+export declare function twoFactor(options?: TwoFactorOptions): KavachPlugin<'two-factor', TwoFactorOptions>
 export declare function admin(options?: { impersonationTtl?: number }): KavachPlugin<'admin'>
 export declare function jwt(options?: {
   algorithm?: 'EdDSA' | 'RS256'

@@ -197,6 +197,8 @@ pub struct Settings {
     pub cookie_auth: Vec<crate::external::CookieAuth>,
     /// The organization plugin's settings when `organization()` is on.
     pub organization: Option<crate::orgs::OrgSettings>,
+    /// `twoFactor()`'s options when it is on.
+    pub two_factor: Option<crate::two_factor::TwoFactorSettings>,
 }
 
 /// Checks `plugins`: returns the organization plugin's settings when it is on. A plugin this
@@ -208,6 +210,8 @@ fn parse_plugins(
     for p in plugins {
         match p.id.as_str() {
             "organization" => organization = Some(crate::orgs::OrgSettings::parse(&p.options)?),
+            // Checked by `two_factor::parse_plugin`.
+            "two-factor" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -535,6 +539,7 @@ impl KavachConfig {
             rate_limits,
             cookie_auth: crate::external::parse(&self.external_auth)?,
             organization: parse_plugins(&self.plugins)?,
+            two_factor: crate::two_factor::parse_plugin(&self.plugins, self.secret.as_deref())?,
         })
     }
 }

@@ -47,6 +47,18 @@ pub enum KavachError {
     /// The change would leave an organization without an owner.
     #[error("an organization must keep at least one owner")]
     LastOwner,
+    /// A wrong, reused or malformed two-factor code (TOTP or backup code).
+    #[error("the code is invalid")]
+    InvalidCode,
+    /// A sign-in waiting for its second factor that is unknown, expired or out of attempts.
+    #[error("this sign-in has expired; sign in again")]
+    TwoFactorTokenInvalid,
+    /// Too many wrong second-factor codes for this account: retry after this many seconds.
+    #[error("too many attempts; try again later")]
+    TooManyAttempts(u64),
+    /// The account needs its second factor: use the two-factor sign-in flow.
+    #[error("a second factor is required to sign in")]
+    TwoFactorRequired,
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -99,6 +111,10 @@ impl KavachError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::InvalidCode => "INVALID_CODE",
+            Self::TwoFactorTokenInvalid => "INVALID_TWO_FACTOR_TOKEN",
+            Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
+            Self::TooManyAttempts(_) => "RATE_LIMITED",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -114,6 +130,8 @@ impl KavachError {
             Self::InvalidToken => 400,
             Self::EmailNotVerified | Self::Forbidden(_) => 403,
             Self::InvitationExpired => 410,
+            Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
+            Self::TooManyAttempts(_) => 429,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

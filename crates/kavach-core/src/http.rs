@@ -41,7 +41,7 @@ pub struct HttpResponse {
 }
 
 /// A failure shaped as `{ error: { code, message } }`.
-struct ApiError {
+pub(crate) struct ApiError {
     status: u16,
     code: &'static str,
     message: String,
@@ -49,7 +49,7 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -78,9 +78,9 @@ impl From<KavachError> for ApiError {
     }
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
-fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
+pub(crate) fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
     let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
     e.headers.push(("retry-after".into(), retry.0.to_string()));
     e
@@ -129,7 +129,7 @@ fn iso_times(v: &mut Value) {
     }
 }
 
-fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+pub(crate) fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
     let mut body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
     iso_times(&mut body);
@@ -162,7 +162,7 @@ impl HttpRequest {
             .filter_map(|pair| pair.trim().split_once('='))
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
@@ -187,7 +187,7 @@ impl HttpRequest {
             .collect()
     }
 
-    fn client(&self) -> ClientInfo {
+    pub(crate) fn client(&self) -> ClientInfo {
         ClientInfo {
             ip: self.client_ip.clone(),
             user_agent: self.header("user-agent").map(str::to_owned),
@@ -203,7 +203,7 @@ pub fn session_token<'a>(req: &'a HttpRequest, cookie_name: &str) -> Option<&'a 
         .or_else(|| req.bearer().filter(|t| !t.starts_with(AGENT_TOKEN_PREFIX)))
 }
 
-fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     if req.body.is_empty() {
         return serde_json::from_str("{}")
             .map_err(|e| ApiError::new(400, "VALIDATION_FAILED", e.to_string()));
@@ -255,6 +255,8 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["invitations"] => &["GET"],
         ["invitations", _] => &["GET"],
         ["invitations", _, "accept" | "decline"] => &["POST"],
+        ["two-factor", "status"] => &["GET"],
+        ["two-factor", "enable" | "activate" | "disable" | "backup-codes" | "verify"] => &["POST"],
         _ => return None,
     })
 }
@@ -427,7 +429,7 @@ fn audit_filter(q: &[(String, String)], owner: &str) -> Result<AuditFilter, ApiE
 }
 
 impl Kavach {
-    fn session_cookie(&self, token: &str) -> String {
+    pub(crate) fn session_cookie(&self, token: &str) -> String {
         let s = self.settings();
         format!(
             "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000{}",
@@ -472,7 +474,7 @@ impl Kavach {
     }
 
     /// Counts a credential request against the client's IP (when the shim knows it).
-    async fn limit_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
+    pub(crate) async fn limit_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
         let (Some((_, per_ip)), Some(ip)) = (self.settings().rate_limits, req.client_ip.as_deref())
         else {
             return Ok(());
@@ -483,7 +485,7 @@ impl Kavach {
         }
     }
 
-    async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+    pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
         match self.get_session(token).await? {
@@ -643,8 +645,13 @@ impl Kavach {
                         return Err(too_many(retry));
                     }
                 }
-                let signed = match self.sign_in(input, req.client()).await {
-                    Ok(s) => s,
+                let trusted = req.cookie(crate::two_factor::TRUSTED_COOKIE);
+                let signed = match self.sign_in_flow(input, req.client(), trusted).await {
+                    Ok(crate::two_factor::SignInOutcome::Complete(s)) => s,
+                    Ok(crate::two_factor::SignInOutcome::TwoFactorRequired {
+                        two_factor_token,
+                        ..
+                    }) => return self.two_factor_required_response(&two_factor_token),
                     Err(KavachError::InvalidCredentials) => {
                         if let Some((per_account, _)) = self.settings().rate_limits {
                             ratelimit::hit(self.pool(), &account_key, per_account, self.now_ms())
@@ -1091,6 +1098,7 @@ impl Kavach {
                     body: body.into_bytes(),
                 })
             }
+            (m, ["two-factor", ..]) => self.route_two_factor(req, m, &segs).await,
             _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
         }
     }

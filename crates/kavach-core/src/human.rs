@@ -234,6 +234,22 @@ impl HumanStore<'_> {
         client: ClientInfo,
         now_ms: i64,
     ) -> Result<SignedIn> {
+        let user = self.authenticate(input, &client, now_ms).await?;
+        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+        })
+    }
+
+    /// Checks the email and password (and the email verification rule); creates no session.
+    pub(crate) async fn authenticate(
+        &self,
+        input: SignIn,
+        client: &ClientInfo,
+        now_ms: i64,
+    ) -> Result<User> {
         self.require_enabled()?;
         let iterations = self.settings.pbkdf2_iterations;
         let Ok(email) = normalize_email(&input.email) else {
@@ -291,12 +307,7 @@ impl HumanStore<'_> {
             }
             return Err(KavachError::EmailNotVerified);
         }
-        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
-        Ok(SignedIn {
-            user,
-            session,
-            token,
-        })
+        Ok(user)
     }
 
     /// Issues a new session for `user_id`: a random token, stored as its SHA-256.

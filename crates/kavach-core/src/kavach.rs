@@ -142,7 +142,7 @@ impl Kavach {
         &self.pool
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(KavachError::Closed)
         } else {
@@ -314,7 +314,7 @@ impl Kavach {
 
     // ---- human accounts -----------------------------------------------------------------------
 
-    fn humans(&self) -> HumanStore<'_> {
+    pub(crate) fn humans(&self) -> HumanStore<'_> {
         HumanStore {
             pool: &self.pool,
             dialect: self.settings.dialect,
@@ -328,9 +328,15 @@ impl Kavach {
         self.humans().sign_up(input, client, self.now_ms()).await
     }
 
+    /// Email and password sign-in; refused with `TWO_FACTOR_REQUIRED` for an account whose second
+    /// factor is on (use [`Kavach::sign_in_flow`] there).
     pub async fn sign_in(&self, input: SignIn, client: ClientInfo) -> Result<SignedIn> {
-        self.check_open()?;
-        self.humans().sign_in(input, client, self.now_ms()).await
+        match self.sign_in_flow(input, client, None).await? {
+            crate::two_factor::SignInOutcome::Complete(s) => Ok(s),
+            crate::two_factor::SignInOutcome::TwoFactorRequired { .. } => {
+                Err(KavachError::TwoFactorRequired)
+            }
+        }
     }
 
     pub async fn get_session(&self, token: &str) -> Result<Option<(Session, User)>> {

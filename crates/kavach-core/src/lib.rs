@@ -23,6 +23,7 @@ pub mod permission;
 pub mod ratelimit;
 mod sqlite_fast;
 pub mod token;
+pub mod two_factor;
 
 pub use agents::{Agent, AgentFilter, AgentWithToken, CreateAgent, UpdateAgent};
 pub use audit::{AuditEntry, AuditFilter, ExportFormat};

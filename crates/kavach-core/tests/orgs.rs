@@ -190,7 +190,7 @@ async fn organizations_need_the_plugin_and_other_plugins_are_refused() {
     let cfg = config(
         "sqlite",
         &url,
-        serde_json::json!({ "plugins": [{ "id": "two-factor", "options": {} }] }),
+        serde_json::json!({ "plugins": [{ "id": "api-keys", "options": {} }] }),
     );
     assert_eq!(
         Kavach::open(&cfg, None).await.unwrap_err().code(),

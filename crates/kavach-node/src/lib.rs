@@ -406,13 +406,15 @@ impl NativeKavach {
         to_json(&self.inner.sign_up(input, client).await.map_err(to_js)?)
     }
 
-    /// `auth.signIn`: `{ user, session, token }`.
+    /// `auth.signIn`: `{ user, session, token }`, or `{ twoFactorRequired, twoFactorToken }` when
+    /// the account's second factor is on (and `trusted_device_token` is not a trusted device of it).
     #[napi]
     pub async fn sign_in(
         &self,
         input: serde_json::Value,
         ip: Option<String>,
         user_agent: Option<String>,
+        trusted_device_token: Option<String>,
     ) -> napi::Result<serde_json::Value> {
         let input = from_json(input, "sign-in")?;
         let client = kavach_core::human::ClientInfo {
@@ -420,7 +422,13 @@ impl NativeKavach {
             user_agent,
             origin: None,
         };
-        to_json(&self.inner.sign_in(input, client).await.map_err(to_js)?)
+        to_json(
+            &self
+                .inner
+                .sign_in_flow(input, client, trusted_device_token.as_deref())
+                .await
+                .map_err(to_js)?,
+        )
     }
 
     /// Ends the session a request's cookie or Bearer header carries; `true` if there was one.
@@ -633,6 +641,93 @@ impl NativeKavach {
             }
             _ => Err(to_js(KavachError::Internal(
                 "unknown organizations call".into(),
+            ))),
+        }
+    }
+
+    /// `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result.
+    #[napi]
+    pub async fn two_factor(
+        &self,
+        op: String,
+        input: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct WithPassword {
+            user_id: String,
+            password: String,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct WithCode {
+            user_id: String,
+            code: String,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct Verify {
+            two_factor_token: String,
+            #[serde(default)]
+            code: Option<String>,
+            #[serde(default)]
+            backup_code: Option<String>,
+            #[serde(default)]
+            trust_device: Option<bool>,
+        }
+        let k = &self.inner;
+        match op.as_str() {
+            "enable" => {
+                let q: WithPassword = from_json(input, "twoFactor.enable input")?;
+                to_json(
+                    &k.two_factor_enable(&q.user_id, q.password)
+                        .await
+                        .map_err(to_js)?,
+                )
+            }
+            "activate" => {
+                let q: WithCode = from_json(input, "twoFactor.activate input")?;
+                k.two_factor_activate(&q.user_id, &q.code)
+                    .await
+                    .map_err(to_js)?;
+                Ok(serde_json::json!({ "enabled": true }))
+            }
+            "disable" => {
+                let q: WithPassword = from_json(input, "twoFactor.disable input")?;
+                k.two_factor_disable(&q.user_id, q.password)
+                    .await
+                    .map_err(to_js)?;
+                Ok(serde_json::json!({ "enabled": false }))
+            }
+            "status" => {
+                let user_id: String = from_json(input, "user id")?;
+                let enabled = k.two_factor_status(&user_id).await.map_err(to_js)?;
+                Ok(serde_json::json!({ "enabled": enabled }))
+            }
+            "generateBackupCodes" => {
+                let q: WithPassword = from_json(input, "twoFactor.generateBackupCodes input")?;
+                let codes = k
+                    .two_factor_backup_codes(&q.user_id, q.password)
+                    .await
+                    .map_err(to_js)?;
+                Ok(serde_json::json!({ "backupCodes": codes }))
+            }
+            "verify" => {
+                let q: Verify = from_json(input, "twoFactor.verify input")?;
+                let v = kavach_core::two_factor::VerifyTwoFactor {
+                    code: q.code,
+                    backup_code: q.backup_code,
+                    trust_device: q.trust_device,
+                };
+                let client = kavach_core::human::ClientInfo::default();
+                to_json(
+                    &k.two_factor_verify(&q.two_factor_token, v, client)
+                        .await
+                        .map_err(to_js)?,
+                )
+            }
+            _ => Err(to_js(KavachError::Internal(
+                "unknown twoFactor call".into(),
             ))),
         }
     }
