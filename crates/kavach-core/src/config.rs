@@ -197,6 +197,8 @@ pub struct Settings {
     pub cookie_auth: Vec<crate::external::CookieAuth>,
     /// `Some(custom role names)` when `organization()` is on.
     pub organization: Option<Vec<String>>,
+    /// The admin plugin's options when `admin()` is on.
+    pub admin: Option<crate::admin::AdminOptions>,
 }
 
 /// Checks `plugins`: returns the organization plugin's custom roles when it is on. A plugin this
@@ -218,6 +220,8 @@ fn parse_plugins(plugins: &[crate::external::ExternalAuthEntry]) -> Result<Optio
                 };
                 organization = Some(roles);
             }
+            // Checked by `crate::admin::options`.
+            "admin" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -545,6 +549,7 @@ impl KavachConfig {
             rate_limits,
             cookie_auth: crate::external::parse(&self.external_auth)?,
             organization: parse_plugins(&self.plugins)?,
+            admin: crate::admin::options(&self.plugins)?,
         })
     }
 }

@@ -47,6 +47,12 @@ pub enum KavachError {
     /// The change would leave an organization without an owner.
     #[error("an organization must keep at least one owner")]
     LastOwner,
+    /// Sign-in of a banned user (checked after the password, so it is no oracle for passwords).
+    #[error("this account is banned")]
+    UserBanned,
+    /// The caller may not do this (e.g. an admin impersonating another admin).
+    #[error("{0}")]
+    Forbidden(String),
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -91,6 +97,8 @@ impl KavachError {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Self::UserBanned => "USER_BANNED",
+            Self::Forbidden(_) => "FORBIDDEN",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -105,6 +113,7 @@ impl KavachError {
             Self::InvalidCredentials => 401,
             Self::InvalidToken => 400,
             Self::EmailNotVerified => 403,
+            Self::UserBanned | Self::Forbidden(_) => 403,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

@@ -41,15 +41,15 @@ pub struct HttpResponse {
 }
 
 /// A failure shaped as `{ error: { code, message } }`.
-struct ApiError {
-    status: u16,
-    code: &'static str,
-    message: String,
-    headers: Vec<(String, String)>,
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -57,10 +57,10 @@ impl ApiError {
             headers: Vec::new(),
         }
     }
-    fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "UNAUTHORIZED", "sign in first")
     }
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(404, "NOT_FOUND", format!("{what} not found"))
     }
 }
@@ -78,7 +78,7 @@ impl From<KavachError> for ApiError {
     }
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
 fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
     let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
@@ -101,7 +101,13 @@ fn json_response(status: u16, body: &Value) -> HttpResponse {
 }
 
 /// Keys whose values are Unix milliseconds inside the core and ISO 8601 strings over HTTP.
-const TIME_KEYS: [&str; 4] = ["createdAt", "updatedAt", "expiresAt", "timestamp"];
+const TIME_KEYS: [&str; 5] = [
+    "createdAt",
+    "updatedAt",
+    "expiresAt",
+    "timestamp",
+    "banExpires",
+];
 
 fn iso_times(v: &mut Value) {
     match v {
@@ -129,7 +135,7 @@ fn iso_times(v: &mut Value) {
     }
 }
 
-fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+pub(crate) fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
     let mut body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
     iso_times(&mut body);
@@ -162,7 +168,7 @@ impl HttpRequest {
             .filter_map(|pair| pair.trim().split_once('='))
     }
 
-    fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
@@ -181,13 +187,13 @@ impl HttpRequest {
             .filter(|t| !t.is_empty())
     }
 
-    fn query_map(&self) -> Vec<(String, String)> {
+    pub(crate) fn query_map(&self) -> Vec<(String, String)> {
         form_urlencoded::parse(self.query.as_bytes())
             .into_owned()
             .collect()
     }
 
-    fn client(&self) -> ClientInfo {
+    pub(crate) fn client(&self) -> ClientInfo {
         ClientInfo {
             ip: self.client_ip.clone(),
             user_agent: self.header("user-agent").map(str::to_owned),
@@ -203,7 +209,7 @@ pub fn session_token<'a>(req: &'a HttpRequest, cookie_name: &str) -> Option<&'a 
         .or_else(|| req.bearer().filter(|t| !t.starts_with(AGENT_TOKEN_PREFIX)))
 }
 
-fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     if req.body.is_empty() {
         return serde_json::from_str("{}")
             .map_err(|e| ApiError::new(400, "VALIDATION_FAILED", e.to_string()));
@@ -248,6 +254,10 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["organizations", _] => &["GET", "PATCH", "DELETE"],
         ["organizations", _, "members"] => &["GET", "POST"],
         ["organizations", _, "members", _] => &["PATCH", "DELETE"],
+        ["admin", "users"] => &["GET"],
+        ["admin", "users", _] => &["GET", "DELETE"],
+        ["admin", "users", _, "ban" | "unban" | "role" | "impersonate"] => &["POST"],
+        ["admin", "stop-impersonating"] => &["POST"],
         _ => return None,
     })
 }
@@ -401,7 +411,7 @@ fn audit_filter(q: &[(String, String)], owner: &str) -> Result<AuditFilter, ApiE
 }
 
 impl Kavach {
-    fn session_cookie(&self, token: &str) -> String {
+    pub(crate) fn session_cookie(&self, token: &str) -> String {
         let s = self.settings();
         format!(
             "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000{}",
@@ -411,7 +421,7 @@ impl Kavach {
         )
     }
 
-    fn clear_cookie(&self) -> String {
+    pub(crate) fn clear_cookie(&self) -> String {
         let s = self.settings();
         format!(
             "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
@@ -457,7 +467,7 @@ impl Kavach {
         }
     }
 
-    async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+    pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
         match self.get_session(token).await? {
@@ -575,6 +585,9 @@ impl Kavach {
         }
         if segs.first() == Some(&"organizations") && self.settings().organization.is_none() {
             // Plugin routes exist only when the plugin is on.
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
+        if segs.first() == Some(&"admin") && self.settings().admin.is_none() {
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         }
         if req.body.len() > self.settings().max_body_bytes {
@@ -981,6 +994,7 @@ impl Kavach {
                     body: body.into_bytes(),
                 })
             }
+            (m, ["admin", ..]) => self.route_admin(req, m, &segs).await,
             _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
         }
     }

@@ -141,7 +141,7 @@ impl Kavach {
         &self.pool
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(KavachError::Closed)
         } else {
@@ -313,7 +313,7 @@ impl Kavach {
 
     // ---- human accounts -----------------------------------------------------------------------
 
-    fn humans(&self) -> HumanStore<'_> {
+    pub(crate) fn humans(&self) -> HumanStore<'_> {
         HumanStore {
             pool: &self.pool,
             dialect: self.settings.dialect,
@@ -404,9 +404,10 @@ impl Kavach {
             Ok(Some((session, user))) => {
                 let now = self.now_ms();
                 let refreshed_at = session.expires_at - self.settings.session_ttl_ms;
-                if session.expires_at <= now
-                    || now - refreshed_at >= self.settings.session_update_age_ms
-                {
+                // An impersonation never slides; a banned user's leftover row is deleted by the async path.
+                let refresh_due = session.impersonated_by.is_none()
+                    && now - refreshed_at >= self.settings.session_update_age_ms;
+                if session.expires_at <= now || refresh_due || user.is_banned(now) {
                     None
                 } else {
                     Some(Ok(Some((session, user))))
