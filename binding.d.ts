@@ -45,6 +45,8 @@ export declare class NativeKavach {
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
   /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
   organizations(op: string, input: any): Promise<any>
+  /** `admin.*`: `op` names the call, `input` its argument; answers the JSON result. */
+  admin(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 

@@ -111,7 +111,7 @@ const fail = (e) => {
 }
 
 // The core speaks Unix milliseconds; the documented objects carry Dates.
-const DATE_KEYS = ['createdAt', 'updatedAt', 'expiresAt']
+const DATE_KEYS = ['createdAt', 'updatedAt', 'expiresAt', 'banExpires']
 function withDates(o) {
   if (!o) return o
   for (const k of DATE_KEYS) if (k in o) o[k] = toDate(o[k])
@@ -200,6 +200,13 @@ function makeInstance(n, maxBody) {
   // organizations.* answer Results, as the docs show them (`org.data!.id`).
   const org = (op, input, convert) =>
     n.organizations(op, input === undefined ? null : input).then((r) => ok(convert(r)), fail)
+
+  // admin.* answer Results too; timestamps in, Dates out.
+  const adm = (op, input, convert) =>
+    Promise.resolve()
+      .then(() => n.admin(op, (typeof input === 'function' ? input() : input) ?? null))
+      .then((r) => ok(convert(r)), fail)
+  const none = () => undefined
 
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
@@ -318,6 +325,21 @@ function makeInstance(n, maxBody) {
       updateMemberRole: (input) => org('updateMemberRole', input, memberFromNative),
       listMembers: (input) => org('listMembers', input, (list) => list.map(memberFromNative)),
       list: (input) => org('list', input, (list) => list.map(orgFromNative)),
+    },
+    admin: {
+      listUsers: (query) => adm('listUsers', query ?? {}, (r) => ({ users: r.users.map(userFromNative), total: r.total })),
+      getUser: (id) => adm('getUser', id, (u) => (u === null ? null : userFromNative(u))),
+      banUser: (input) =>
+        adm(
+          'banUser',
+          () => (input && typeof input === 'object' && 'expiresAt' in input ? { ...input, expiresAt: toMillis(input.expiresAt, 'expiresAt') } : input),
+          none,
+        ),
+      unbanUser: (userId) => adm('unbanUser', userId, none),
+      setRole: (input) => adm('setRole', input, none),
+      removeUser: (userId) => adm('removeUser', userId, none),
+      impersonate: (input) => adm('impersonate', input, signedFromNative),
+      stopImpersonating: (token) => adm('stopImpersonating', token, none),
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,

@@ -13,7 +13,16 @@ export interface OrganizationOptions {
 
 export declare function organization(options?: OrganizationOptions): KavachPlugin<'organization', OrganizationOptions>
 export declare function twoFactor(options?: { issuer?: string; trustDeviceDays?: number }): KavachPlugin<'two-factor'>
-export declare function admin(options?: { impersonationTtl?: number }): KavachPlugin<'admin'>
+export interface AdminOptions {
+  /** Users who are admins whatever their role (besides those with role `admin`). */
+  adminUserIds?: string[]
+  /** Seconds an impersonation session lives (default 3600); it never slides. */
+  impersonationTtl?: number
+  /** The role new users get (default `user`). */
+  defaultRole?: string
+}
+
+export declare function admin(options?: AdminOptions): KavachPlugin<'admin', AdminOptions>
 export declare function jwt(options?: {
   algorithm?: 'EdDSA' | 'RS256'
   expiresIn?: number

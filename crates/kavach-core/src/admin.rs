@@ -656,6 +656,20 @@ impl Kavach {
         if current.is_none() && admin_token.is_none() {
             return Err(ApiError::unauthorized());
         }
+        // Like the session cookie, the admin cookie is honoured on a state change only with an Origin
+        // (route() has already checked any Origin that was sent).
+        if admin_token.is_some()
+            && !req
+                .headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("origin"))
+        {
+            return Err(ApiError::new(
+                403,
+                "INVALID_ORIGIN",
+                "a request carrying a session cookie must send Origin",
+            ));
+        }
         let mut impersonated_by = None;
         if let Some(t) = current {
             if let Some((session, _)) = self.get_session(t).await? {
