@@ -50,6 +50,8 @@ export declare class NativeKavach {
   organizations(op: string, input: any): Promise<any>
   /** `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result. */
   twoFactor(op: string, input: any): Promise<any>
+  /** `admin.*`: `op` names the call, `input` its argument; answers the JSON result. */
+  admin(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 

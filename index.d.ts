@@ -117,6 +117,12 @@ export interface User {
   image: string | null
   createdAt: Date
   updatedAt: Date
+  /** `user` by default; `admin` makes an admin under the admin plugin (a comma list may hold several roles). */
+  role: string
+  banned: boolean
+  banReason: string | null
+  /** When the ban ends by itself; `null`: never (or not banned). */
+  banExpires: Date | null
 }
 
 export interface Session {
@@ -129,6 +135,8 @@ export interface Session {
   updatedAt: Date
   /** The organization this session acts in (the organization plugin), or null. */
   activeOrganizationId: string | null
+  /** The admin's user id when this session is an impersonation (it ends at its TTL, never slides); else `null`. */
+  impersonatedBy: string | null
 }
 
 export interface Organization {
@@ -393,6 +401,22 @@ export interface Kavach {
     generateBackupCodes(input: { userId: string; password: string }): Promise<Result<{ backupCodes: string[] }>>
     /** Completes a sign-in that answered `twoFactorRequired` (INVALID_CODE, INVALID_TWO_FACTOR_TOKEN). */
     verify(input: TwoFactorVerifyInput): Promise<Result<TwoFactorSignedIn>>
+  }
+  /** The admin plugin's calls (add `admin()` to `plugins`). Server-side: they do not check who calls them, except `impersonate`. */
+  admin: {
+    /** Oldest first; `search` matches email or name (case-insensitive); `limit` default 100, at most 1,000. */
+    listUsers(query?: { search?: string; limit?: number; offset?: number }): Promise<Result<{ users: User[]; total: number }>>
+    getUser(id: string): Promise<Result<User | null>>
+    /** Ends every session of the user and revokes every agent they own, at once; sign-in then fails with USER_BANNED until `expiresAt` (if given) or an unban. */
+    banUser(input: { userId: string; reason?: string; expiresAt?: Date | string | number | null }): Promise<Result<void>>
+    unbanUser(userId: string): Promise<Result<void>>
+    setRole(input: { userId: string; role: string }): Promise<Result<void>>
+    /** Deletes the user, their accounts, sessions, organization memberships and pending links; revokes their agents. */
+    removeUser(userId: string): Promise<Result<void>>
+    /** A session for `userId` marked `impersonatedBy: adminId`, ending after `impersonationTtl`. FORBIDDEN unless `adminId` is an admin, and for admins or oneself as target. */
+    impersonate(input: { adminId: string; userId: string }): Promise<Result<{ session: Session; user: User; token: string }>>
+    /** Ends the impersonation session holding `token` (FORBIDDEN for an ordinary session). */
+    stopImpersonating(token: string): Promise<Result<void>>
   }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>

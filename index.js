@@ -150,7 +150,7 @@ const fail = (e) => {
 }
 
 // The core speaks Unix milliseconds; the documented objects carry Dates.
-const DATE_KEYS = ['createdAt', 'updatedAt', 'expiresAt']
+const DATE_KEYS = ['createdAt', 'updatedAt', 'expiresAt', 'banExpires']
 function withDates(o) {
   if (!o) return o
   for (const k of DATE_KEYS) if (k in o) o[k] = toDate(o[k])
@@ -242,6 +242,12 @@ function makeInstance(n, maxBody) {
 
   const tf = (op, input, convert) =>
     call(() => n.twoFactor(op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
+  // admin.* answer Results too; timestamps in, Dates out.
+  const adm = (op, input, convert) =>
+    Promise.resolve()
+      .then(() => n.admin(op, (typeof input === 'function' ? input() : input) ?? null))
+      .then((r) => ok(convert(r)), fail)
+  const none = () => undefined
 
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
@@ -405,6 +411,21 @@ function makeInstance(n, maxBody) {
       status: (userId) => tf('status', userId, (r) => r),
       generateBackupCodes: (input) => tf('generateBackupCodes', input, (r) => r),
       verify: (input) => tf('verify', input, signedFromNative),
+    },
+    admin: {
+      listUsers: (query) => adm('listUsers', query ?? {}, (r) => ({ users: r.users.map(userFromNative), total: r.total })),
+      getUser: (id) => adm('getUser', id, (u) => (u === null ? null : userFromNative(u))),
+      banUser: (input) =>
+        adm(
+          'banUser',
+          () => (input && typeof input === 'object' && 'expiresAt' in input ? { ...input, expiresAt: toMillis(input.expiresAt, 'expiresAt') } : input),
+          none,
+        ),
+      unbanUser: (userId) => adm('unbanUser', userId, none),
+      setRole: (input) => adm('setRole', input, none),
+      removeUser: (userId) => adm('removeUser', userId, none),
+      impersonate: (input) => adm('impersonate', input, signedFromNative),
+      stopImpersonating: (token) => adm('stopImpersonating', token, none),
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,

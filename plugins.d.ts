@@ -39,7 +39,16 @@ export interface TwoFactorOptions {
 
 /** TOTP second factor (needs `secret`: TOTP secrets are stored encrypted with a key derived from it). */
 export declare function twoFactor(options?: TwoFactorOptions): KavachPlugin<'two-factor', TwoFactorOptions>
-export declare function admin(options?: { impersonationTtl?: number }): KavachPlugin<'admin'>
+export interface AdminOptions {
+  /** Users who are admins whatever their role (besides those with role `admin`). */
+  adminUserIds?: string[]
+  /** Seconds an impersonation session lives (default 3600); it never slides. */
+  impersonationTtl?: number
+  /** The role new users get (default `user`). */
+  defaultRole?: string
+}
+
+export declare function admin(options?: AdminOptions): KavachPlugin<'admin', AdminOptions>
 export declare function jwt(options?: {
   algorithm?: 'EdDSA' | 'RS256'
   expiresIn?: number

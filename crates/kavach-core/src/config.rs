@@ -199,6 +199,8 @@ pub struct Settings {
     pub organization: Option<crate::orgs::OrgSettings>,
     /// `twoFactor()`'s options when it is on.
     pub two_factor: Option<crate::two_factor::TwoFactorSettings>,
+    /// The admin plugin's options when `admin()` is on.
+    pub admin: Option<crate::admin::AdminOptions>,
 }
 
 /// Checks `plugins`: returns the organization plugin's settings when it is on. A plugin this
@@ -212,6 +214,8 @@ fn parse_plugins(
             "organization" => organization = Some(crate::orgs::OrgSettings::parse(&p.options)?),
             // Checked by `two_factor::parse_plugin`.
             "two-factor" => {}
+            // Checked by `crate::admin::options`.
+            "admin" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -540,6 +544,7 @@ impl KavachConfig {
             cookie_auth: crate::external::parse(&self.external_auth)?,
             organization: parse_plugins(&self.plugins)?,
             two_factor: crate::two_factor::parse_plugin(&self.plugins, self.secret.as_deref())?,
+            admin: crate::admin::options(&self.plugins)?,
         })
     }
 }

@@ -59,6 +59,9 @@ pub enum KavachError {
     /// The account needs its second factor: use the two-factor sign-in flow.
     #[error("a second factor is required to sign in")]
     TwoFactorRequired,
+    /// Sign-in of a banned user (checked after the password, so it is no oracle for passwords).
+    #[error("this account is banned")]
+    UserBanned,
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -115,6 +118,7 @@ impl KavachError {
             Self::TwoFactorTokenInvalid => "INVALID_TWO_FACTOR_TOKEN",
             Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             Self::TooManyAttempts(_) => "RATE_LIMITED",
+            Self::UserBanned => "USER_BANNED",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -132,6 +136,7 @@ impl KavachError {
             Self::InvitationExpired => 410,
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
             Self::TooManyAttempts(_) => 429,
+            Self::UserBanned => 403,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

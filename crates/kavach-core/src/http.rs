@@ -42,10 +42,10 @@ pub struct HttpResponse {
 
 /// A failure shaped as `{ error: { code, message } }`.
 pub(crate) struct ApiError {
-    status: u16,
-    code: &'static str,
-    message: String,
-    headers: Vec<(String, String)>,
+    pub(crate) status: u16,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -57,10 +57,10 @@ impl ApiError {
             headers: Vec::new(),
         }
     }
-    fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "UNAUTHORIZED", "sign in first")
     }
-    fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(404, "NOT_FOUND", format!("{what} not found"))
     }
 }
@@ -101,7 +101,13 @@ fn json_response(status: u16, body: &Value) -> HttpResponse {
 }
 
 /// Keys whose values are Unix milliseconds inside the core and ISO 8601 strings over HTTP.
-const TIME_KEYS: [&str; 4] = ["createdAt", "updatedAt", "expiresAt", "timestamp"];
+const TIME_KEYS: [&str; 5] = [
+    "createdAt",
+    "updatedAt",
+    "expiresAt",
+    "timestamp",
+    "banExpires",
+];
 
 fn iso_times(v: &mut Value) {
     match v {
@@ -181,7 +187,7 @@ impl HttpRequest {
             .filter(|t| !t.is_empty())
     }
 
-    fn query_map(&self) -> Vec<(String, String)> {
+    pub(crate) fn query_map(&self) -> Vec<(String, String)> {
         form_urlencoded::parse(self.query.as_bytes())
             .into_owned()
             .collect()
@@ -257,6 +263,10 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["invitations", _, "accept" | "decline"] => &["POST"],
         ["two-factor", "status"] => &["GET"],
         ["two-factor", "enable" | "activate" | "disable" | "backup-codes" | "verify"] => &["POST"],
+        ["admin", "users"] => &["GET"],
+        ["admin", "users", _] => &["GET", "DELETE"],
+        ["admin", "users", _, "ban" | "unban" | "role" | "impersonate"] => &["POST"],
+        ["admin", "stop-impersonating"] => &["POST"],
         _ => return None,
     })
 }
@@ -439,7 +449,7 @@ impl Kavach {
         )
     }
 
-    fn clear_cookie(&self) -> String {
+    pub(crate) fn clear_cookie(&self) -> String {
         let s = self.settings();
         format!(
             "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
@@ -605,6 +615,9 @@ impl Kavach {
             && self.settings().organization.is_none()
         {
             // Plugin routes exist only when the plugin is on.
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
+        if segs.first() == Some(&"admin") && self.settings().admin.is_none() {
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         }
         if req.body.len() > self.settings().max_body_bytes {
@@ -1099,6 +1112,7 @@ impl Kavach {
                 })
             }
             (m, ["two-factor", ..]) => self.route_two_factor(req, m, &segs).await,
+            (m, ["admin", ..]) => self.route_admin(req, m, &segs).await,
             _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
         }
     }

@@ -28,6 +28,19 @@ pub struct User {
     pub image: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `user` unless the admin plugin (or `admin({ defaultRole })`) set another.
+    pub role: String,
+    pub banned: bool,
+    pub ban_reason: Option<String>,
+    /// When a ban ends by itself (`None`: never).
+    pub ban_expires: Option<i64>,
+}
+
+impl User {
+    /// Banned at `now_ms` (a ban whose expiry passed no longer counts).
+    pub fn is_banned(&self, now_ms: i64) -> bool {
+        self.banned && !matches!(self.ban_expires, Some(t) if t <= now_ms)
+    }
 }
 
 /// A signed-in session (never its token).
@@ -43,6 +56,8 @@ pub struct Session {
     pub updated_at: i64,
     /// The organization this session acts in (the organization plugin), if one was chosen.
     pub active_organization_id: Option<String>,
+    /// The admin's user id when this session is an impersonation (it then never slides).
+    pub impersonated_by: Option<String>,
 }
 
 /// What sign-up and sign-in return: the session, its user, and the token (for the cookie) once.
@@ -108,7 +123,7 @@ fn check_password(password: &str, min: usize) -> Result<()> {
     Ok(())
 }
 
-fn new_session_token() -> String {
+pub(crate) fn new_session_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -139,9 +154,16 @@ macro_rules! user_from_row {
             image: col_opt_str!(r, concat!($p, "image"))?,
             created_at: r.try_get::<Ts, _>(concat!($p, "created_at"))?.0,
             updated_at: r.try_get::<Ts, _>(concat!($p, "updated_at"))?.0,
+            role: col_str!(r, concat!($p, "role"))?,
+            banned: r.try_get::<bool, _>(concat!($p, "banned"))?,
+            ban_reason: col_opt_str!(r, concat!($p, "ban_reason"))?,
+            ban_expires: r
+                .try_get::<Option<Ts>, _>(concat!($p, "ban_expires"))?
+                .map(|t| t.0),
         }
     }};
 }
+pub(crate) use user_from_row;
 
 impl HumanStore<'_> {
     fn sql<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
@@ -183,9 +205,18 @@ impl HumanStore<'_> {
             image: input.image,
             created_at: now_ms,
             updated_at: now_ms,
+            role: self
+                .settings
+                .admin
+                .as_ref()
+                .map_or("user", |a| a.default_role.as_str())
+                .to_owned(),
+            banned: false,
+            ban_reason: None,
+            ban_expires: None,
         };
         let insert_user = self.sql(
-            "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -194,7 +225,7 @@ impl HumanStore<'_> {
             let mut tx = p.begin().await?;
             sqlx::query(&insert_user)
                 .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
-                .bind(Ts(now_ms)).bind(Ts(now_ms))
+                .bind(Ts(now_ms)).bind(Ts(now_ms)).bind(&user.role)
                 .execute(&mut *tx).await?;
             sqlx::query(&insert_account)
                 .bind(new_id()).bind(&user.id).bind(CREDENTIAL_PROVIDER).bind(&user.id).bind(&hash)
@@ -259,7 +290,8 @@ impl HumanStore<'_> {
         };
         let sql = self.sql(
             "SELECT u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
-             u.created_at AS u_created_at, u.updated_at AS u_updated_at, a.id AS a_id, a.password AS a_password \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at, u.role AS u_role, u.banned AS u_banned, \
+             u.ban_reason AS u_ban_reason, u.ban_expires AS u_ban_expires, a.id AS a_id, a.password AS a_password \
              FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.email = ?",
         );
         let found: Option<(User, String, Option<String>)> = on_pool!(self.pool, p => {
@@ -269,7 +301,7 @@ impl HumanStore<'_> {
             }
         });
         let password = input.password;
-        let Some((user, account_id, Some(stored))) = found else {
+        let Some((mut user, account_id, Some(stored))) = found else {
             // Same work as a real check, so an unknown email answers in the same time.
             blocking(move || burn_verification(&password, iterations)).await?;
             return Err(KavachError::InvalidCredentials);
@@ -300,6 +332,13 @@ impl HumanStore<'_> {
                 return Err(KavachError::InvalidCredentials)
             }
         }
+        // Only now, after the password: a ban must not tell wrong passwords from right ones.
+        if user.banned {
+            if user.is_banned(now_ms) {
+                return Err(KavachError::UserBanned);
+            }
+            crate::admin::lift_expired_ban(self.pool, self.dialect, &mut user, now_ms).await?;
+        }
         if self.settings.require_email_verification && !user.email_verified {
             if self.callbacks.send_verification_email.is_some() {
                 self.send_verification(&user, client.origin.as_deref(), None, now_ms)
@@ -327,6 +366,7 @@ impl HumanStore<'_> {
             created_at: now_ms,
             updated_at: now_ms,
             active_organization_id: None,
+            impersonated_by: None,
         };
         let sql = self.sql(
             "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -382,8 +422,10 @@ impl HumanStore<'_> {
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.expires_at AS s_expires_at, s.ip_address AS s_ip_address, \
              s.user_agent AS s_user_agent, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
              s.active_organization_id AS s_active_organization_id, \
+             s.impersonated_by AS s_impersonated_by, \
              u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
-             u.created_at AS u_created_at, u.updated_at AS u_updated_at \
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at, u.role AS u_role, u.banned AS u_banned, \
+             u.ban_reason AS u_ban_reason, u.ban_expires AS u_ban_expires \
              FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?",
         );
         let found: Option<(Session, User)> = on_pool!(self.pool, p => {
@@ -399,6 +441,7 @@ impl HumanStore<'_> {
                         created_at: r.try_get::<Ts, _>("s_created_at")?.0,
                         updated_at: r.try_get::<Ts, _>("s_updated_at")?.0,
                         active_organization_id: col_opt_str!(r, "s_active_organization_id")?,
+                        impersonated_by: col_opt_str!(r, "s_impersonated_by")?,
                     },
                     user_from_row!(&r, "u_"),
                 )),
@@ -407,13 +450,17 @@ impl HumanStore<'_> {
         let Some((mut session, user)) = found else {
             return Ok(None);
         };
-        if session.expires_at <= now_ms {
+        // A banned user's leftover session (say, one created while the ban was being written) is dead.
+        if session.expires_at <= now_ms || user.is_banned(now_ms) {
             let sql = self.sql("DELETE FROM kavach_session WHERE id = ?");
             on_pool!(self.pool, p => sqlx::query(&sql).bind(&session.id).execute(p).await?.rows_affected());
             return Ok(None);
         }
         let refreshed_at = session.expires_at - self.settings.session_ttl_ms;
-        if now_ms - refreshed_at >= self.settings.session_update_age_ms {
+        // An impersonation ends when its TTL does: it never slides.
+        if session.impersonated_by.is_none()
+            && now_ms - refreshed_at >= self.settings.session_update_age_ms
+        {
             session.expires_at = now_ms.saturating_add(self.settings.session_ttl_ms);
             session.updated_at = now_ms;
             let sql =
@@ -563,8 +610,8 @@ impl HumanStore<'_> {
         Ok(user_id)
     }
 
-    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at FROM kavach_user WHERE id = ?");
+    pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
+        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE id = ?");
         Ok(
             on_pool!(self.pool, p => match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
                 None => None,
@@ -665,7 +712,7 @@ impl HumanStore<'_> {
         let Ok(email) = normalize_email(email) else {
             return Ok(());
         };
-        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at FROM kavach_user WHERE email = ?");
+        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE email = ?");
         let user: Option<User> = on_pool!(self.pool, p => match sqlx::query(&sql).bind(&email).fetch_optional(p).await? {
             None => None,
             Some(r) => Some(user_from_row!(&r, "")),

@@ -411,9 +411,10 @@ impl Kavach {
             Ok(Some((session, user))) => {
                 let now = self.now_ms();
                 let refreshed_at = session.expires_at - self.settings.session_ttl_ms;
-                if session.expires_at <= now
-                    || now - refreshed_at >= self.settings.session_update_age_ms
-                {
+                // An impersonation never slides; a banned user's leftover row is deleted by the async path.
+                let refresh_due = session.impersonated_by.is_none()
+                    && now - refreshed_at >= self.settings.session_update_age_ms;
+                if session.expires_at <= now || refresh_due || user.is_banned(now) {
                     None
                 } else {
                     Some(Ok(Some((session, user))))

@@ -328,7 +328,8 @@ impl Drop for SqliteFast {
 }
 
 const SELECT_SESSION: &str = "SELECT s.id, s.user_id, s.expires_at, s.ip_address, s.user_agent, s.created_at, s.updated_at, \
-     u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at, s.active_organization_id \
+     u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at, \
+     s.impersonated_by, u.role, u.banned, u.ban_reason, u.ban_expires, s.active_organization_id \
      FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?1";
 
 impl SqliteFast {
@@ -350,7 +351,8 @@ impl SqliteFast {
                             user_agent: r.get(4)?,
                             created_at: r.get(5)?,
                             updated_at: r.get(6)?,
-                            active_organization_id: r.get(14)?,
+                            impersonated_by: r.get(14)?,
+                            active_organization_id: r.get(19)?,
                         },
                         crate::human::User {
                             id: r.get(7)?,
@@ -360,6 +362,10 @@ impl SqliteFast {
                             image: r.get(11)?,
                             created_at: r.get(12)?,
                             updated_at: r.get(13)?,
+                            role: r.get(15)?,
+                            banned: r.get(16)?,
+                            ban_reason: r.get(17)?,
+                            ban_expires: r.get(18)?,
                         },
                     ))
                 })

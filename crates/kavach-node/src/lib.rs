@@ -732,6 +732,16 @@ impl NativeKavach {
         }
     }
 
+    /// `admin.*`: `op` names the call, `input` its argument; answers the JSON result.
+    #[napi]
+    pub async fn admin(
+        &self,
+        op: String,
+        input: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        self.inner.admin_call(&op, input).await.map_err(to_js)
+    }
+
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
         self.inner.close().await;
