@@ -197,6 +197,8 @@ pub struct Settings {
     pub cookie_auth: Vec<crate::external::CookieAuth>,
     /// `Some(custom role names)` when `organization()` is on.
     pub organization: Option<Vec<String>>,
+    /// `jwt()`'s checked options when it is on.
+    pub jwt: Option<crate::jwt::JwtSettings>,
 }
 
 /// Checks `plugins`: returns the organization plugin's custom roles when it is on. A plugin this
@@ -218,6 +220,8 @@ fn parse_plugins(plugins: &[crate::external::ExternalAuthEntry]) -> Result<Optio
                 };
                 organization = Some(roles);
             }
+            // Checked by `jwt::settings` (it needs the secret and baseUrl).
+            "jwt" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -545,6 +549,11 @@ impl KavachConfig {
             rate_limits,
             cookie_auth: crate::external::parse(&self.external_auth)?,
             organization: parse_plugins(&self.plugins)?,
+            jwt: crate::jwt::settings(
+                &self.plugins,
+                self.secret.as_deref(),
+                self.base_url.as_deref(),
+            )?,
         })
     }
 }

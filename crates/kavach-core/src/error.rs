@@ -47,6 +47,22 @@ pub enum KavachError {
     /// The change would leave an organization without an owner.
     #[error("an organization must keep at least one owner")]
     LastOwner,
+    /// The call needs a signed-in session and the request carries none.
+    #[error("sign in first")]
+    Unauthorized,
+    /// A JWT that is malformed, unsigned by a key of ours, tampered with, or for another issuer or
+    /// audience (the message says which, never the token).
+    #[error("{0}")]
+    JwtInvalid(&'static str),
+    /// A JWT past its `exp`.
+    #[error("the token has expired")]
+    JwtExpired,
+    /// `jwt({ customClaims })` threw or rejected: no token is issued.
+    #[error("jwt customClaims failed")]
+    JwtClaimsFailed,
+    /// `jwt({ customClaims })` answered something other than an object of extra claims.
+    #[error("{0}")]
+    JwtClaimsInvalid(String),
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -85,6 +101,11 @@ impl KavachError {
             Self::AgentLimitReached(_) => "AGENT_LIMIT_REACHED",
             Self::Conflict(_) => "CONFLICT",
             Self::Closed => "CLOSED",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::JwtInvalid(_) => "INVALID_TOKEN",
+            Self::JwtExpired => "TOKEN_EXPIRED",
+            Self::JwtClaimsFailed => "JWT_CLAIMS_FAILED",
+            Self::JwtClaimsInvalid(_) => "JWT_CLAIMS_INVALID",
             Self::Busy => "DATABASE_BUSY",
             Self::UserExists => "USER_EXISTS",
             Self::LastOwner => "LAST_OWNER",
@@ -104,6 +125,8 @@ impl KavachError {
             Self::UserExists | Self::LastOwner => 409,
             Self::InvalidCredentials => 401,
             Self::InvalidToken => 400,
+            Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
+            Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::EmailNotVerified => 403,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,

@@ -41,7 +41,7 @@ pub struct HttpResponse {
 }
 
 /// A failure shaped as `{ error: { code, message } }`.
-struct ApiError {
+pub(crate) struct ApiError {
     status: u16,
     code: &'static str,
     message: String,
@@ -49,7 +49,7 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -57,7 +57,7 @@ impl ApiError {
             headers: Vec::new(),
         }
     }
-    fn unauthorized() -> Self {
+    pub(crate) fn unauthorized() -> Self {
         Self::new(401, "UNAUTHORIZED", "sign in first")
     }
     fn not_found(what: &str) -> Self {
@@ -78,7 +78,7 @@ impl From<KavachError> for ApiError {
     }
 }
 
-type ApiResult = Result<HttpResponse, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
 fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
     let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
@@ -129,7 +129,7 @@ fn iso_times(v: &mut Value) {
     }
 }
 
-fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+pub(crate) fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
     let mut body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
     iso_times(&mut body);
@@ -248,6 +248,7 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["organizations", _] => &["GET", "PATCH", "DELETE"],
         ["organizations", _, "members"] => &["GET", "POST"],
         ["organizations", _, "members", _] => &["PATCH", "DELETE"],
+        ["jwt", "token"] | ["jwks"] => &["GET"],
         _ => return None,
     })
 }
@@ -588,6 +589,7 @@ impl Kavach {
             self.check_origin(req)?;
         }
         match (method.as_str(), segs.as_slice()) {
+            (m, ["jwt", ..] | ["jwks"]) => self.route_jwt(req, m, &segs).await,
             ("POST", ["auth", "sign-up"]) => {
                 let input: SignUp = parse_body(req)?;
                 self.limit_ip(req).await?;

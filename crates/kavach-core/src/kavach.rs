@@ -41,6 +41,7 @@ pub struct Kavach {
     closed: AtomicBool,
     by_hash_sql: String,
     by_id_sql: String,
+    jwt_keys: crate::jwt::KeyCache,
 }
 
 impl std::fmt::Debug for Kavach {
@@ -120,6 +121,7 @@ impl Kavach {
             batcher,
             sqlite,
             closed: AtomicBool::new(false),
+            jwt_keys: Default::default(),
         }))
     }
 
@@ -141,7 +143,15 @@ impl Kavach {
         &self.pool
     }
 
-    fn check_open(&self) -> Result<()> {
+    pub(crate) fn callbacks(&self) -> &Callbacks {
+        &self.callbacks
+    }
+
+    pub(crate) fn jwt_keys(&self) -> &crate::jwt::KeyCache {
+        &self.jwt_keys
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(KavachError::Closed)
         } else {

@@ -16,11 +16,13 @@ pub mod error;
 pub mod external;
 pub mod http;
 pub mod human;
+pub mod jwt;
 pub mod kavach;
 pub mod orgs;
 pub mod passwords;
 pub mod permission;
 pub mod ratelimit;
+pub mod sealed;
 mod sqlite_fast;
 pub mod token;
 
