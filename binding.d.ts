@@ -45,6 +45,11 @@ export declare class NativeKavach {
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
   /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
   organizations(op: string, input: any): Promise<any>
+  /**
+   * `jwt.*`: `issue` (`{ cookie?, authorization? }` -> the token), `verify` (a token -> its
+   * claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> the new kid).
+   */
+  jwt(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 
@@ -104,4 +109,4 @@ export interface LegacyHashInput {
 export declare function migrate(url: string): Promise<Array<number>>
 
 /** Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this). */
-export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<NativeKavach>
+export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, jwtCustomClaims?: (((arg: any) => Promise<any>)) | undefined | null): Promise<NativeKavach>

@@ -319,6 +319,23 @@ function makeInstance(n, maxBody) {
       listMembers: (input) => org('listMembers', input, (list) => list.map(memberFromNative)),
       list: (input) => org('list', input, (list) => list.map(orgFromNative)),
     },
+    // jwt.* (the jwt() plugin): Results, except getJwks, which throws like the HTTP route fails.
+    jwt: {
+      issue: async (arg) => {
+        try {
+          const [cookie, authorization] = credentialsOf(arg)
+          return ok(await n.jwt('issue', { cookie: cookie ?? null, authorization: authorization ?? null }))
+        } catch (e) {
+          return fail(e)
+        }
+      },
+      verify: (token) =>
+        typeof token === 'string'
+          ? n.jwt('verify', token).then(ok, fail)
+          : Promise.resolve(fail(new KavachError('VALIDATION_FAILED', 'the token must be a string'))),
+      getJwks: () => call(() => n.jwt('jwks', null)),
+      rotateKeys: () => n.jwt('rotateKeys', null).then(ok, fail),
+    },
     /** The configured mount (default `/api/kavach`). */
     basePath,
     close: () => call(() => n.close()),
@@ -361,9 +378,22 @@ async function createKavach(config) {
             .then(() => fn({ ...message, user: userFromNative(message.user) }))
             .then(() => undefined)
       : undefined
+  // jwt({ customClaims }): handed `{ session, user }` with Dates; its answer crosses as JSON (a
+  // non-object answer fails the issue in Rust with JWT_CLAIMS_INVALID, a throw with JWT_CLAIMS_FAILED).
+  const jwtPlugin = Array.isArray(config.plugins) ? config.plugins.find((p) => p && p.id === 'jwt') : undefined
+  const claimsFn = jwtPlugin && jwtPlugin.options ? jwtPlugin.options.customClaims : undefined
+  if (claimsFn !== undefined && typeof claimsFn !== 'function') {
+    throw new KavachError('CONFIG_INVALID', 'jwt({ customClaims }) must be a function')
+  }
+  const customClaims = claimsFn
+    ? (input) =>
+        Promise.resolve()
+          .then(() => claimsFn({ session: sessionFromNative(input.session), user: userFromNative(input.user) }))
+          .then((v) => (v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : JSON.parse(JSON.stringify(v))))
+    : undefined
   let n
   try {
-    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash, mailer(ep.sendResetPassword), mailer(ep.sendVerificationEmail))
+    n = await native.open(json, process.env.NODE_ENV, verifyLegacyHash, mailer(ep.sendResetPassword), mailer(ep.sendVerificationEmail), customClaims)
   } catch (e) {
     throw toKavachError(e)
   }
