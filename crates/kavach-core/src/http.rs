@@ -562,6 +562,10 @@ impl Kavach {
             path.split('/').collect()
         };
         let method = req.method.to_ascii_uppercase();
+        if matches!(segs.as_slice(), ["jwt", ..] | ["jwks"]) && self.settings().jwt.is_none() {
+            // Plugin routes exist only when the plugin is on (not even as a 405).
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
         let Some(allowed) = allowed_methods(&segs) else {
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         };

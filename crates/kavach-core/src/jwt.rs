@@ -313,6 +313,11 @@ impl Kavach {
     /// The plugin's options, or CONFIG_INVALID when `jwt()` is not in `plugins`.
     pub fn jwt_settings(&self) -> Result<&JwtSettings> {
         self.check_open()?;
+        // jsonwebtoken panics at first use if it cannot tell its crypto backend from its features
+        // (both on, should another crate turn aws_lc_rs on): name ours. Already set is fine.
+        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+        );
         self.settings().jwt.as_ref().ok_or_else(|| {
             KavachError::ConfigInvalid("JWTs need the jwt() plugin in plugins".into())
         })

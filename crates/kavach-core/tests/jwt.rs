@@ -433,6 +433,11 @@ async fn http_routes_exist_only_with_the_plugin() {
     let jwks: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(kids(&jwks).len(), 1);
     assert_eq!(k.handle(get("/jwt/token", None)).await.status, 401);
+    let post = HttpRequest {
+        method: "POST".into(),
+        ..get("/jwks", None)
+    };
+    assert_eq!(k.handle(post.clone()).await.status, 405);
     let (token, _) = session_for(&k, "http@example.com").await;
     let r = k
         .handle(get("/jwt/token", Some(format!("kavach_session={token}"))))
@@ -455,6 +460,7 @@ async fn http_routes_exist_only_with_the_plugin() {
     .unwrap();
     assert_eq!(off.handle(get("/jwks", None)).await.status, 404);
     assert_eq!(off.handle(get("/jwt/token", None)).await.status, 404);
+    assert_eq!(off.handle(post).await.status, 404);
     assert_eq!(code(off.jwt_jwks().await), "CONFIG_INVALID");
     off.close().await;
 }
