@@ -52,6 +52,11 @@ export declare class NativeKavach {
   twoFactor(op: string, input: any): Promise<any>
   /** `admin.*`: `op` names the call, `input` its argument; answers the JSON result. */
   admin(op: string, input: any): Promise<any>
+  /**
+   * `jwt.*`: `issue` (`{ cookie?, authorization? }` -> the token), `verify` (a token -> its
+   * claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> the new kid).
+   */
+  jwt(op: string, input: any): Promise<any>
   close(): Promise<void>
 }
 

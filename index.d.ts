@@ -313,6 +313,33 @@ export interface AuditEntry {
   timestamp: Date
 }
 
+/** The claims of a kavachos JWT: the registered ones, `sid`, `email`, and what `customClaims` added. */
+export interface JwtPayload {
+  iss: string
+  /** The user id. */
+  sub: string
+  aud?: string | string[]
+  iat: number
+  exp: number
+  jti: string
+  /** The session id. */
+  sid: string
+  email: string
+  [claim: string]: unknown
+}
+
+/** A public signing key as the JWKS publishes it (Ed25519 `OKP` or `RSA`). */
+export interface Jwk {
+  kid: string
+  kty: 'OKP' | 'RSA'
+  alg: 'EdDSA' | 'RS256'
+  use: 'sig'
+  crv?: 'Ed25519'
+  x?: string
+  n?: string
+  e?: string
+}
+
 export interface Kavach {
   agent: {
     /** Creates an agent; the returned `token` is shown once and stored only as a hash. */
@@ -417,6 +444,17 @@ export interface Kavach {
     impersonate(input: { adminId: string; userId: string }): Promise<Result<{ session: Session; user: User; token: string }>>
     /** Ends the impersonation session holding `token` (FORBIDDEN for an ordinary session). */
     stopImpersonating(token: string): Promise<Result<void>>
+  }
+  /** The jwt plugin's calls (add `jwt()` to `plugins`). */
+  jwt: {
+    /** A JWT for the session the source carries; error UNAUTHORIZED without one. */
+    issue(source: SessionSource): Promise<Result<{ token: string }>>
+    /** Checks signature (our keys only, by `kid`), `exp`, `iss` and `aud`; answers the claims. Errors: INVALID_TOKEN, TOKEN_EXPIRED. */
+    verify(token: string): Promise<Result<JwtPayload>>
+    /** The public keys (active, and retired ones for `expiresIn` + 60 s); what `GET /jwks` serves. */
+    getJwks(): Promise<{ keys: Jwk[] }>
+    /** Makes a new signing key; the old one keeps verifying its tokens until they expire. */
+    rotateKeys(): Promise<Result<{ kid: string }>>
   }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>

@@ -427,6 +427,23 @@ function makeInstance(n, maxBody) {
       impersonate: (input) => adm('impersonate', input, signedFromNative),
       stopImpersonating: (token) => adm('stopImpersonating', token, none),
     },
+    // jwt.* (the jwt() plugin): Results, except getJwks, which throws like the HTTP route fails.
+    jwt: {
+      issue: async (arg) => {
+        try {
+          const [cookie, authorization] = credentialsOf(arg)
+          return ok(await n.jwt('issue', { cookie: cookie ?? null, authorization: authorization ?? null }))
+        } catch (e) {
+          return fail(e)
+        }
+      },
+      verify: (token) =>
+        typeof token === 'string'
+          ? n.jwt('verify', token).then(ok, fail)
+          : Promise.resolve(fail(new KavachError('VALIDATION_FAILED', 'the token must be a string'))),
+      getJwks: () => call(() => n.jwt('jwks', null)),
+      rotateKeys: () => n.jwt('rotateKeys', null).then(ok, fail),
+    },
     /** The configured mount (default `/api/kavach`). */
     basePath,
     close: () => call(() => n.close()),
@@ -469,6 +486,19 @@ async function createKavach(config) {
             .then(() => fn({ ...message, user: userFromNative(message.user) }))
             .then(() => undefined)
       : undefined
+  // jwt({ customClaims }): handed `{ session, user }` with Dates; its answer crosses as JSON (a
+  // non-object answer fails the issue in Rust with JWT_CLAIMS_INVALID, a throw with JWT_CLAIMS_FAILED).
+  const jwtPlugin = Array.isArray(config.plugins) ? config.plugins.find((p) => p && p.id === 'jwt') : undefined
+  const claimsFn = jwtPlugin && jwtPlugin.options ? jwtPlugin.options.customClaims : undefined
+  if (claimsFn !== undefined && typeof claimsFn !== 'function') {
+    throw new KavachError('CONFIG_INVALID', 'jwt({ customClaims }) must be a function')
+  }
+  const customClaims = claimsFn
+    ? (input) =>
+        Promise.resolve()
+          .then(() => claimsFn({ session: sessionFromNative(input.session), user: userFromNative(input.user) }))
+          .then((v) => (v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : JSON.parse(JSON.stringify(v))))
+    : undefined
   const orgPlugin = Array.isArray(config.plugins) ? config.plugins.find((p) => p && p.id === 'organization') : undefined
   const sendInvitation = orgPlugin && orgPlugin.options ? orgPlugin.options.sendInvitationEmail : undefined
   if (sendInvitation !== undefined && typeof sendInvitation !== 'function') {
@@ -489,6 +519,7 @@ async function createKavach(config) {
       mailer(ep.sendResetPassword),
       mailer(ep.sendVerificationEmail),
       inviteMailer,
+      customClaims,
     )
   } catch (e) {
     throw toKavachError(e)

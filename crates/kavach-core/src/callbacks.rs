@@ -17,6 +17,12 @@ pub trait EmailSender: Send + Sync + 'static {
     fn send(&self, message: serde_json::Value) -> BoxFut<'static, Result<()>>;
 }
 
+/// `jwt({ customClaims })`: given `{ session, user }` (the core's JSON, times in Unix ms), answers a
+/// JSON object of extra claims for the token being issued.
+pub trait JwtClaims: Send + Sync + 'static {
+    fn claims(&self, input: serde_json::Value) -> BoxFut<'static, Result<serde_json::Value>>;
+}
+
 /// Every callback an instance may hold.
 #[derive(Clone, Default)]
 pub struct Callbacks {
@@ -25,6 +31,7 @@ pub struct Callbacks {
     pub send_verification_email: Option<Arc<dyn EmailSender>>,
     /// `organization({ sendInvitationEmail })`: `{ email, role, organization, inviter, invitationId, url }`.
     pub send_invitation_email: Option<Arc<dyn EmailSender>>,
+    pub jwt_claims: Option<Arc<dyn JwtClaims>>,
 }
 
 impl std::fmt::Debug for Callbacks {

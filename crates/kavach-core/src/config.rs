@@ -201,6 +201,8 @@ pub struct Settings {
     pub two_factor: Option<crate::two_factor::TwoFactorSettings>,
     /// The admin plugin's options when `admin()` is on.
     pub admin: Option<crate::admin::AdminOptions>,
+    /// `jwt()`'s checked options when it is on.
+    pub jwt: Option<crate::jwt::JwtSettings>,
 }
 
 /// Checks `plugins`: returns the organization plugin's settings when it is on. A plugin this
@@ -216,6 +218,8 @@ fn parse_plugins(
             "two-factor" => {}
             // Checked by `crate::admin::options`.
             "admin" => {}
+            // Checked by `jwt::settings` (it needs the secret and baseUrl).
+            "jwt" => {}
             other => {
                 return Err(KavachError::ConfigInvalid(format!(
                     "the \"{other}\" plugin is not available in this version of kavachos yet"
@@ -545,6 +549,11 @@ impl KavachConfig {
             organization: parse_plugins(&self.plugins)?,
             two_factor: crate::two_factor::parse_plugin(&self.plugins, self.secret.as_deref())?,
             admin: crate::admin::options(&self.plugins)?,
+            jwt: crate::jwt::settings(
+                &self.plugins,
+                self.secret.as_deref(),
+                self.base_url.as_deref(),
+            )?,
         })
     }
 }

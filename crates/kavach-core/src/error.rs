@@ -62,6 +62,22 @@ pub enum KavachError {
     /// Sign-in of a banned user (checked after the password, so it is no oracle for passwords).
     #[error("this account is banned")]
     UserBanned,
+    /// The call needs a signed-in session and the request carries none.
+    #[error("sign in first")]
+    Unauthorized,
+    /// A JWT that is malformed, unsigned by a key of ours, tampered with, or for another issuer or
+    /// audience (the message says which, never the token).
+    #[error("{0}")]
+    JwtInvalid(&'static str),
+    /// A JWT past its `exp`.
+    #[error("the token has expired")]
+    JwtExpired,
+    /// `jwt({ customClaims })` threw or rejected: no token is issued.
+    #[error("jwt customClaims failed")]
+    JwtClaimsFailed,
+    /// `jwt({ customClaims })` answered something other than an object of extra claims.
+    #[error("{0}")]
+    JwtClaimsInvalid(String),
     /// The instance was closed.
     #[error("this kavachos instance is closed")]
     Closed,
@@ -108,6 +124,11 @@ impl KavachError {
             Self::Closed => "CLOSED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::InvitationExpired => "INVITATION_EXPIRED",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::JwtInvalid(_) => "INVALID_TOKEN",
+            Self::JwtExpired => "TOKEN_EXPIRED",
+            Self::JwtClaimsFailed => "JWT_CLAIMS_FAILED",
+            Self::JwtClaimsInvalid(_) => "JWT_CLAIMS_INVALID",
             Self::Busy => "DATABASE_BUSY",
             Self::UserExists => "USER_EXISTS",
             Self::LastOwner => "LAST_OWNER",
@@ -137,6 +158,8 @@ impl KavachError {
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
             Self::TooManyAttempts(_) => 429,
             Self::UserBanned => 403,
+            Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
+            Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
             Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,

@@ -267,6 +267,7 @@ fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
         ["admin", "users", _] => &["GET", "DELETE"],
         ["admin", "users", _, "ban" | "unban" | "role" | "impersonate"] => &["POST"],
         ["admin", "stop-impersonating"] => &["POST"],
+        ["jwt", "token"] | ["jwks"] => &["GET"],
         _ => return None,
     })
 }
@@ -599,6 +600,10 @@ impl Kavach {
             path.split('/').collect()
         };
         let method = req.method.to_ascii_uppercase();
+        if matches!(segs.as_slice(), ["jwt", ..] | ["jwks"]) && self.settings().jwt.is_none() {
+            // Plugin routes exist only when the plugin is on (not even as a 405).
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
         let Some(allowed) = allowed_methods(&segs) else {
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         };
@@ -631,6 +636,7 @@ impl Kavach {
             self.check_origin(req)?;
         }
         match (method.as_str(), segs.as_slice()) {
+            (m, ["jwt", ..] | ["jwks"]) => self.route_jwt(req, m, &segs).await,
             ("POST", ["auth", "sign-up"]) => {
                 let input: SignUp = parse_body(req)?;
                 self.limit_ip(req).await?;

@@ -42,6 +42,7 @@ pub struct Kavach {
     closed: AtomicBool,
     by_hash_sql: String,
     by_id_sql: String,
+    jwt_keys: crate::jwt::KeyCache,
 }
 
 impl std::fmt::Debug for Kavach {
@@ -121,6 +122,7 @@ impl Kavach {
             batcher,
             sqlite,
             closed: AtomicBool::new(false),
+            jwt_keys: Default::default(),
         }))
     }
 
@@ -140,6 +142,14 @@ impl Kavach {
     /// The sqlx pool (for the parts of kavachos that build on this one, and for tests).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub(crate) fn callbacks(&self) -> &Callbacks {
+        &self.callbacks
+    }
+
+    pub(crate) fn jwt_keys(&self) -> &crate::jwt::KeyCache {
+        &self.jwt_keys
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {

@@ -162,6 +162,22 @@ impl kavach_core::callbacks::EmailSender for JsEmail {
     }
 }
 
+struct JsJwtClaims(Arc<JsAsyncFn<serde_json::Value, serde_json::Value>>);
+
+impl kavach_core::callbacks::JwtClaims for JsJwtClaims {
+    fn claims(
+        &self,
+        input: serde_json::Value,
+    ) -> kavach_core::BoxFut<'static, kavach_core::Result<serde_json::Value>> {
+        let f = self.0.clone();
+        Box::pin(async move {
+            let failed = |_| KavachError::JwtClaimsFailed;
+            let promise = f.call_async(input).await.map_err(failed)?;
+            promise.await.map_err(failed)
+        })
+    }
+}
+
 /// Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this).
 #[napi]
 pub async fn open(
@@ -178,6 +194,16 @@ pub async fn open(
     >,
     send_invitation_email: Option<
         ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
+    jwt_custom_claims: Option<
+        ThreadsafeFunction<
+            serde_json::Value,
+            Promise<serde_json::Value>,
+            serde_json::Value,
+            Status,
+            false,
+            true,
+        >,
     >,
 ) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
@@ -197,6 +223,9 @@ pub async fn open(
         send_invitation_email: send_invitation_email.map(|f| {
             Arc::new(JsEmail(Arc::new(f), "sendInvitationEmail"))
                 as Arc<dyn kavach_core::callbacks::EmailSender>
+        }),
+        jwt_claims: jwt_custom_claims.map(|f| {
+            Arc::new(JsJwtClaims(Arc::new(f))) as Arc<dyn kavach_core::callbacks::JwtClaims>
         }),
     };
     let clock = Arc::new(kavach_core::SystemClock);
@@ -740,6 +769,53 @@ impl NativeKavach {
         input: serde_json::Value,
     ) -> napi::Result<serde_json::Value> {
         self.inner.admin_call(&op, input).await.map_err(to_js)
+    }
+
+    /// `jwt.*`: `issue` (`{ cookie?, authorization? }` -> the token), `verify` (a token -> its
+    /// claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> the new kid).
+    #[napi]
+    pub async fn jwt(
+        &self,
+        op: String,
+        input: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let k = &self.inner;
+        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+        match op.as_str() {
+            "issue" => {
+                k.jwt_settings().map_err(to_js)?;
+                let cookie = text(&input["cookie"]);
+                let found = match self.token_from(cookie.clone(), text(&input["authorization"])) {
+                    Some(token) => k.get_session(&token).await.map_err(to_js)?,
+                    None => None,
+                };
+                // An imported session (externalAuth) counts as getSession counts it.
+                let found = match (found, cookie) {
+                    (Some(f), _) => Some(f),
+                    (None, Some(c)) => {
+                        let pairs = c.split(';').filter_map(|p| p.trim().split_once('='));
+                        k.external_session(pairs).await.map_err(to_js)?
+                    }
+                    (None, None) => None,
+                };
+                let (session, user) = found.ok_or_else(|| to_js(KavachError::Unauthorized))?;
+                let token = k.jwt_issue(&session, &user).await.map_err(to_js)?;
+                Ok(serde_json::json!({ "token": token }))
+            }
+            "verify" => {
+                let token = text(&input).ok_or_else(|| {
+                    to_js(KavachError::ValidationFailed(
+                        "the token must be a string".into(),
+                    ))
+                })?;
+                k.jwt_verify(&token).await.map_err(to_js)
+            }
+            "jwks" => k.jwt_jwks().await.map_err(to_js),
+            "rotateKeys" => {
+                Ok(serde_json::json!({ "kid": k.jwt_rotate_keys().await.map_err(to_js)? }))
+            }
+            _ => Err(to_js(KavachError::Internal("unknown jwt call".into()))),
+        }
     }
 
     #[napi]
