@@ -26,6 +26,15 @@ const artifacts = process.env.KAVACH_ARTIFACTS || join(tmpdir(), 'kavach-artifac
 const secret = 'e2e-secret-'.padEnd(48, 'x')
 const password = 'correct horse battery staple'
 const isLinuxX64 = process.platform === 'linux' && process.arch === 'x64'
+// KAVACH_E2E_NEXT=15 installs that Next.js over the example's (16) after setup, and checks it the same way.
+const nextVersion = process.env.KAVACH_E2E_NEXT
+const next15 = nextVersion !== undefined && Number.parseInt(nextVersion, 10) < 16
+// Next 16 makes the middleware's req.url from the -H hostname, Next 15 always from `localhost`
+// (route handlers get localhost in both): the browser uses the name the redirects point to.
+const host = next15 ? 'localhost' : '127.0.0.1'
+// The default bundler and the other one (Next 16: Turbopack by default; Next 15: webpack).
+const defaultBuild = next15 ? 'webpack' : 'Turbopack'
+const otherBuild = next15 ? ['--turbopack'] : ['--webpack']
 
 // The environment of every next process: production, no telemetry, nothing inherited that changes it.
 function appEnv(extra) {
@@ -66,14 +75,14 @@ async function serve(args, cwd, extraEnv = {}) {
     cwd,
     // baseUrl as seed 000 sets it: Next.js hands route handlers a request.url on localhost whatever
     // the Host, so the same-origin check needs the app's own origin configured.
-    env: appEnv({ PORT: String(port), HOSTNAME: '127.0.0.1', AUTH_BASE_URL: `http://127.0.0.1:${port}`, ...extraEnv }),
+    env: appEnv({ PORT: String(port), HOSTNAME: '127.0.0.1', AUTH_BASE_URL: `http://${host}:${port}`, ...extraEnv }),
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
   let output = ''
   child.stdout.on('data', (d) => (output += d))
   child.stderr.on('data', (d) => (output += d))
-  const server = { child, origin: `http://127.0.0.1:${port}`, output: () => output }
+  const server = { child, origin: `http://${host}:${port}`, output: () => output }
   servers.add(server)
   const deadline = Date.now() + 30_000
   for (;;) {
@@ -146,6 +155,7 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
     const skip = /(^|\/)(node_modules|\.next|\.packs|\.env\.local|[^/]*\.db(-shm|-wal)?|next-env\.d\.ts)$/
     cpSync(example, app, { recursive: true, filter: (src) => !skip.test(src.slice(example.length)) })
     sh(process.execPath, [join(app, 'scripts', 'install-packed.mjs')], app, { env: appEnv({ KAVACH_REPO: root }), timeout: 180_000 })
+    if (nextVersion) sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `next@${nextVersion}`], app, { timeout: 180_000 })
     browser = await chromium.launch({
       executablePath,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -157,7 +167,7 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
     if (work && !process.env.KAVACH_KEEP) rmSync(work, { recursive: true, force: true })
   })
 
-  it('next build (Turbopack, no next.config): the seed pages in Chromium, from the middleware redirect to sign-out', { timeout: 150_000 }, async () => {
+  it(`next build (${defaultBuild}, no next.config): the seed pages in Chromium, from the middleware redirect to sign-out`, { timeout: 150_000 }, async () => {
     const built = sh(process.execPath, [nextBin(app), 'build'], app)
     assert.match(built, /Proxy \(Middleware\)|Middleware/, 'the middleware is built')
     const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'turbopack.db') })
@@ -258,8 +268,8 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
     }
   })
 
-  it('next build --webpack: the route handler, the middleware redirect and the server component', { timeout: 150_000 }, async () => {
-    sh(process.execPath, [nextBin(app), 'build', '--webpack'], app)
+  it(`next build ${otherBuild[0]}: the route handler, the middleware redirect and the server component`, { timeout: 150_000 }, async () => {
+    sh(process.execPath, [nextBin(app), 'build', ...otherBuild], app)
     const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'webpack.db') })
     try {
       await checkOverHttp(server.origin, `webpack-${Date.now()}@example.com`)
