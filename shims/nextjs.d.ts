@@ -7,7 +7,13 @@ export interface NextRouteContext {
   params?: Promise<Record<string, string | string[] | undefined>> | Record<string, string | string[] | undefined>
 }
 
-export type NextRouteHandler = (request: Request, context?: NextRouteContext) => Promise<Response>
+/**
+ * `context` is typed loosely on purpose: `next build --webpack` checks a route's second parameter
+ * against its own `{ params: Promise<{ <segment>: string[] }> }` for each route file, and the handler
+ * reads whichever catch-all segment it is given (see NextRouteContext).
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NextRouteHandler = (request: Request, context?: any) => Promise<Response>
 
 export interface KavachNextjsOptions {
   /** The mount, when the route file has no catch-all segment to read it from. */

@@ -1,0 +1,305 @@
+// examples/nextjs as a user runs it: the example is copied to a temporary folder, installed from the
+// packed tarballs (its scripts/install-packed.mjs: `npm pack` of the repository's packages, then
+// `npm install`), built with `next build` and served with `next start` on 127.0.0.1, then driven in
+// headless Chromium (playwright-core): the seed 000 middleware on the Edge runtime, the sign-up and
+// sign-in pages (hooks), the dashboard server component, the Profile (useUser/useSignOut) and the
+// agents page over the HTTP API. Screenshots go to $KAVACH_ARTIFACTS (default
+// $TMPDIR/kavach-artifacts). Then the webpack build, and the `output: 'standalone'` build moved out
+// of the app folder, each served and checked over HTTP.
+//
+// Needs Chromium (chromium-headless-shell or chromium from Debian, or KAVACH_CHROMIUM), npm, and the
+// built addon (`npm run build`). Fails, never skips, when Chromium is missing.
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFileSync, spawn } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const example = join(root, 'examples', 'nextjs')
+const executablePath = [process.env.KAVACH_CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/bin/chromium'].find((p) => p && existsSync(p))
+const artifacts = process.env.KAVACH_ARTIFACTS || join(tmpdir(), 'kavach-artifacts')
+const secret = 'e2e-secret-'.padEnd(48, 'x')
+const password = 'correct horse battery staple'
+const isLinuxX64 = process.platform === 'linux' && process.arch === 'x64'
+// KAVACH_E2E_NEXT=15 installs that Next.js over the example's (16) after setup, and checks it the same way.
+const nextVersion = process.env.KAVACH_E2E_NEXT
+const next15 = nextVersion !== undefined && Number.parseInt(nextVersion, 10) < 16
+// Next 16 makes the middleware's req.url from the -H hostname, Next 15 always from `localhost`
+// (route handlers get localhost in both): the browser uses the name the redirects point to.
+const host = next15 ? 'localhost' : '127.0.0.1'
+// The default bundler and the other one (Next 16: Turbopack by default; Next 15: webpack).
+const defaultBuild = next15 ? 'webpack' : 'Turbopack'
+const otherBuild = next15 ? ['--turbopack'] : ['--webpack']
+
+// The environment of every next process: production, no telemetry, nothing inherited that changes it.
+function appEnv(extra) {
+  const env = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', KAVACHOS_SECRET: secret, ...extra }
+  delete env.NODE_ENV
+  delete env.NODE_OPTIONS
+  delete env.NODE_TEST_CONTEXT
+  return env
+}
+
+function sh(cmd, args, cwd, { env, timeout = 150_000 } = {}) {
+  const started = Date.now()
+  try {
+    return execFileSync(cmd, args, { cwd, env: env ?? appEnv(), encoding: 'utf8', timeout, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 })
+  } catch (e) {
+    throw new Error(`${cmd} ${args.join(' ')} failed after ${Date.now() - started} ms\n${e.stdout ?? ''}\n${e.stderr ?? ''}`.slice(-6000))
+  } finally {
+    console.log(`# ${[cmd, ...args].join(' ').replace(root, '<repo>')}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+const servers = new Set()
+// Starts a server process in its own process group and waits until it answers on `origin`.
+async function serve(args, cwd, extraEnv = {}) {
+  const port = await freePort()
+  const child = spawn(process.execPath, args(port), {
+    cwd,
+    // baseUrl as seed 000 sets it: Next.js hands route handlers a request.url on localhost whatever
+    // the Host, so the same-origin check needs the app's own origin configured.
+    env: appEnv({ PORT: String(port), HOSTNAME: '127.0.0.1', AUTH_BASE_URL: `http://${host}:${port}`, ...extraEnv }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let output = ''
+  child.stdout.on('data', (d) => (output += d))
+  child.stderr.on('data', (d) => (output += d))
+  const server = { child, origin: `http://${host}:${port}`, output: () => output }
+  servers.add(server)
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${output}`)
+    try {
+      const res = await fetch(`${server.origin}/`, { redirect: 'manual' })
+      await res.arrayBuffer()
+      if (res.status < 500) return server
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`the server did not answer within 30 s:\n${output}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+async function stop(server) {
+  if (!server || !servers.has(server)) return
+  servers.delete(server)
+  if (server.child.exitCode !== null) return
+  const exited = new Promise((r) => server.child.once('exit', r))
+  try {
+    process.kill(-server.child.pid, 'SIGTERM')
+  } catch {}
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-server.child.pid, 'SIGKILL')
+    } catch {}
+  }, 5000)
+  await exited
+  clearTimeout(timer)
+}
+
+const nextBin = (app) => join(app, 'node_modules', 'next', 'dist', 'bin', 'next')
+const nextStart = (app) => (port) => [nextBin(app), 'start', '-H', '127.0.0.1', '-p', String(port)]
+
+// Over plain HTTP, as another client would: sign up, then the middleware and the server component
+// with the session cookie.
+async function checkOverHttp(origin, email) {
+  const anonymous = await fetch(`${origin}/dashboard`, { redirect: 'manual' })
+  assert.equal(anonymous.status, 307, 'the middleware redirects an anonymous visitor')
+  const to = new URL(anonymous.headers.get('location'), origin)
+  assert.equal(to.pathname, '/sign-in')
+  assert.equal(to.searchParams.get('next'), '/dashboard')
+  const up = await fetch(`${origin}/api/auth/auth/sign-up`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ email, password }),
+  })
+  const body = await up.json()
+  assert.equal(up.status, 200, JSON.stringify(body))
+  assert.equal(body.user.email, email)
+  const cookie = up.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+  assert.ok(cookie, 'sign-up sets the session cookie')
+  const dashboard = await fetch(`${origin}/dashboard`, { headers: { cookie }, redirect: 'manual' })
+  assert.equal(dashboard.status, 200)
+  assert.match(await dashboard.text(), new RegExp(`Hello, (<!-- -->)?${email.replace(/[.+]/g, '\\$&')}`), 'the server component greets the user')
+}
+
+describe('examples/nextjs: next build, next start and a real browser', { skip: !isLinuxX64 && 'the example installs the linux-x64-gnu binary' }, () => {
+  let work
+  let app
+  let browser
+  before(async () => {
+    assert.ok(executablePath, 'no Chromium found: install chromium-headless-shell (scripts/services.sh does) or set KAVACH_CHROMIUM')
+    assert.ok(existsSync(join(root, 'kavachos.linux-x64-gnu.node')) || existsSync(join(root, 'npm', 'linux-x64-gnu', 'kavachos.linux-x64-gnu.node')), 'the addon is not built: npm run build')
+    mkdirSync(artifacts, { recursive: true })
+    rmSync(join(artifacts, 'nextjs-failure.png'), { force: true })
+    console.log(`# screenshots: ${artifacts}`)
+    work = mkdtempSync(join(tmpdir(), 'kavach-nextjs-'))
+    app = join(work, 'app')
+    const skip = /(^|\/)(node_modules|\.next|\.packs|\.env\.local|[^/]*\.db(-shm|-wal)?|next-env\.d\.ts)$/
+    cpSync(example, app, { recursive: true, filter: (src) => !skip.test(src.slice(example.length)) })
+    sh(process.execPath, [join(app, 'scripts', 'install-packed.mjs')], app, { env: appEnv({ KAVACH_REPO: root }), timeout: 180_000 })
+    if (nextVersion) sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', `next@${nextVersion}`], app, { timeout: 180_000 })
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    })
+  })
+  after(async () => {
+    for (const s of [...servers]) await stop(s)
+    await browser?.close()
+    if (work && !process.env.KAVACH_KEEP) rmSync(work, { recursive: true, force: true })
+  })
+
+  it(`next build (${defaultBuild}, no next.config): the seed pages in Chromium, from the middleware redirect to sign-out`, { timeout: 150_000 }, async () => {
+    const built = sh(process.execPath, [nextBin(app), 'build'], app)
+    assert.match(built, /Proxy \(Middleware\)|Middleware/, 'the middleware is built')
+    const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'turbopack.db') })
+    const { origin } = server
+    const email = `e2e-${Date.now()}@example.com`
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const shot = (name) => page.screenshot({ path: join(artifacts, `nextjs-${name}.png`), fullPage: true })
+    const atSignIn = () => {
+      const u = new URL(page.url())
+      return u.pathname === '/sign-in' && u.searchParams.get('next') === '/dashboard'
+    }
+    try {
+      // Anonymous: the Edge middleware sends /dashboard to the sign-in page.
+      await page.goto(`${origin}/dashboard`)
+      assert.ok(atSignIn(), page.url())
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor()
+      await shot('01-sign-in-redirect')
+
+      // Sign up (useSignUp), which signs in and goes on to `next`.
+      await page.getByRole('link', { name: 'Sign up' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-up')
+      assert.equal(new URL(page.url()).searchParams.get('next'), '/dashboard')
+      await page.getByLabel('Name').fill('E2E User')
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill(password)
+      await shot('02-sign-up')
+      await page.getByRole('button', { name: 'Sign up' }).click()
+      await page.waitForURL((u) => u.pathname === '/dashboard')
+      await page.locator('#greeting').getByText(email).waitFor()
+
+      // Sign out (Profile: useSignOut), then the middleware protects /dashboard again.
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-in')
+      await page.goto(`${origin}/dashboard`)
+      assert.ok(atSignIn(), page.url())
+
+      // A wrong password is an error on the page, and no session.
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill('not the password')
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('alert').waitFor()
+      assert.ok(atSignIn())
+
+      // Sign in (useSignIn) and land on `next`: the server component greets the user by email.
+      await page.getByLabel('Password').fill(password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.waitForURL((u) => u.pathname === '/dashboard')
+      assert.equal(await page.locator('#greeting').textContent(), `Hello, ${email}`)
+      await page.locator('#profile-email').getByText(email).waitFor() // useUser, on the client
+      // The greeting is in the server's HTML (a server component), fetched with the browser's cookie.
+      const html = await (await context.request.get(`${origin}/dashboard`, { maxRedirects: 0 })).text()
+      assert.match(html, new RegExp(`id="greeting">Hello, (<!-- -->)?${email.replace(/[.+]/g, '\\$&')}<`))
+      await shot('03-dashboard')
+
+      // A reload keeps the session.
+      await page.reload()
+      assert.equal(new URL(page.url()).pathname, '/dashboard')
+      assert.equal(await page.locator('#greeting').textContent(), `Hello, ${email}`)
+
+      // Agents: create one through the HTTP API, see its token once, authorize a call with it.
+      await page.getByRole('link', { name: 'Agents' }).click()
+      await page.waitForURL((u) => u.pathname === '/dashboard/agents')
+      await page.getByLabel('Agent name').fill('e2e-agent')
+      await page.getByRole('button', { name: 'Create agent' }).click()
+      const token = (await page.locator('#agent-token').textContent()).trim()
+      assert.match(token, /^kv_/)
+      await page.locator('#agents').getByText('e2e-agent').waitFor()
+      await page.getByRole('button', { name: /^Authorize/ }).click()
+      await page.locator('#decision').getByText(/^allowed/).waitFor()
+      await shot('04-agent-token-and-decision')
+      // Once: the list (the page's and the API's) never carries it again.
+      const listed = await (await context.request.get(`${origin}/api/auth/agents`)).text()
+      assert.match(listed, /e2e-agent/)
+      assert.ok(!listed.includes(token), 'the agents list never carries the token')
+      await page.reload()
+      await page.locator('#agents').getByText('e2e-agent').waitFor()
+      assert.equal(await page.locator('#agent-token').count(), 0)
+      assert.ok(!(await page.content()).includes(token))
+
+      // Sign out: /dashboard redirects again.
+      await page.goto(`${origin}/dashboard`)
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-in')
+      await page.goto(`${origin}/dashboard`)
+      assert.ok(atSignIn(), page.url())
+      await shot('05-signed-out')
+      assert.deepEqual(errors, [], 'no error in the page')
+    } catch (e) {
+      await shot('failure').catch(() => {})
+      e.message += `\n--- next start output ---\n${server.output().slice(-4000)}`
+      throw e
+    } finally {
+      await context.close()
+      await stop(server)
+    }
+  })
+
+  it(`next build ${otherBuild[0]}: the route handler, the middleware redirect and the server component`, { timeout: 150_000 }, async () => {
+    sh(process.execPath, [nextBin(app), 'build', ...otherBuild], app)
+    const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'webpack.db') })
+    try {
+      await checkOverHttp(server.origin, `webpack-${Date.now()}@example.com`)
+    } catch (e) {
+      e.message += `\n--- next start output ---\n${server.output().slice(-4000)}`
+      throw e
+    } finally {
+      await stop(server)
+    }
+  })
+
+  it("output: 'standalone' with the documented next.config line carries the .node, moved out of the app", { timeout: 150_000 }, async () => {
+    writeFileSync(
+      join(app, 'next.config.mjs'),
+      "export default { output: 'standalone', outputFileTracingIncludes: { '/*': ['./node_modules/kavachos*/**/*'] } };\n",
+    )
+    sh(process.execPath, [nextBin(app), 'build'], app)
+    // Deployed as a folder of its own: nothing above it to resolve packages from.
+    const deployed = join(work, 'deployed')
+    cpSync(join(app, '.next', 'standalone'), deployed, { recursive: true })
+    assert.ok(existsSync(join(deployed, 'node_modules', 'kavachos-linux-x64-gnu', 'kavachos.linux-x64-gnu.node')), 'the .node is carried')
+    assert.ok(existsSync(join(deployed, 'node_modules', 'kavachos', 'binding.js')))
+    const server = await serve((port) => [join(deployed, 'server.js')], deployed, { DATABASE_URL: join(work, 'standalone.db') })
+    try {
+      await checkOverHttp(server.origin, `standalone-${Date.now()}@example.com`)
+    } catch (e) {
+      e.message += `\n--- server.js output ---\n${server.output().slice(-4000)}`
+      throw e
+    } finally {
+      await stop(server)
+    }
+  })
+})
