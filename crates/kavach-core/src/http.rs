@@ -517,7 +517,26 @@ impl Kavach {
         let s = self.settings();
         let origin = crate::config::origin_of(req.header("origin")?.trim())?;
         let own = s.base_origin.as_deref().or(req.url_origin.as_deref());
-        (own == Some(origin.as_str()) || s.trusted_origins.contains(&origin)).then_some(origin)
+        if own == Some(origin.as_str()) || s.trusted_origins.contains(&origin) {
+            return Some(origin);
+        }
+        // Without baseUrl, a same-origin request is one whose Origin names the host it was sent to:
+        // Next.js hands route handlers a localhost URL whatever the Host. A cross-site page cannot
+        // choose the Host (nor, without a preflight we refuse, an X-Forwarded-Host) its request
+        // carries. Links in emails never come from these headers.
+        if s.base_origin.is_none() {
+            let host = req
+                .header("x-forwarded-host")
+                .or_else(|| req.header("host"))?
+                .split(',')
+                .next()?
+                .trim();
+            let (_, origin_host) = origin.split_once("://")?;
+            if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+                return Some(origin);
+            }
+        }
+        None
     }
 
     /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.

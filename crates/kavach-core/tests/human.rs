@@ -234,3 +234,45 @@ async fn email_password_is_off_unless_enabled() {
     );
     k.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_base_url_the_origin_check_compares_origin_with_the_host() {
+    use kavach_core::http::HttpRequest;
+    let (k, _) = open_human("sqlite", ManualClock::new(NOON)).await;
+    let sign_up = |origin: &str, host: &str, email: &str| HttpRequest {
+        method: "POST".into(),
+        path: "/auth/sign-up".into(),
+        headers: vec![
+            ("origin".into(), origin.into()),
+            ("host".into(), host.into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        body: format!(r#"{{"email":"{email}","password":"long enough pw"}}"#).into_bytes(),
+        // What Next.js hands a route handler under `next start`, whatever the Host.
+        url_origin: Some("http://localhost:3000".into()),
+        ..Default::default()
+    };
+    let same_host = k
+        .handle(sign_up("http://app.example:8080", "app.example:8080", "a@example.com"))
+        .await;
+    assert_eq!(same_host.status, 200);
+    let cross_site = k
+        .handle(sign_up("http://evil.example", "app.example:8080", "b@example.com"))
+        .await;
+    assert_eq!(cross_site.status, 403);
+    let other_port = k
+        .handle(sign_up("http://app.example:9999", "app.example:8080", "c@example.com"))
+        .await;
+    assert_eq!(other_port.status, 403);
+    let forwarded = HttpRequest {
+        headers: vec![
+            ("origin".into(), "https://public.example".into()),
+            ("host".into(), "127.0.0.1:3000".into()),
+            ("x-forwarded-host".into(), "public.example".into()),
+            ("content-type".into(), "application/json".into()),
+        ],
+        ..sign_up("", "", "d@example.com")
+    };
+    assert_eq!(k.handle(forwarded).await.status, 200, "behind a proxy");
+    k.close().await;
+}
