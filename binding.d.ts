@@ -116,4 +116,4 @@ export interface LegacyHashInput {
 export declare function migrate(url: string): Promise<Array<number>>
 
 /** Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this). */
-export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, sendInvitationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<NativeKavach>
+export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, sendInvitationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, jwtCustomClaims?: (((arg: any) => Promise<any>)) | undefined | null): Promise<NativeKavach>

@@ -55,6 +55,13 @@ export interface KavachConfig {
   basePath?: string
   /** Do not run migrations on boot; run `kavach-cli migrate` instead. */
   skipMigrations?: boolean
+  /**
+   * `createKavach` answers the instance already open in this process for the same configuration
+   * (Next.js evaluates route modules more than once, dev hot reload again on every edit); the newest
+   * callbacks are the ones called, and the pools close when every holder has called `close()`.
+   * `false` opens a separate instance. A `:memory:` database is never shared.
+   */
+  shareInstance?: boolean
   agents?: {
     /** Active agents one owner may hold (default 10). */
     maxPerOwner?: number

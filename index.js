@@ -208,7 +208,13 @@ async function readBody(request, max) {
 const TOO_LARGE = JSON.stringify({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body is too large' } })
 const NO_ROUTE = JSON.stringify({ error: { code: 'NOT_FOUND', message: 'no such route' } })
 
-function makeInstance(n, maxBody) {
+const SHARED = Symbol.for('kavachos.instances')
+function sharedInstances() {
+  if (!globalThis[SHARED]) globalThis[SHARED] = new Map()
+  return globalThis[SHARED]
+}
+
+function makeInstance(n, maxBody, release) {
   const basePath = n.basePath
   // One shape for both calls: the same-thread commit when it is free, else the queued one.
   const decideWith = (inline, queued) => (subject, req) => {
@@ -446,7 +452,7 @@ function makeInstance(n, maxBody) {
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,
-    close: () => call(() => n.close()),
+    close: release,
   }
 }
 
@@ -510,21 +516,58 @@ async function createKavach(config) {
           .then(() => sendInvitation({ ...message, expiresAt: toDate(message.expiresAt) }))
           .then(() => undefined)
     : undefined
-  let n
-  try {
-    n = await native.open(
+  const callbacks = {
+    verifyLegacyHash,
+    sendResetPassword: mailer(ep.sendResetPassword),
+    sendVerificationEmail: mailer(ep.sendVerificationEmail),
+    sendInvitationEmail: inviteMailer,
+    customClaims,
+  }
+  const maxBody = typeof config.maxBodySize === 'number' ? config.maxBodySize : 1024 * 1024
+  // One instance per configuration and process: Next.js evaluates lib/kavach.ts once per route
+  // bundle, and dev hot reload evaluates it again on every edit; each would open its own pools.
+  // The native instance is shared and counts its holders; the newest callbacks are the ones called.
+  // A private `:memory:` database, or `shareInstance: false`, always gets an instance of its own.
+  const url = config.database && typeof config.database === 'object' ? config.database.url : undefined
+  const shareable = config.shareInstance !== false && url !== ':memory:'
+  const key = shareable ? `${json}\u0000${Object.keys(callbacks).filter((k) => callbacks[k]).join(',')}` : undefined
+  let entry = key !== undefined ? sharedInstances().get(key) : undefined
+  if (entry) {
+    entry.callbacks = callbacks
+  } else {
+    entry = { callbacks, holders: 0, native: undefined }
+    const via = (name) => (callbacks[name] ? (input) => entry.callbacks[name](input) : undefined)
+    entry.native = native.open(
       json,
       process.env.NODE_ENV,
-      verifyLegacyHash,
-      mailer(ep.sendResetPassword),
-      mailer(ep.sendVerificationEmail),
-      inviteMailer,
-      customClaims,
+      via('verifyLegacyHash'),
+      via('sendResetPassword'),
+      via('sendVerificationEmail'),
+      via('sendInvitationEmail'),
+      via('customClaims'),
     )
+    if (key !== undefined) {
+      sharedInstances().set(key, entry)
+      entry.native.catch(() => sharedInstances().get(key) === entry && sharedInstances().delete(key))
+    }
+  }
+  entry.holders++
+  let n
+  try {
+    n = await entry.native
   } catch (e) {
+    entry.holders--
     throw toKavachError(e)
   }
-  return makeInstance(n, typeof config.maxBodySize === 'number' ? config.maxBodySize : 1024 * 1024)
+  let closed = false
+  const release = () => {
+    if (closed) return Promise.resolve()
+    closed = true
+    if (--entry.holders > 0) return Promise.resolve()
+    if (key !== undefined && sharedInstances().get(key) === entry) sharedInstances().delete(key)
+    return call(() => n.close())
+  }
+  return makeInstance(n, maxBody, release)
 }
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */

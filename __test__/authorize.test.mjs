@@ -12,7 +12,7 @@ for (const backend of backends()) {
     let other // a second instance on the same database, as a second Next.js worker would hold
     before(async () => {
       kavach = await createKavach({ database, secret: SECRET })
-      other = await createKavach({ database, secret: SECRET })
+      other = await createKavach({ database, secret: SECRET, shareInstance: false })
     })
     after(async () => {
       await kavach.close()

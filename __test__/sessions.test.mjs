@@ -14,7 +14,7 @@ for (const backend of backends()) {
     before(async () => {
       const config = { database, secret: SECRET, emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 }, session: { expiresIn: 3600, updateAge: 1 } }
       a = await createKavach(config)
-      b = await createKavach(config)
+      b = await createKavach({ ...config, shareInstance: false }) // a second process, in effect
     })
     after(async () => {
       await a.close()

@@ -13,13 +13,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::Sha256;
 use sqlx::Row;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
@@ -48,8 +44,8 @@ pub const STEP_SECONDS: u64 = 30;
 /// Digits of a code.
 pub const DIGITS: usize = 6;
 const SECRET_BYTES: usize = 20;
-const KEY_LABEL: &[u8] = b"kavachos:two-factor:totp-secret:v1";
-const SEALED_PREFIX: &str = "v1.";
+/// The sealing label of a user's TOTP secret (followed by the user id).
+const SEAL_LABEL: &str = "two-factor:totp-secret:";
 /// Backup code characters (no 0/O, 1/I): 32 symbols, so `byte & 31` picks one without bias.
 const BACKUP_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const BACKUP_LEN: usize = 10;
@@ -61,7 +57,8 @@ pub struct TwoFactorSettings {
     /// 0: devices are never trusted.
     pub trust_device_days: u32,
     pub backup_code_count: usize,
-    key: [u8; 32],
+    /// The instance secret the TOTP secrets are sealed under.
+    secret: String,
 }
 
 impl std::fmt::Debug for TwoFactorSettings {
@@ -126,62 +123,31 @@ pub fn parse_plugin(
         issuer,
         trust_device_days,
         backup_code_count: backup_code_count as usize,
-        key: derive_key(secret)?,
+        secret: secret.to_owned(),
     }))
 }
 
 // ---- crypto -------------------------------------------------------------------------------------
 
-/// HMAC-SHA256(instance secret, fixed label): the key that seals TOTP secrets.
-pub fn derive_key(secret: &str) -> Result<[u8; 32]> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes())
-        .map_err(|_| KavachError::Internal("could not derive a key".into()))?;
-    mac.update(KEY_LABEL);
-    Ok(mac.finalize().into_bytes().into())
+/// Seals a TOTP secret with [`crate::sealed`] under the instance secret, bound to `user_id`.
+pub fn seal(secret: &str, user_id: &str, plaintext: &[u8]) -> Result<String> {
+    crate::sealed::seal(
+        secret.as_bytes(),
+        &format!("{SEAL_LABEL}{user_id}"),
+        plaintext,
+    )
 }
 
-/// `v1.` + base64url(nonce ‖ ciphertext ‖ tag), bound to `user_id`.
-pub fn seal(key: &[u8; 32], user_id: &str, plaintext: &[u8]) -> Result<String> {
-    let cipher = XChaCha20Poly1305::new(key.into());
-    let mut nonce = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
-    let ct = cipher
-        .encrypt(
-            XNonce::from_slice(&nonce),
-            Payload {
-                msg: plaintext,
-                aad: user_id.as_bytes(),
-            },
-        )
-        .map_err(|_| KavachError::Internal("could not encrypt the two-factor secret".into()))?;
-    let mut out = nonce.to_vec();
-    out.extend_from_slice(&ct);
-    Ok(format!("{SEALED_PREFIX}{}", URL_SAFE_NO_PAD.encode(out)))
-}
-
-/// Opens what [`seal`] made; fails for another key, another user or a changed byte.
-pub fn open(key: &[u8; 32], user_id: &str, sealed: &str) -> Result<Vec<u8>> {
-    let fail = || {
-        KavachError::Internal(
+/// Opens what [`seal`] made; fails for another secret, another user or a changed byte.
+pub fn open(secret: &str, user_id: &str, sealed: &str) -> Result<Vec<u8>> {
+    crate::sealed::open(secret.as_bytes(), &format!("{SEAL_LABEL}{user_id}"), sealed).map_err(
+        |_| {
+            KavachError::Internal(
             "the stored two-factor secret could not be decrypted (was the instance secret changed?)"
                 .into(),
         )
-    };
-    let body = sealed.strip_prefix(SEALED_PREFIX).ok_or_else(fail)?;
-    let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| fail())?;
-    if raw.len() < 24 + 16 {
-        return Err(fail());
-    }
-    let (nonce, ct) = raw.split_at(24);
-    XChaCha20Poly1305::new(key.into())
-        .decrypt(
-            XNonce::from_slice(nonce),
-            Payload {
-                msg: ct,
-                aad: user_id.as_bytes(),
-            },
-        )
-        .map_err(|_| fail())
+        },
+    )
 }
 
 // ---- TOTP ---------------------------------------------------------------------------------------
@@ -433,7 +399,7 @@ impl TwoFactorStore<'_> {
         let Some(code) = normalize_code(code) else {
             return Ok(false);
         };
-        let secret = open(&self.opts.key, user_id, &state.secret)?;
+        let secret = open(&self.opts.secret, user_id, &state.secret)?;
         match matching_step(&secret, DIGITS, &code, now_ms) {
             Some(step) => self.accept_step(user_id, step, activate, now_ms).await,
             None => Ok(false),
@@ -755,7 +721,7 @@ impl Kavach {
         }
         let mut secret = [0u8; SECRET_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut secret);
-        let sealed = seal(&store.opts.key, user_id, &secret)?;
+        let sealed = seal(&store.opts.secret, user_id, &secret)?;
         let (codes, hashes) = store.fresh_backup_codes();
         store
             .enroll(user_id, &sealed, &hashes, self.now_ms())
@@ -1003,8 +969,8 @@ mod tests {
 
     #[test]
     fn sealed_secrets_round_trip_and_fail_with_another_key_or_user() {
-        let key = derive_key(&"k".repeat(32)).unwrap();
-        let other = derive_key(&"j".repeat(32)).unwrap();
+        let key = "k".repeat(32);
+        let other = "j".repeat(32);
         let sealed = seal(&key, "user-1", RFC_SECRET).unwrap();
         assert!(sealed.starts_with("v1."));
         assert!(!sealed.contains("12345678901234567890"));

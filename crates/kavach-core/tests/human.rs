@@ -253,15 +253,27 @@ async fn without_base_url_the_origin_check_compares_origin_with_the_host() {
         ..Default::default()
     };
     let same_host = k
-        .handle(sign_up("http://app.example:8080", "app.example:8080", "a@example.com"))
+        .handle(sign_up(
+            "http://app.example:8080",
+            "app.example:8080",
+            "a@example.com",
+        ))
         .await;
     assert_eq!(same_host.status, 200);
     let cross_site = k
-        .handle(sign_up("http://evil.example", "app.example:8080", "b@example.com"))
+        .handle(sign_up(
+            "http://evil.example",
+            "app.example:8080",
+            "b@example.com",
+        ))
         .await;
     assert_eq!(cross_site.status, 403);
     let other_port = k
-        .handle(sign_up("http://app.example:9999", "app.example:8080", "c@example.com"))
+        .handle(sign_up(
+            "http://app.example:9999",
+            "app.example:8080",
+            "c@example.com",
+        ))
         .await;
     assert_eq!(other_port.status, 403);
     let forwarded = HttpRequest {
