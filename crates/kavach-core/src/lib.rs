@@ -16,6 +16,7 @@ pub mod error;
 pub mod external;
 pub mod http;
 pub mod human;
+pub mod import;
 pub mod kavach;
 pub mod orgs;
 pub mod passwords;
