@@ -544,14 +544,14 @@ impl Run<'_> {
                         self.skip(
                             &mut counts,
                             &id,
-                            "its email already belongs to another kavachos user",
+                            "its email (compared case-insensitively) already belongs to another user in kavachos",
                         );
                         continue;
                     }
                 }
                 if !seen_emails.insert(email.clone()) {
                     self.skipped_users.insert(id.clone());
-                    self.skip(&mut counts, &id, "another user of the source has the same email (emails compare case-insensitively in kavachos)");
+                    self.skip(&mut counts, &id, "its email (compared case-insensitively) already belongs to another user of the source");
                     continue;
                 }
                 let name = r
@@ -593,7 +593,7 @@ impl Run<'_> {
                     self.skip(
                         &mut counts,
                         id,
-                        "its email already belongs to another kavachos user",
+                        "its email (compared case-insensitively) already belongs to another user in kavachos",
                     );
                 }
             }

@@ -5,6 +5,7 @@
 
 pub mod better_auth;
 pub mod catalog;
+pub mod clerk;
 
 use std::str::FromStr;
 use std::time::Duration;
