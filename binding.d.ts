@@ -94,6 +94,12 @@ export interface HttpResponseOutput {
   body: Buffer
 }
 
+/**
+ * `importBetterAuth({ from, to?, dryRun?, batchSize? }, onProgress?)`: copies a better-auth
+ * database into kavachos's tables (`kavach-cli import better-auth`); resolves to the report.
+ */
+export declare function importBetterAuth(input: any, onProgress?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<any>
+
 /** What `verifyLegacyHash` receives. */
 export interface LegacyHashInput {
   storedHash: string

@@ -836,5 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeKavach = nativeBinding.NativeKavach
+module.exports.importBetterAuth = nativeBinding.importBetterAuth
 module.exports.migrate = nativeBinding.migrate
 module.exports.open = nativeBinding.open

@@ -388,3 +388,49 @@ export declare function createKavach(config: KavachConfig): Promise<Kavach>
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */
 export declare function migrate(url: string): Promise<number[]>
+
+/** Counts for one kind of row of an import (`users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`). */
+export interface ImportCounts {
+  table: string
+  /** Rows read from the source. */
+  read: number
+  /** Rows written (in a dry run: that would be written). */
+  imported: number
+  /** Rows already in kavachos with the same id (an earlier run), left as they are. */
+  unchanged: number
+  /** Rows not imported; each is listed in `skipped` with its reason. */
+  skipped: number
+}
+
+/** What `importBetterAuth` did. */
+export interface ImportReport {
+  source: 'better-auth'
+  dialect: 'sqlite' | 'postgres' | 'mysql'
+  /** How the source names its columns: `camelCase` (better-auth's own migrations), `snake_case`, ... */
+  naming: string
+  sourceTables: string[]
+  dryRun: boolean
+  migrationsApplied: number[]
+  tables: ImportCounts[]
+  /** Every skipped row (the first 10,000; `skippedTotal` counts them all). */
+  skipped: Array<{ table: string; id: string; reason: string }>
+  skippedTotal: number
+  /** What was left out on purpose (provider tokens, two-factor secrets, ...) or needs attention. */
+  notes: string[]
+}
+
+export interface ImportBetterAuthOptions {
+  /** The better-auth database URL (SQLite: a path, `file:` or `sqlite:`). */
+  from: string
+  /** The kavachos database (default: `from`, our tables beside theirs). Our migrations run there first. */
+  to?: string
+  /** Read and report; write nothing at all, migrations included. */
+  dryRun?: boolean
+  /** Rows per page and per transaction (default 1000). */
+  batchSize?: number
+  /** Called after each batch with the running totals of the table being copied. */
+  onProgress?: (counts: ImportCounts) => void | Promise<void>
+}
+
+/** Copies a better-auth database into kavachos's tables; idempotent. Throws a `KavachError`. */
+export declare function importBetterAuth(options: ImportBetterAuthOptions): Promise<ImportReport>

@@ -426,4 +426,16 @@ function migrate(url) {
   return call(() => native.migrate(requireString(url, 'url')))
 }
 
-module.exports = { createKavach, KavachError, migrate }
+/**
+ * Copies a better-auth database into kavachos's tables (what `kavach-cli import better-auth` does);
+ * resolves to the report, or throws a KavachError (IMPORT_SOURCE_INVALID, DB_UNREACHABLE, ...).
+ */
+function importBetterAuth(options) {
+  if (!options || typeof options !== 'object') return Promise.reject(new KavachError('VALIDATION_FAILED', 'importBetterAuth needs { from, to?, dryRun?, batchSize?, onProgress? }'))
+  const { onProgress, ...rest } = options
+  if (onProgress !== undefined && typeof onProgress !== 'function') return Promise.reject(new KavachError('VALIDATION_FAILED', 'onProgress must be a function'))
+  const progress = onProgress ? (counts) => Promise.resolve().then(() => onProgress(counts)).then(() => undefined, () => undefined) : undefined
+  return call(() => native.importBetterAuth(rest, progress))
+}
+
+module.exports = { createKavach, KavachError, migrate, importBetterAuth }

@@ -1,0 +1,2 @@
+export { importBetterAuth, migrate } from './index'
+export type { ImportBetterAuthOptions, ImportReport, ImportCounts } from './index'
