@@ -3,15 +3,25 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use kavach_core::import::clerk::{import_clerk, ClerkOptions};
 use kavach_core::import::{import_better_auth, ImportEvent, ImportOptions, ImportReport};
 use kavach_core::{Clock, SystemClock};
 
-/// `better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>]`.
-pub fn parse(args: &[String]) -> Option<ImportOptions> {
+/// What to run.
+#[derive(Debug)]
+pub enum Job {
+    BetterAuth(ImportOptions),
+    Clerk(ClerkOptions),
+}
+
+/// `better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>]`, or
+/// `clerk --file <export> --to <url> [--dry-run] [--batch-size <n>]`.
+pub fn parse(args: &[String]) -> Option<Job> {
     let (kind, rest) = args.split_first()?;
-    if kind != "better-auth" {
+    if kind != "better-auth" && kind != "clerk" {
         return None;
     }
+    let mut file = None;
     let mut options = ImportOptions::new(String::new());
     let mut it = rest.iter();
     while let Some(arg) = it.next() {
@@ -21,18 +31,29 @@ pub fn parse(args: &[String]) -> Option<ImportOptions> {
         };
         let mut value = || inline.clone().or_else(|| it.next().cloned());
         match name {
-            "--from" => options.from = value()?,
+            "--from" if kind == "better-auth" => options.from = value()?,
+            "--file" if kind == "clerk" => file = Some(value()?),
             "--to" => options.to = Some(value()?),
             "--batch-size" => options.batch_size = value()?.parse().ok().filter(|n| *n > 0)?,
             "--dry-run" if inline.is_none() => options.dry_run = true,
             _ => return None,
         }
     }
-    if options.from.trim().is_empty() || options.to.as_deref().is_some_and(|t| t.trim().is_empty())
-    {
+    if options.to.as_deref().is_some_and(|t| t.trim().is_empty()) {
         return None;
     }
-    Some(options)
+    if kind == "clerk" {
+        return Some(Job::Clerk(ClerkOptions {
+            file: file.filter(|f| !f.trim().is_empty())?.into(),
+            to: options.to?,
+            dry_run: options.dry_run,
+            batch_size: options.batch_size,
+        }));
+    }
+    if options.from.trim().is_empty() {
+        return None;
+    }
+    Some(Job::BetterAuth(options))
 }
 
 fn print_report(r: &ImportReport) {
@@ -41,13 +62,17 @@ fn print_report(r: &ImportReport) {
     } else {
         ""
     };
-    println!(
-        "source: {} database on {} ({} columns; tables {}){mode}",
-        r.source,
-        r.dialect,
-        r.naming,
-        r.source_tables.join(", ")
-    );
+    if r.source == "clerk" {
+        println!("source: Clerk export file, into {}{mode}", r.dialect);
+    } else {
+        println!(
+            "source: {} database on {} ({} columns; tables {}){mode}",
+            r.source,
+            r.dialect,
+            r.naming,
+            r.source_tables.join(", ")
+        );
+    }
     if !r.dry_run {
         if r.migrations_applied.is_empty() {
             println!("kavachos migrations: up to date");
@@ -89,7 +114,7 @@ fn print_report(r: &ImportReport) {
 }
 
 pub fn main(args: &[String]) -> ExitCode {
-    let Some(options) = parse(args) else {
+    let Some(job) = parse(args) else {
         return super::usage();
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -112,18 +137,19 @@ pub fn main(args: &[String]) -> ExitCode {
             );
         }
     };
-    match runtime.block_on(import_better_auth(
-        &options,
-        SystemClock.now_ms(),
-        &progress,
-    )) {
+    let now = SystemClock.now_ms();
+    let result = match &job {
+        Job::BetterAuth(o) => runtime.block_on(import_better_auth(o, now, &progress)),
+        Job::Clerk(o) => runtime.block_on(import_clerk(o, now, &progress)),
+    };
+    match result {
         Ok(report) => {
             print_report(&report);
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("kavach-cli: {}: {}", e.code(), e);
-            eprintln!("nothing was imported by this run");
+            eprintln!("(re-running the import is safe: rows already copied are left as they are)");
             ExitCode::FAILURE
         }
     }
@@ -133,8 +159,16 @@ pub fn main(args: &[String]) -> ExitCode {
 mod tests {
     use super::parse;
 
-    fn v(a: &[&str]) -> Option<kavach_core::import::ImportOptions> {
+    use super::Job;
+
+    fn job(a: &[&str]) -> Option<Job> {
         parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+    fn v(a: &[&str]) -> Option<kavach_core::import::ImportOptions> {
+        match job(a)? {
+            Job::BetterAuth(o) => Some(o),
+            Job::Clerk(_) => None,
+        }
     }
 
     #[test]
@@ -161,6 +195,17 @@ mod tests {
         assert!(v(&["better-auth", "--from"]).is_none());
         assert!(v(&["better-auth", "--from", "a", "--bogus"]).is_none());
         assert!(v(&["better-auth", "--from", "a", "--batch-size", "0"]).is_none());
-        assert!(v(&["clerk", "--from", "a"]).is_none());
+        assert!(job(&["clerk", "--from", "a"]).is_none());
+        let Some(Job::Clerk(c)) = job(&["clerk", "--file", "users.csv", "--to", "k.db"]) else {
+            panic!()
+        };
+        assert_eq!(
+            (c.file.to_str(), c.to.as_str(), c.dry_run),
+            (Some("users.csv"), "k.db", false)
+        );
+        assert!(
+            job(&["clerk", "--file", "users.csv"]).is_none(),
+            "--to is required for clerk"
+        );
     }
 }

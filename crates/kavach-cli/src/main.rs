@@ -8,7 +8,8 @@ mod import;
 
 const USAGE: &str = "usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)
        kavach-cli import better-auth --from <database url> [--to <database url>] [--dry-run] [--batch-size <n>]
-         (--to defaults to --from: kavachos's tables beside better-auth's)";
+         (--to defaults to --from: kavachos's tables beside better-auth's)
+       kavach-cli import clerk --file <export.csv|export.json> --to <database url> [--dry-run] [--batch-size <n>]";
 
 fn usage() -> ExitCode {
     eprintln!("{USAGE}");
