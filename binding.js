@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeKavach = nativeBinding.NativeKavach
 module.exports.importBetterAuth = nativeBinding.importBetterAuth
+module.exports.importClerk = nativeBinding.importClerk
 module.exports.migrate = nativeBinding.migrate
 module.exports.open = nativeBinding.open

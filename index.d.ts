@@ -341,6 +341,11 @@ export interface Kavach {
     signOut(source: SessionSource): Promise<Result<boolean>>
     getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
     getUser(source: SessionSource): Promise<Result<User | null>>
+    /**
+     * After an import: sends every user without a password a reset link through
+     * `emailAndPassword.sendResetPassword` (links on `baseUrl`); `sent` counts them.
+     */
+    sendPasswordResets(options?: { redirectTo?: string }): Promise<Result<{ sent: number }>>
   }
   /** The organization plugin's calls (add `organization()` to `plugins`). */
   organizations: {
@@ -404,7 +409,7 @@ export interface ImportCounts {
 
 /** What `importBetterAuth` did. */
 export interface ImportReport {
-  source: 'better-auth'
+  source: 'better-auth' | 'clerk'
   dialect: 'sqlite' | 'postgres' | 'mysql'
   /** How the source names its columns: `camelCase` (better-auth's own migrations), `snake_case`, ... */
   naming: string
@@ -434,3 +439,19 @@ export interface ImportBetterAuthOptions {
 
 /** Copies a better-auth database into kavachos's tables; idempotent. Throws a `KavachError`. */
 export declare function importBetterAuth(options: ImportBetterAuthOptions): Promise<ImportReport>
+
+export interface ImportClerkOptions {
+  /** Clerk's Dashboard CSV export, or the JSON array of `@clerk/backend` User objects. */
+  file: string
+  /** The kavachos database; our migrations run there first. */
+  to: string
+  dryRun?: boolean
+  batchSize?: number
+  onProgress?: (counts: ImportCounts) => void | Promise<void>
+}
+
+/**
+ * Imports a Clerk export; the whole file is checked before anything is written. Users without a
+ * digest get no password: send them a reset with `kavach.auth.sendPasswordResets()`.
+ */
+export declare function importClerk(options: ImportClerkOptions): Promise<ImportReport>

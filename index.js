@@ -264,6 +264,8 @@ function makeInstance(n, maxBody) {
           return fail(e)
         }
       },
+      sendPasswordResets: (options) =>
+        n.sendPasswordResets(options?.redirectTo).then((sent) => ok({ sent }), fail),
       getUser: async (arg) => {
         try {
           const r = await lookupSession(arg)
@@ -438,4 +440,13 @@ function importBetterAuth(options) {
   return call(() => native.importBetterAuth(rest, progress))
 }
 
-module.exports = { createKavach, KavachError, migrate, importBetterAuth }
+/** A Clerk export (Dashboard CSV or @clerk/backend JSON) into kavachos's tables; resolves to the report. */
+function importClerk(options) {
+  if (!options || typeof options !== 'object') return Promise.reject(new KavachError('VALIDATION_FAILED', 'importClerk needs { file, to, dryRun?, batchSize?, onProgress? }'))
+  const { onProgress, ...rest } = options
+  if (onProgress !== undefined && typeof onProgress !== 'function') return Promise.reject(new KavachError('VALIDATION_FAILED', 'onProgress must be a function'))
+  const progress = onProgress ? (counts) => Promise.resolve().then(() => onProgress(counts)).then(() => undefined, () => undefined) : undefined
+  return call(() => native.importClerk(rest, progress))
+}
+
+module.exports = { createKavach, KavachError, migrate, importBetterAuth, importClerk }

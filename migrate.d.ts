@@ -1,2 +1,2 @@
-export { importBetterAuth, migrate } from './index'
-export type { ImportBetterAuthOptions, ImportReport, ImportCounts } from './index'
+export { importBetterAuth, importClerk, migrate } from './index'
+export type { ImportBetterAuthOptions, ImportClerkOptions, ImportReport, ImportCounts } from './index'

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcrypt'
-import { createKavach } from '../index.mjs'
+import { createKavach, importClerk } from '../index.mjs'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const run = promisify(execFile)
@@ -117,6 +117,42 @@ for (const backend of backends()) {
       // user_2a's hash was upgraded by the sign-in: the import did not put the bcrypt digest back.
       assert.equal(after, before)
       assert.match(hashOf(database, 'user_2a'), /^pbkdf2:/)
+    })
+
+    it('one call sends every user without a password a reset, and the reset lets them in', async () => {
+      const mails = []
+      const k = await createKavach({
+        database, secret: SECRET, baseUrl: 'http://localhost:3000',
+        emailAndPassword: { enabled: true, sendResetPassword: async ({ user, token }) => { mails.push({ email: user.email, token }) } },
+      })
+      try {
+        const r = await k.auth.sendPasswordResets({ redirectTo: '/reset' })
+        assert.deepEqual(r, { success: true, data: { sent: 3 } })
+        assert.deepEqual(mails.map((m) => m.email).sort(), ['grace@example.com', 'linus@example.com', 'nobody@example.com'], 'not ada, who has a password')
+        const grace = mails.find((m) => m.email === 'grace@example.com')
+        const res = await k.handler(new Request('http://localhost:3000/api/kavach/auth/reset-password', {
+          method: 'POST', headers: { 'content-type': 'application/json', origin: 'http://localhost:3000' },
+          body: JSON.stringify({ token: grace.token, newPassword: 'grace-new-password-1' }),
+        }))
+        assert.equal(res.status, 200, await res.clone().text())
+        const signedIn = await k.auth.signIn({ email: 'grace@example.com', password: 'grace-new-password-1' })
+        assert.equal(signedIn.data.user.id, 'user_2b')
+        const again = await k.auth.sendPasswordResets()
+        assert.equal(again.data.sent, 2, 'grace has a password now')
+      } finally {
+        await k.close()
+      }
+    })
+
+    it('importClerk from code gives the same report', async () => {
+      const seen = []
+      const report = await importClerk({ file: csvPath, to: database.url, dryRun: true, onProgress: (c) => seen.push(c.read) })
+      assert.equal(report.source, 'clerk')
+      assert.equal(report.dryRun, true)
+      assert.deepEqual(report.tables[0], { table: 'users', read: 3, imported: 0, unchanged: 2, skipped: 1 })
+      assert.deepEqual(report.skipped, [{ table: 'users', id: 'user_2c', reason: 'it has no valid email address' }])
+      await new Promise((r) => setImmediate(r))
+      assert.deepEqual(seen, [3])
     })
 
     it('a truncated or malformed export gets a clear error and writes nothing', async () => {

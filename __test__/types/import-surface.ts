@@ -1,5 +1,5 @@
 // The importers' public calls, checked under --strict.
-import { importBetterAuth, type ImportReport, type ImportCounts, type ImportBetterAuthOptions } from 'kavachos'
+import { createKavach, importBetterAuth, importClerk, type ImportReport, type ImportCounts, type ImportBetterAuthOptions } from 'kavachos'
 
 export async function importSurface(): Promise<number> {
   const options: ImportBetterAuthOptions = {
@@ -22,5 +22,11 @@ export async function importSurface(): Promise<number> {
   const notes: string[] = report.notes
   // @ts-expect-error from is required
   await importBetterAuth({ dryRun: true })
-  return report.tables.length + report.skippedTotal + notes.length + report.migrationsApplied.length
+  const clerk: ImportReport = await importClerk({ file: './clerk-users.json', to: 'postgres://localhost/app', batchSize: 100 })
+  // @ts-expect-error to is required for Clerk imports
+  await importClerk({ file: './users.csv' })
+  const k = await createKavach({ database: { provider: 'sqlite', url: ':memory:' }, emailAndPassword: { enabled: true } })
+  const sent = await k.auth.sendPasswordResets({ redirectTo: '/reset' })
+  const n: number = sent.success ? sent.data.sent : 0
+  return n + clerk.tables.length + report.tables.length + report.skippedTotal + notes.length + report.migrationsApplied.length
 }

@@ -779,7 +779,10 @@ impl Run<'_> {
                     ),
                     Bv::T(Some(created)),
                     Bv::T(Some(updated)),
-                    Bv::S(r.t(res, "active_organization_id").filter(|s| !s.is_empty())),
+                    Bv::S(
+                        r.t(res, "active_organization_id")
+                            .filter(|s| !s.is_empty() && s.chars().count() <= 64),
+                    ),
                 ]);
                 row_ids.push(id);
             }
@@ -1102,11 +1105,11 @@ impl Run<'_> {
             let mut row_ids = Vec::new();
             for r in &page {
                 let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 255) {
+                if too_long(&id, 64) {
                     self.skip(
                         &mut counts,
                         &id,
-                        "its id is empty or longer than 255 characters",
+                        "its id is empty or longer than 64 characters",
                     );
                     continue;
                 }
@@ -1127,6 +1130,10 @@ impl Run<'_> {
                     .t(res, "role")
                     .and_then(|r| map_role(&r))
                     .unwrap_or_else(|| "member".into());
+                if role.chars().count() > 64 {
+                    self.skip(&mut counts, &id, "its role is longer than 64 characters");
+                    continue;
+                }
                 let status = match r.t(res, "status").unwrap_or_default().as_str() {
                     "pending" => "pending",
                     "accepted" => "accepted",
@@ -1152,7 +1159,7 @@ impl Run<'_> {
                     Bv::S(Some(email)),
                     Bv::S(Some(role)),
                     Bv::S(Some(status.to_owned())),
-                    Bv::S(r.t(res, "inviter_id")),
+                    Bv::S(r.t(res, "inviter_id").filter(|i| i.chars().count() <= 255)),
                     Bv::T(Some(expires)),
                     Bv::T(Some(created)),
                 ]);

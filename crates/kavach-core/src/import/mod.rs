@@ -6,6 +6,7 @@
 pub mod better_auth;
 pub mod catalog;
 pub mod clerk;
+mod resets;
 
 use std::str::FromStr;
 use std::time::Duration;
