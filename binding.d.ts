@@ -37,6 +37,8 @@ export declare class NativeKavach {
    * the account's second factor is on (and `trusted_device_token` is not a trusted device of it).
    */
   signIn(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null, trustedDeviceToken?: string | undefined | null): Promise<any>
+  /** Sends a password-reset link to every user without a password (after an import); how many. */
+  sendPasswordResets(redirectTo?: string | undefined | null): Promise<number>
   /** Ends the session a request's cookie or Bearer header carries; `true` if there was one. */
   signOut(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<boolean>
   /** `{ session, user }` for the cookie or Bearer header given, or null. */
@@ -105,6 +107,18 @@ export interface HttpResponseOutput {
   headers: Array<string>
   body: Buffer
 }
+
+/**
+ * `importBetterAuth({ from, to?, dryRun?, batchSize? }, onProgress?)`: copies a better-auth
+ * database into kavachos's tables (`kavach-cli import better-auth`); resolves to the report.
+ */
+export declare function importBetterAuth(input: any, onProgress?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<any>
+
+/**
+ * `importClerk({ file, to, dryRun?, batchSize? }, onProgress?)`: a Clerk export (Dashboard CSV or
+ * `@clerk/backend` JSON) into kavachos's tables (`kavach-cli import clerk`); resolves to the report.
+ */
+export declare function importClerk(input: any, onProgress?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<any>
 
 /** What `verifyLegacyHash` receives. */
 export interface LegacyHashInput {

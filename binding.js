@@ -836,5 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeKavach = nativeBinding.NativeKavach
+module.exports.importBetterAuth = nativeBinding.importBetterAuth
+module.exports.importClerk = nativeBinding.importClerk
 module.exports.migrate = nativeBinding.migrate
 module.exports.open = nativeBinding.open

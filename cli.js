@@ -1,19 +1,27 @@
 #!/usr/bin/env node
 'use strict'
 // kavach-cli migrate --url <database url>: the migrations createKavach runs on boot, on their own.
+// kavach-cli import better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>]: a
+// better-auth database copied into kavachos's tables (the same importer as the Rust binary).
 
-const { migrate } = require('./index.js')
+const { migrate, importBetterAuth } = require('./index.js')
+
+const USAGE = `usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)
+       kavach-cli import better-auth --from <database url> [--to <database url>] [--dry-run] [--batch-size <n>]
+         (--to defaults to --from: kavachos's tables beside better-auth's)`
 
 function usage(code) {
   const out = code === 0 ? console.log : console.error
-  out('usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)')
+  out(USAGE)
   process.exit(code)
 }
 
-async function main(argv) {
-  const [command, ...rest] = argv
-  if (command === '--help' || command === '-h' || command === 'help') usage(0)
-  if (command !== 'migrate') usage(2)
+function fail(e) {
+  console.error(`kavach-cli: ${e.code || 'ERROR'}: ${e.message}`)
+  process.exit(1)
+}
+
+async function runMigrate(rest) {
   let url = process.env.DATABASE_URL
   for (let i = 0; i < rest.length; i++) {
     if (rest[i] === '--url') url = rest[++i]
@@ -25,9 +33,61 @@ async function main(argv) {
     const applied = await migrate(url)
     console.log(applied.length ? `applied migrations: ${applied.join(', ')}` : 'the database is up to date')
   } catch (e) {
+    fail(e)
+  }
+}
+
+function printReport(r) {
+  console.log(`source: ${r.source} database on ${r.dialect} (${r.naming} columns; tables ${r.sourceTables.join(', ')})${r.dryRun ? ' (dry run: nothing was written)' : ''}`)
+  if (!r.dryRun) console.log(r.migrationsApplied.length ? `kavachos migrations applied: ${r.migrationsApplied.join(', ')}` : 'kavachos migrations: up to date')
+  const verb = r.dryRun ? 'would import' : 'imported'
+  const pad = (n) => String(n).padStart(8)
+  for (const t of r.tables) console.log(`${(t.table + ':').padEnd(14)} ${pad(t.read)} read  ${pad(t.imported)} ${verb}  ${pad(t.unchanged)} unchanged  ${pad(t.skipped)} skipped`)
+  if (r.skippedTotal > 0) {
+    console.log(`skipped rows: ${r.skippedTotal}`)
+    for (const s of r.skipped) console.log(`  ${s.table} ${s.id}: ${s.reason}`)
+    if (r.skippedTotal > r.skipped.length) console.log(`  ... and ${r.skippedTotal - r.skipped.length} more`)
+  }
+  for (const n of r.notes) console.log(`note: ${n}`)
+}
+
+async function runImport(rest) {
+  const [kind, ...args] = rest
+  if (kind !== 'better-auth') usage(2)
+  const options = { dryRun: false }
+  for (let i = 0; i < args.length; i++) {
+    const eq = args[i].indexOf('=')
+    const name = eq > 0 && args[i].startsWith('--') ? args[i].slice(0, eq) : args[i]
+    const inline = eq > 0 && args[i].startsWith('--') ? args[i].slice(eq + 1) : undefined
+    const value = () => (inline !== undefined ? inline : args[++i])
+    if (name === '--from') options.from = value()
+    else if (name === '--to') options.to = value()
+    else if (name === '--dry-run' && inline === undefined) options.dryRun = true
+    else if (name === '--batch-size') {
+      options.batchSize = Number(value())
+      if (!Number.isInteger(options.batchSize) || options.batchSize < 1) usage(2)
+    } else usage(2)
+  }
+  if (!options.from || options.to === '') usage(2)
+  try {
+    const report = await importBetterAuth({
+      ...options,
+      onProgress: (c) => console.error(`... ${c.table}: ${c.read} read, ${c.imported} written, ${c.unchanged} unchanged, ${c.skipped} skipped`),
+    })
+    printReport(report)
+  } catch (e) {
     console.error(`kavach-cli: ${e.code || 'ERROR'}: ${e.message}`)
+    console.error('(re-running the import is safe: rows already copied are left as they are)')
     process.exit(1)
   }
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv
+  if (command === '--help' || command === '-h' || command === 'help') usage(0)
+  if (command === 'migrate') return runMigrate(rest)
+  if (command === 'import') return runImport(rest)
+  usage(2)
 }
 
 main(process.argv.slice(2))

@@ -388,6 +388,11 @@ export interface Kavach {
     signOut(source: SessionSource): Promise<Result<boolean>>
     getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
     getUser(source: SessionSource): Promise<Result<User | null>>
+    /**
+     * After an import: sends every user without a password a reset link through
+     * `emailAndPassword.sendResetPassword` (links on `baseUrl`); `sent` counts them.
+     */
+    sendPasswordResets(options?: { redirectTo?: string }): Promise<Result<{ sent: number }>>
   }
   /** The organization plugin's calls (add `organization()` to `plugins`). */
   organizations: {
@@ -501,3 +506,65 @@ export declare function createKavach(config: KavachConfig): Promise<Kavach>
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */
 export declare function migrate(url: string): Promise<number[]>
+
+/** Counts for one kind of row of an import (`users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`). */
+export interface ImportCounts {
+  table: string
+  /** Rows read from the source. */
+  read: number
+  /** Rows written (in a dry run: that would be written). */
+  imported: number
+  /** Rows already in kavachos with the same id (an earlier run), left as they are. */
+  unchanged: number
+  /** Rows not imported; each is listed in `skipped` with its reason. */
+  skipped: number
+}
+
+/** What `importBetterAuth` did. */
+export interface ImportReport {
+  source: 'better-auth' | 'clerk'
+  dialect: 'sqlite' | 'postgres' | 'mysql'
+  /** How the source names its columns: `camelCase` (better-auth's own migrations), `snake_case`, ... */
+  naming: string
+  sourceTables: string[]
+  dryRun: boolean
+  migrationsApplied: number[]
+  tables: ImportCounts[]
+  /** Every skipped row (the first 10,000; `skippedTotal` counts them all). */
+  skipped: Array<{ table: string; id: string; reason: string }>
+  skippedTotal: number
+  /** What was left out on purpose (provider tokens, two-factor secrets, ...) or needs attention. */
+  notes: string[]
+}
+
+export interface ImportBetterAuthOptions {
+  /** The better-auth database URL (SQLite: a path, `file:` or `sqlite:`). */
+  from: string
+  /** The kavachos database (default: `from`, our tables beside theirs). Our migrations run there first. */
+  to?: string
+  /** Read and report; write nothing at all, migrations included. */
+  dryRun?: boolean
+  /** Rows per page and per transaction (default 1000). */
+  batchSize?: number
+  /** Called after each batch with the running totals of the table being copied. */
+  onProgress?: (counts: ImportCounts) => void | Promise<void>
+}
+
+/** Copies a better-auth database into kavachos's tables; idempotent. Throws a `KavachError`. */
+export declare function importBetterAuth(options: ImportBetterAuthOptions): Promise<ImportReport>
+
+export interface ImportClerkOptions {
+  /** Clerk's Dashboard CSV export, or the JSON array of `@clerk/backend` User objects. */
+  file: string
+  /** The kavachos database; our migrations run there first. */
+  to: string
+  dryRun?: boolean
+  batchSize?: number
+  onProgress?: (counts: ImportCounts) => void | Promise<void>
+}
+
+/**
+ * Imports a Clerk export; the whole file is checked before anything is written. Users without a
+ * digest get no password: send them a reset with `kavach.auth.sendPasswordResets()`.
+ */
+export declare function importClerk(options: ImportClerkOptions): Promise<ImportReport>

@@ -321,6 +321,8 @@ function makeInstance(n, maxBody, release) {
           return fail(e)
         }
       },
+      sendPasswordResets: (options) =>
+        n.sendPasswordResets(options?.redirectTo).then((sent) => ok({ sent }), fail),
       getUser: async (arg) => {
         try {
           const r = await lookupSession(arg)
@@ -575,4 +577,25 @@ function migrate(url) {
   return call(() => native.migrate(requireString(url, 'url')))
 }
 
-module.exports = { createKavach, KavachError, migrate }
+/**
+ * Copies a better-auth database into kavachos's tables (what `kavach-cli import better-auth` does);
+ * resolves to the report, or throws a KavachError (IMPORT_SOURCE_INVALID, DB_UNREACHABLE, ...).
+ */
+function importBetterAuth(options) {
+  if (!options || typeof options !== 'object') return Promise.reject(new KavachError('VALIDATION_FAILED', 'importBetterAuth needs { from, to?, dryRun?, batchSize?, onProgress? }'))
+  const { onProgress, ...rest } = options
+  if (onProgress !== undefined && typeof onProgress !== 'function') return Promise.reject(new KavachError('VALIDATION_FAILED', 'onProgress must be a function'))
+  const progress = onProgress ? (counts) => Promise.resolve().then(() => onProgress(counts)).then(() => undefined, () => undefined) : undefined
+  return call(() => native.importBetterAuth(rest, progress))
+}
+
+/** A Clerk export (Dashboard CSV or @clerk/backend JSON) into kavachos's tables; resolves to the report. */
+function importClerk(options) {
+  if (!options || typeof options !== 'object') return Promise.reject(new KavachError('VALIDATION_FAILED', 'importClerk needs { file, to, dryRun?, batchSize?, onProgress? }'))
+  const { onProgress, ...rest } = options
+  if (onProgress !== undefined && typeof onProgress !== 'function') return Promise.reject(new KavachError('VALIDATION_FAILED', 'onProgress must be a function'))
+  const progress = onProgress ? (counts) => Promise.resolve().then(() => onProgress(counts)).then(() => undefined, () => undefined) : undefined
+  return call(() => native.importClerk(rest, progress))
+}
+
+module.exports = { createKavach, KavachError, migrate, importBetterAuth, importClerk }

@@ -10,7 +10,7 @@ const require = createRequire(import.meta.url)
 describe('module formats', () => {
   it('require and import give the same exports', () => {
     const cjs = require('../index.js')
-    for (const name of ['createKavach', 'KavachError', 'migrate']) {
+    for (const name of ['createKavach', 'KavachError', 'migrate', 'importBetterAuth']) {
       assert.equal(typeof cjs[name], 'function', name)
       assert.equal(esm[name], cjs[name], name)
     }

@@ -34,7 +34,7 @@ describe('packed tarballs, installed as a user would', { skip: process.platform 
 
   it('ship only what a user needs', () => {
     const k = tarballs.kavachos.files
-    for (const f of ['index.js', 'index.mjs', 'index.d.ts', 'edge.mjs', 'binding.js', 'binding.d.ts', 'plugins.mjs', 'adapters.mjs', 'cli.js', 'shims/nextjs.js', 'package.json']) {
+    for (const f of ['index.js', 'index.mjs', 'index.d.ts', 'edge.mjs', 'binding.js', 'binding.d.ts', 'plugins.mjs', 'adapters.mjs', 'migrate.js', 'migrate.mjs', 'migrate.d.ts', 'cli.js', 'shims/nextjs.js', 'package.json']) {
       assert.ok(k.includes(f), `kavachos ships ${f}`)
     }
     assert.ok(!k.some((f) => f.endsWith('.node')), 'the binary is in its own package')
@@ -85,12 +85,12 @@ main()
     }
     // Every subpath and scoped package loads in both module systems.
     const probe = `
-const names = ['kavachos', 'kavachos/plugins', 'kavachos/adapters', 'kavachos/nextjs', 'kavachos/hono', '@kavachos/nextjs', '@kavachos/hono', '@kavachos/express', '@kavachos/fastify', '@kavachos/client']
+const names = ['kavachos', 'kavachos/plugins', 'kavachos/adapters', 'kavachos/migrate', 'kavachos/nextjs', 'kavachos/hono', '@kavachos/nextjs', '@kavachos/hono', '@kavachos/express', '@kavachos/fastify', '@kavachos/client']
 `
     writeFileSync(join(app, 'probe.cjs'), probe + 'for (const n of names) require(n); console.log("cjs", names.length)')
     writeFileSync(join(app, 'probe.mjs'), probe + 'for (const n of names) await import(n); console.log("esm", names.length)')
-    assert.match(run('node', ['probe.cjs'], app), /cjs 10/)
-    assert.match(run('node', ['probe.mjs'], app), /esm 10/)
+    assert.match(run("node", ["probe.cjs"], app), /cjs 11/)
+    assert.match(run("node", ["probe.mjs"], app), /esm 11/)
     assert.ok(existsSync(join(app, 'node_modules', 'kavachos', 'edge.mjs')))
     // npx kavach-cli is a bin of the package.
     const migrated = run('npx', ['--no-install', 'kavach-cli', 'migrate', '--url', join(app, 'cli.db')], app)

@@ -1,9 +1,18 @@
 //! `kavach-cli migrate --url <database url>`: runs the migrations kavachos applies on boot.
+//! `kavach-cli import better-auth --from <url> [--to <url>] [--dry-run]`: copies a better-auth
+//! database into kavachos's tables (see kavach_core::import).
 
 use std::process::ExitCode;
 
+mod import;
+
+const USAGE: &str = "usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)
+       kavach-cli import better-auth --from <database url> [--to <database url>] [--dry-run] [--batch-size <n>]
+         (--to defaults to --from: kavachos's tables beside better-auth's)
+       kavach-cli import clerk --file <export.csv|export.json> --to <database url> [--dry-run] [--batch-size <n>]";
+
 fn usage() -> ExitCode {
-    eprintln!("usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)");
+    eprintln!("{USAGE}");
     ExitCode::from(2)
 }
 
@@ -32,8 +41,11 @@ fn main() -> ExitCode {
         args.first().map(String::as_str),
         Some("--help" | "-h" | "help")
     ) {
-        println!("usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)");
+        println!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    if args.first().map(String::as_str) == Some("import") {
+        return import::main(&args[1..]);
     }
     let Some(url) = parse(&args) else {
         return usage();

@@ -87,6 +87,10 @@ pub enum KavachError {
     /// The invitation passed its expiry.
     #[error("this invitation has expired")]
     InvitationExpired,
+    /// An import source that is not what the importer reads (not a better-auth database, a
+    /// malformed export file).
+    #[error("{0}")]
+    ImportSourceInvalid(String),
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -140,6 +144,7 @@ impl KavachError {
             Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             Self::TooManyAttempts(_) => "RATE_LIMITED",
             Self::UserBanned => "USER_BANNED",
+            Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -148,7 +153,9 @@ impl KavachError {
     /// The HTTP status this error maps to.
     pub fn http_status(&self) -> u16 {
         match self {
-            Self::ConfigInvalid(_) | Self::ValidationFailed(_) => 400,
+            Self::ConfigInvalid(_) | Self::ValidationFailed(_) | Self::ImportSourceInvalid(_) => {
+                400
+            }
             Self::NotFound(_) => 404,
             Self::UserExists | Self::LastOwner => 409,
             Self::InvalidCredentials => 401,

@@ -17,6 +17,7 @@ pub mod error;
 pub mod external;
 pub mod http;
 pub mod human;
+pub mod import;
 pub mod jwt;
 pub mod kavach;
 pub mod orgs;

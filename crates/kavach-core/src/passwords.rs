@@ -1,5 +1,6 @@
-//! Password hashes: PBKDF2-HMAC-SHA256 (`pbkdf2:<iterations>:<salt hex>:<key hex>`), bcrypt verified
-//! natively for imported users, and a rehash whenever a hash is legacy or weaker than configured.
+//! Password hashes: PBKDF2-HMAC-SHA256 (`pbkdf2:<iterations>:<salt hex>:<key hex>`), bcrypt and
+//! better-auth's scrypt verified natively for imported users, and a rehash whenever a hash is legacy
+//! or weaker than configured.
 
 use rand::RngCore;
 use sha2::Sha256;
@@ -82,7 +83,49 @@ pub fn verify_password(password: &str, stored: &str, configured_iterations: u32)
             Err(_) => Verified::UnknownFormat,
         };
     }
+    if let Some(verdict) = verify_better_auth_scrypt(password, stored) {
+        return verdict;
+    }
     Verified::UnknownFormat
+}
+
+/// better-auth's parameters (`@better-auth/utils/password`): scrypt N = 16384, r = 16, p = 1, 64-byte key.
+const BA_SCRYPT_LOG_N: u8 = 14;
+const BA_SCRYPT_R: u32 = 16;
+const BA_SCRYPT_P: u32 = 1;
+const BA_SCRYPT_KEY_BYTES: usize = 64;
+
+/// better-auth's `<salt>:<key>` form: the salt is 16 random bytes written as 32 lowercase hex
+/// characters and used as that text (its UTF-8 bytes, not the decoded bytes); the key is
+/// `scrypt(NFKC(password), salt)` as 128 hex characters. `None` when `stored` is not of that form.
+fn verify_better_auth_scrypt(password: &str, stored: &str) -> Option<Verified> {
+    use unicode_normalization::UnicodeNormalization;
+    let (salt, key) = stored.split_once(':')?;
+    let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    if salt.is_empty()
+        || salt.len() > 128
+        || !is_hex(salt)
+        || key.len() != BA_SCRYPT_KEY_BYTES * 2
+        || !is_hex(key)
+    {
+        return None;
+    }
+    let expected = hex::decode(key).ok()?;
+    let params = scrypt::Params::new(
+        BA_SCRYPT_LOG_N,
+        BA_SCRYPT_R,
+        BA_SCRYPT_P,
+        BA_SCRYPT_KEY_BYTES,
+    )
+    .ok()?;
+    let normalized: String = password.nfkc().collect();
+    let mut actual = [0u8; BA_SCRYPT_KEY_BYTES];
+    scrypt::scrypt(normalized.as_bytes(), salt.as_bytes(), &params, &mut actual).ok()?;
+    Some(if bool::from(actual.as_slice().ct_eq(&expected)) {
+        Verified::Match { rehash: true }
+    } else {
+        Verified::NoMatch
+    })
 }
 
 /// Spends the same time as verifying against a real hash, for sign-ins of unknown emails.
@@ -153,6 +196,60 @@ mod tests {
             verify_password("hunter22", &y, 1000),
             Verified::Match { rehash: true }
         );
+    }
+
+    #[test]
+    fn better_auth_scrypt_is_verified_natively() {
+        // Made by better-auth 1.7's own `hashPassword` (better-auth/crypto, node:crypto scrypt).
+        let h = "188b5306771390a150008390c69f5ea8:3c8c137212f31f6dc2e6499546d84891b2c96547a10636ef3a458c8c517dde35ff9b44bbe26a0c61544102cd2cf546bce464cf3eaeee063b02ade3dca6084d9a";
+        assert_eq!(
+            verify_password("correct horse battery staple", h, 1000),
+            Verified::Match { rehash: true }
+        );
+        assert_eq!(
+            verify_password("correct horse battery stapler", h, 1000),
+            Verified::NoMatch
+        );
+        // Passwords are NFKC-normalized first: a decomposed "pässwörd" and the composed one agree,
+        // and the "ﬁ" ligature is "fi".
+        let composed = "2fda5e9f81e3706428f7a0dcdc051fed:8b86a08e4e3b1d8159dc68687931e5fd9b6ebac8f3913397aaf8b412e07fcde49c315f0e844aaf9cc85be1a8491970040b5c55dbe98f81e265cd1fb8edcf162c";
+        assert_eq!(
+            verify_password("pa\u{308}sswo\u{308}rd", composed, 1000),
+            Verified::Match { rehash: true }
+        );
+        assert_eq!(
+            verify_password("p\u{e4}ssw\u{f6}rd", composed, 1000),
+            Verified::Match { rehash: true }
+        );
+        let ligature = "eaf34295d75ca8d4aef17591e62a638f:8aaf0de030440d7320eb3907d4c4e70a1ec2ed65addf4533c7bbe3a3aa54b1bd5cab1d97d70bf9c6710d87a4ce9ed20a824e167b45635234199fa242c200d730";
+        assert_eq!(
+            verify_password("finance-2024", ligature, 1000),
+            Verified::Match { rehash: true }
+        );
+        // A changed key byte or salt no longer matches; malformed forms are not scrypt at all.
+        let flipped = h.replacen(":3c", ":3d", 1);
+        assert_eq!(
+            verify_password("correct horse battery staple", &flipped, 1000),
+            Verified::NoMatch
+        );
+        let other_salt = h.replacen("188b", "188c", 1);
+        assert_eq!(
+            verify_password("correct horse battery staple", &other_salt, 1000),
+            Verified::NoMatch
+        );
+        for bad in [
+            &h[..h.len() - 2],
+            &h[33..],
+            &h.replacen(':', "", 1)[..],
+            &format!("zz{}", &h[2..])[..],
+            &format!("{h}:00")[..],
+        ] {
+            assert_eq!(
+                verify_password("correct horse battery staple", bad, 1000),
+                Verified::UnknownFormat,
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -244,6 +244,101 @@ pub async fn migrate(url: String) -> napi::Result<Vec<i64>> {
         .map_err(to_js)
 }
 
+/// `importBetterAuth({ from, to?, dryRun?, batchSize? }, onProgress?)`: copies a better-auth
+/// database into kavachos's tables (`kavach-cli import better-auth`); resolves to the report.
+#[napi]
+pub async fn import_better_auth(
+    input: serde_json::Value,
+    on_progress: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
+) -> napi::Result<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Input {
+        from: String,
+        #[serde(default)]
+        to: Option<String>,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default)]
+        batch_size: Option<usize>,
+    }
+    let input: Input = from_json(input, "importBetterAuth options")?;
+    let mut options = kavach_core::import::ImportOptions::new(input.from);
+    options.to = input.to;
+    options.dry_run = input.dry_run;
+    if let Some(n) = input.batch_size {
+        options.batch_size = n;
+    }
+    let progress = move |e: &kavach_core::import::ImportEvent<'_>| {
+        if let (Some(f), kavach_core::import::ImportEvent::Batch(c)) = (&on_progress, e) {
+            if let Ok(v) = serde_json::to_value(c) {
+                let _ = f.call(
+                    v,
+                    napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        }
+    };
+    use kavach_core::Clock;
+    let report = kavach_core::import::import_better_auth(
+        &options,
+        kavach_core::SystemClock.now_ms(),
+        &progress,
+    )
+    .await
+    .map_err(to_js)?;
+    to_json(&report)
+}
+
+/// `importClerk({ file, to, dryRun?, batchSize? }, onProgress?)`: a Clerk export (Dashboard CSV or
+/// `@clerk/backend` JSON) into kavachos's tables (`kavach-cli import clerk`); resolves to the report.
+#[napi]
+pub async fn import_clerk(
+    input: serde_json::Value,
+    on_progress: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
+) -> napi::Result<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Input {
+        file: String,
+        to: String,
+        #[serde(default)]
+        dry_run: bool,
+        #[serde(default)]
+        batch_size: Option<usize>,
+    }
+    let input: Input = from_json(input, "importClerk options")?;
+    let options = kavach_core::import::clerk::ClerkOptions {
+        file: input.file.into(),
+        to: input.to,
+        dry_run: input.dry_run,
+        batch_size: input.batch_size.unwrap_or(1000),
+    };
+    let progress = move |e: &kavach_core::import::ImportEvent<'_>| {
+        if let (Some(f), kavach_core::import::ImportEvent::Batch(c)) = (&on_progress, e) {
+            if let Ok(v) = serde_json::to_value(c) {
+                let _ = f.call(
+                    v,
+                    napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }
+        }
+    };
+    use kavach_core::Clock;
+    let report = kavach_core::import::clerk::import_clerk(
+        &options,
+        kavach_core::SystemClock.now_ms(),
+        &progress,
+    )
+    .await
+    .map_err(to_js)?;
+    to_json(&report)
+}
+
 impl NativeKavach {
     fn token_from(&self, cookie: Option<String>, authorization: Option<String>) -> Option<String> {
         let mut headers = Vec::new();
@@ -458,6 +553,17 @@ impl NativeKavach {
                 .await
                 .map_err(to_js)?,
         )
+    }
+
+    /// Sends a password-reset link to every user without a password (after an import); how many.
+    #[napi]
+    pub async fn send_password_resets(&self, redirect_to: Option<String>) -> napi::Result<u32> {
+        let n = self
+            .inner
+            .send_password_resets(redirect_to.as_deref())
+            .await
+            .map_err(to_js)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// Ends the session a request's cookie or Bearer header carries; `true` if there was one.

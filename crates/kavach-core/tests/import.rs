@@ -1,0 +1,208 @@
+//! The better-auth importer on a snake_case, plural-table source (a Drizzle/Prisma mapping) on
+//! every backend, into a separate kavachos database; then sign-in with the better-auth scrypt hash.
+
+mod common;
+
+use common::*;
+use kavach_core::human::{ClientInfo, SignIn};
+use kavach_core::import::{import_better_auth, ImportOptions, ImportReport};
+use kavach_core::{Kavach, ManualClock};
+use sqlx::Executor;
+
+/// Made by better-auth 1.7's own `hashPassword` for "correct horse battery staple".
+const BA_HASH: &str = "188b5306771390a150008390c69f5ea8:3c8c137212f31f6dc2e6499546d84891b2c96547a10636ef3a458c8c517dde35ff9b44bbe26a0c61544102cd2cf546bce464cf3eaeee063b02ade3dca6084d9a";
+
+async fn exec_all(backend: &str, url: &str, statements: &[String]) {
+    match backend {
+        "sqlite" => {
+            let c = rusqlite::Connection::open(url).unwrap();
+            for s in statements {
+                c.execute_batch(s).unwrap();
+            }
+        }
+        "postgres" => {
+            let p = sqlx::PgPool::connect(url).await.unwrap();
+            for s in statements {
+                p.execute(s.as_str()).await.unwrap();
+            }
+            p.close().await;
+        }
+        _ => {
+            let p = sqlx::MySqlPool::connect(url).await.unwrap();
+            for s in statements {
+                p.execute(s.as_str()).await.unwrap();
+            }
+            p.close().await;
+        }
+    }
+}
+
+/// A time value as the backend's column stores it: seconds in an INTEGER on SQLite (Drizzle's
+/// `mode: 'timestamp'`), a TIMESTAMP literal elsewhere.
+fn at(backend: &str, ms: i64) -> String {
+    if backend == "sqlite" {
+        (ms / 1000).to_string()
+    } else {
+        let dt = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        format!("'{}'", dt.format("%Y-%m-%d %H:%M:%S%.3f"))
+    }
+}
+
+fn schema(backend: &str) -> Vec<String> {
+    let (t, ts, b) = match backend {
+        "sqlite" => ("TEXT", "INTEGER", "INTEGER"),
+        "postgres" => ("TEXT", "TIMESTAMP(3)", "BOOLEAN"),
+        _ => ("VARCHAR(255)", "DATETIME(3)", "TINYINT(1)"),
+    };
+    vec![
+        format!("CREATE TABLE users (id {t} PRIMARY KEY, name TEXT NOT NULL, email {t} NOT NULL, email_verified {b} NOT NULL, image TEXT, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"),
+        format!("CREATE TABLE accounts (id {t} PRIMARY KEY, account_id TEXT NOT NULL, provider_id TEXT NOT NULL, user_id {t} NOT NULL, access_token TEXT, password TEXT, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"),
+        format!("CREATE TABLE sessions (id {t} PRIMARY KEY, expires_at {ts} NOT NULL, token {t} NOT NULL, created_at {ts} NOT NULL, updated_at {ts} NOT NULL, ip_address TEXT, user_agent TEXT, user_id {t} NOT NULL)"),
+    ]
+}
+
+fn rows(backend: &str) -> Vec<String> {
+    let yes = if backend == "postgres" { "true" } else { "1" };
+    let day = 86_400_000;
+    let (c, live, dead) = (
+        at(backend, NOON - day),
+        at(backend, NOON + day),
+        at(backend, NOON - 1),
+    );
+    vec![
+        format!("INSERT INTO users VALUES ('u1', 'Ada', 'Ada@Example.com', {yes}, NULL, {c}, {c})"),
+        format!("INSERT INTO users VALUES ('u2', 'Bad', 'not-an-email', {yes}, NULL, {c}, {c})"),
+        format!("INSERT INTO users VALUES ('u3', '  ', 'ada@example.COM', {yes}, NULL, {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a1', 'u1', 'credential', 'u1', NULL, '{BA_HASH}', {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a2', 'u2', 'credential', 'u2', NULL, '{BA_HASH}', {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a3', '99', 'github', 'u1', 'gho_x', NULL, {c}, {c})"),
+        format!("INSERT INTO sessions VALUES ('s1', {live}, 'rawtokenrawtokenrawtokenrawtoken', {c}, {c}, '10.0.0.1', 'ua', 'u1')"),
+        format!("INSERT INTO sessions VALUES ('s2', {dead}, 'deadtokendeadtokendeadtokendeadt', {c}, {c}, NULL, NULL, 'u1')"),
+    ]
+}
+
+fn signed(secret: &str, token: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(token.as_bytes());
+    let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    format!("{token}.{sig}")
+}
+
+fn counts(r: &ImportReport, table: &str) -> (u64, u64, u64, u64) {
+    let t = r.tables.iter().find(|t| t.table == table).unwrap();
+    (t.read, t.imported, t.unchanged, t.skipped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snake_case_source_into_a_separate_target_on_every_backend() {
+    for backend in backends() {
+        let source = fresh_url(backend, "basrc").await;
+        let target = fresh_url(backend, "batgt").await;
+        exec_all(backend, &source, &schema(backend)).await;
+        exec_all(backend, &source, &rows(backend)).await;
+
+        let mut options = ImportOptions::new(source.clone());
+        options.to = Some(target.clone());
+        options.batch_size = 2; // several pages and transactions even for a handful of rows
+        let first = import_better_auth(&options, NOON, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(first.naming, "snake_case", "{backend}");
+        assert_eq!(first.source_tables, ["users", "accounts", "sessions"]);
+        assert_eq!(counts(&first, "users"), (3, 1, 0, 2), "{backend}");
+        assert_eq!(counts(&first, "accounts"), (3, 2, 0, 1), "{backend}");
+        assert_eq!(counts(&first, "sessions"), (2, 1, 0, 0), "{backend}");
+        let reasons: Vec<(&str, &str)> = first
+            .skipped
+            .iter()
+            .map(|s| (s.id.as_str(), s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("u2", "its email is not a valid address"),
+                // u1 came in an earlier batch (batch_size 2), so it is in kavachos by now.
+                ("u3", "its email (compared case-insensitively) already belongs to another user in kavachos"),
+                ("a2", "its user was not imported"),
+            ],
+            "{backend}"
+        );
+        assert!(first
+            .notes
+            .iter()
+            .any(|n| n.contains("1 expired session(s)")));
+        assert!(first.notes.iter().any(|n| n.contains("1 OAuth account(s)")));
+
+        // The source keeps only its own tables: our migrations ran on the target.
+        let again = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert!(again.migrations_applied.is_empty());
+        assert_eq!(counts(&again, "users"), (3, 0, 1, 2), "{backend}");
+        assert_eq!(counts(&again, "accounts"), (3, 0, 2, 1), "{backend}");
+        assert_eq!(counts(&again, "sessions"), (2, 0, 1, 0), "{backend}");
+
+        let clock = ManualClock::new(NOON);
+        let cfg = config(
+            backend,
+            &target,
+            serde_json::json!({
+                "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 },
+                "externalAuth": [{ "id": "cookie-auth", "options": { "secret": "old-secret" } }],
+            }),
+        );
+        let k = Kavach::open_with_clock(&cfg, None, clock).await.unwrap();
+        let wrong = k
+            .sign_in(
+                SignIn {
+                    email: "ada@example.com".into(),
+                    password: "correct horse".into(),
+                },
+                ClientInfo::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(wrong.code(), "INVALID_CREDENTIALS");
+        let ok = k
+            .sign_in(
+                SignIn {
+                    email: "ADA@example.com".into(),
+                    password: "correct horse battery staple".into(),
+                },
+                ClientInfo::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(ok.user.id, "u1");
+        assert!(ok.user.email_verified);
+        assert_eq!(ok.user.name.as_deref(), Some("Ada"));
+        assert_eq!(
+            ok.user.created_at,
+            NOON - 86_400_000,
+            "{backend}: seconds and timestamps both read as ms"
+        );
+        // Replaced by PBKDF2 in that sign-in, and verifies as PBKDF2 next time.
+        let next = k
+            .sign_in(
+                SignIn {
+                    email: "ada@example.com".into(),
+                    password: "correct horse battery staple".into(),
+                },
+                ClientInfo::default(),
+            )
+            .await;
+        assert!(next.is_ok());
+        // The imported session answers its better-auth cookie (signed with the old secret).
+        let cookie = signed("old-secret", "rawtokenrawtokenrawtokenrawtoken");
+        let s = k
+            .external_session([("better-auth.session_token", cookie.as_str())].into_iter())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.map(|(s, u)| (s.id, u.id)),
+            Some(("s1".into(), "u1".into())),
+            "{backend}"
+        );
+        k.close().await;
+    }
+}

@@ -1,0 +1,2 @@
+export { importBetterAuth, importClerk, migrate } from './index'
+export type { ImportBetterAuthOptions, ImportClerkOptions, ImportReport, ImportCounts } from './index'
