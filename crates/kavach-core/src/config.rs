@@ -186,6 +186,9 @@ pub struct Settings {
     pub session_update_age_ms: i64,
     /// `scheme://host[:port]` of `baseUrl`, if set.
     pub base_origin: Option<String>,
+    /// Without `baseUrl`, links in emails may use the request's origin: only under `NODE_ENV`
+    /// development or test, since a request's Host is the sender's to choose.
+    pub links_from_request: bool,
     /// Cookies get `Secure` (baseUrl is https).
     pub secure_cookies: bool,
     pub base_path: String,
@@ -540,6 +543,7 @@ impl KavachConfig {
                 .as_deref()
                 .is_some_and(|o| o.starts_with("https://")),
             base_origin,
+            links_from_request: dev,
             base_path,
             trusted_origins,
             cookie_name,

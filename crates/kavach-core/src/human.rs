@@ -136,6 +136,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 }
 
 /// Human-account persistence over any of the three databases.
+/// The origin of links in emails: `baseUrl`'s, or (in development and test only) the request's.
+/// Outside development a link is never built from request headers: a forged Host would put its
+/// own address, with a live reset token, into the email.
+pub fn link_origin<'o>(settings: &'o Settings, request_origin: Option<&'o str>) -> Result<&'o str> {
+    if let Some(own) = settings.base_origin.as_deref() {
+        return Ok(own);
+    }
+    match request_origin {
+        Some(o) if settings.links_from_request => Ok(o),
+        _ => Err(KavachError::ConfigInvalid(
+            "set baseUrl so that kavachos can build links in emails".into(),
+        )),
+    }
+}
+
 pub struct HumanStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
@@ -635,16 +650,8 @@ impl HumanStore<'_> {
         Ok(())
     }
 
-    fn link_origin<'o>(&'o self, request_origin: Option<&'o str>) -> Result<&'o str> {
-        self.settings
-            .base_origin
-            .as_deref()
-            .or(request_origin)
-            .ok_or_else(|| {
-                KavachError::ConfigInvalid(
-                    "set baseUrl so that kavachos can build links in emails".into(),
-                )
-            })
+    pub(crate) fn link_origin<'o>(&'o self, request_origin: Option<&'o str>) -> Result<&'o str> {
+        link_origin(self.settings, request_origin)
     }
 
     /// Sends a verification link for `user` through `sendVerificationEmail`.

@@ -579,11 +579,9 @@ impl Kavach {
     ) -> Result<Invitation> {
         let orgs = self.orgs()?;
         let sender = self.callbacks.send_invitation_email.clone();
-        let origin = self
-            .settings
-            .base_origin
-            .clone()
-            .or_else(|| request_origin.map(str::to_owned));
+        let origin = crate::human::link_origin(&self.settings, request_origin)
+            .ok()
+            .map(str::to_owned);
         if sender.is_some() && origin.is_none() {
             return Err(KavachError::ConfigInvalid(
                 "set baseUrl so that kavachos can build invitation links".into(),

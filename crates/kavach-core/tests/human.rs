@@ -288,3 +288,62 @@ async fn without_base_url_the_origin_check_compares_origin_with_the_host() {
     assert_eq!(k.handle(forwarded).await.status, 200, "behind a proxy");
     k.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_links_never_come_from_request_headers_outside_development() {
+    use kavach_core::callbacks::{Callbacks, EmailSender};
+    struct Collect(parking_lot::Mutex<Vec<String>>);
+    impl EmailSender for Collect {
+        fn send(
+            &self,
+            message: serde_json::Value,
+        ) -> kavach_core::BoxFut<'static, kavach_core::Result<()>> {
+            self.0
+                .lock()
+                .push(message["url"].as_str().unwrap_or("").to_owned());
+            Box::pin(async { Ok(()) })
+        }
+    }
+    for (node_env, base_url) in [
+        (None, None),
+        (Some("development"), None),
+        (None, Some("https://app.example")),
+    ] {
+        let url = fresh_url("sqlite", "links").await;
+        let mut extra = serde_json::json!({ "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 } });
+        if let Some(b) = base_url {
+            extra["baseUrl"] = b.into();
+        }
+        let cfg = config("sqlite", &url, extra);
+        let sent = Arc::new(Collect(parking_lot::Mutex::new(Vec::new())));
+        let callbacks = Callbacks {
+            send_reset_password: Some(sent.clone()),
+            ..Default::default()
+        };
+        let k = Kavach::open_with(&cfg, node_env, ManualClock::new(NOON), callbacks)
+            .await
+            .unwrap();
+        k.sign_up(up("ada@example.com", "long enough pw"), Default::default())
+            .await
+            .unwrap();
+        // The request claims to be for evil.example (a forged Host).
+        let r = k
+            .forgot_password("ada@example.com", None, Some("http://evil.example"))
+            .await;
+        match (node_env, base_url) {
+            (None, None) => {
+                assert_eq!(r.unwrap_err().code(), "CONFIG_INVALID");
+                assert!(sent.0.lock().is_empty());
+            }
+            (Some(_), None) => {
+                r.unwrap();
+                assert!(sent.0.lock()[0].starts_with("http://evil.example/"));
+            }
+            _ => {
+                r.unwrap();
+                assert!(sent.0.lock()[0].starts_with("https://app.example/"));
+            }
+        }
+        k.close().await;
+    }
+}
