@@ -44,10 +44,11 @@ export declare class NativeKavach {
   /** `{ session, user }` for the cookie or Bearer header given, or null. */
   getSession(cookie?: string | undefined | null, authorization?: string | undefined | null): Promise<any>
   /**
-   * `getSession` answered on this thread when one read is enough (SQLite):
-   * `{ inline: true, data }`, or `{ inline: false }` to take the async call.
+   * `getSession` answered on this thread when one read is enough (SQLite): the JSON text of
+   * `{ session, user }` (or `null`), or nothing to take the async call. Text, because one
+   * `JSON.parse` costs less than building the two objects key by key through napi.
    */
-  getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): any
+  getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): string | null
   /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
   organizations(op: string, input: any): Promise<any>
   /** `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result. */

@@ -258,8 +258,8 @@ function makeInstance(n, maxBody, release) {
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
     const [cookie, authorization] = credentialsOf(arg)
-    const r = n.getSessionInline(cookie, authorization)
-    return r.inline ? r.data : n.getSession(cookie, authorization)
+    const text = n.getSessionInline(cookie, authorization)
+    return text === null || text === undefined ? n.getSession(cookie, authorization) : JSON.parse(text)
   }
 
   return {

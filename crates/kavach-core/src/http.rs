@@ -496,13 +496,20 @@ impl Kavach {
         }
     }
 
-    pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+    /// The request's live session and its user, or 401.
+    pub(crate) async fn session_and_user(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<(crate::human::Session, User), ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
-        match self.get_session(token).await? {
-            Some((_, user)) => Ok(user),
-            None => Err(ApiError::unauthorized()),
-        }
+        self.get_session(token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
+    }
+
+    pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+        Ok(self.session_and_user(req).await?.1)
     }
 
     async fn owned_agent(&self, id: &str, owner: &str) -> Result<crate::agents::Agent, ApiError> {
@@ -754,12 +761,7 @@ impl Kavach {
                 ok(&json!({ "success": true }))
             }
             ("POST", ["auth", "change-password"]) => {
-                let token = session_token(req, &self.settings().cookie_name)
-                    .ok_or_else(ApiError::unauthorized)?;
-                let (session, user) = self
-                    .get_session(token)
-                    .await?
-                    .ok_or_else(ApiError::unauthorized)?;
+                let (session, user) = self.session_and_user(req).await?;
                 let b: ChangeBody = parse_body(req)?;
                 self.limit_ip(req).await?;
                 let revoke = b.revoke_other_sessions.unwrap_or(true);
@@ -826,12 +828,7 @@ impl Kavach {
                 ok(&self.create_organization(input).await?)
             }
             ("POST", ["organizations", "active"]) => {
-                let token = session_token(req, &self.settings().cookie_name)
-                    .ok_or_else(ApiError::unauthorized)?;
-                let (session, user) = self
-                    .get_session(token)
-                    .await?
-                    .ok_or_else(ApiError::unauthorized)?;
+                let (session, user) = self.session_and_user(req).await?;
                 let b: ActiveOrgBody = parse_body(req)?;
                 self.set_active_organization(&session.id, &user.id, b.organization_id.as_deref())
                     .await?;

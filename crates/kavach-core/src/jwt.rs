@@ -18,7 +18,7 @@ use sqlx::Row;
 
 use crate::db::{sql_for, Ts};
 use crate::error::{KavachError, Result};
-use crate::http::{ok, session_token, ApiError, ApiResult, HttpRequest};
+use crate::http::{ok, ApiError, ApiResult, HttpRequest};
 use crate::human::{Session, User};
 use crate::kavach::Kavach;
 use crate::token::new_id;
@@ -643,12 +643,7 @@ impl Kavach {
         }
         match (method, segs) {
             ("GET", ["jwt", "token"]) => {
-                let token = session_token(req, &self.settings().cookie_name)
-                    .ok_or_else(ApiError::unauthorized)?;
-                let (session, user) = self
-                    .get_session(token)
-                    .await?
-                    .ok_or_else(ApiError::unauthorized)?;
+                let (session, user) = self.session_and_user(req).await?;
                 ok(&json!({ "token": self.jwt_issue(&session, &user).await? }))
             }
             ("GET", ["jwks"]) => {

@@ -636,27 +636,27 @@ impl Kavach {
             .await
     }
 
+    /// The email of `user_id`, whom an invitation must be addressed to.
+    async fn invitee_email(&self, user_id: &str) -> Result<String> {
+        self.humans()
+            .user_by_id(user_id)
+            .await?
+            .map(|u| u.email)
+            .ok_or_else(|| KavachError::NotFound("user not found".into()))
+    }
+
     /// Accepts an invitation for a user, found by id: their email must be the invited one.
     pub async fn accept_invitation(&self, id: &str, user_id: &str) -> Result<Member> {
         let orgs = self.orgs()?;
-        let user = self
-            .humans()
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| KavachError::NotFound("user not found".into()))?;
-        orgs.accept_invitation(id, &user.id, &user.email, self.now_ms())
+        let email = self.invitee_email(user_id).await?;
+        orgs.accept_invitation(id, user_id, &email, self.now_ms())
             .await
     }
 
     pub async fn decline_invitation(&self, id: &str, user_id: &str) -> Result<Invitation> {
         let orgs = self.orgs()?;
-        let user = self
-            .humans()
-            .user_by_id(user_id)
-            .await?
-            .ok_or_else(|| KavachError::NotFound("user not found".into()))?;
-        orgs.decline_invitation(id, &user.email, self.now_ms())
-            .await
+        let email = self.invitee_email(user_id).await?;
+        orgs.decline_invitation(id, &email, self.now_ms()).await
     }
 
     pub async fn cancel_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {

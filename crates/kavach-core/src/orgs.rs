@@ -851,6 +851,15 @@ impl OrgStore<'_> {
         })
     }
 
+    /// The invitation `id` if it is addressed to `user_email`; otherwise as if it did not exist,
+    /// so that nobody learns who else was invited.
+    async fn addressed_to(&self, id: &str, user_email: &str, now_ms: i64) -> Result<Invitation> {
+        match self.invitation(id, now_ms).await? {
+            Some(inv) if inv.email.eq_ignore_ascii_case(user_email) => Ok(inv),
+            _ => Err(KavachError::NotFound("invitation not found".into())),
+        }
+    }
+
     /// Accepts an invitation for `user_id`, whose account email must be the invited one.
     pub async fn accept_invitation(
         &self,
@@ -859,14 +868,7 @@ impl OrgStore<'_> {
         user_email: &str,
         now_ms: i64,
     ) -> Result<Member> {
-        let inv = self
-            .invitation(id, now_ms)
-            .await?
-            .ok_or_else(|| KavachError::NotFound("invitation not found".into()))?;
-        if !inv.email.eq_ignore_ascii_case(user_email) {
-            // As if it did not exist: nobody learns who else was invited.
-            return Err(KavachError::NotFound("invitation not found".into()));
-        }
+        self.addressed_to(id, user_email, now_ms).await?;
         let inv = self.settle(id, "accepted", now_ms).await?;
         self.add_member(
             MemberInput {
@@ -886,13 +888,7 @@ impl OrgStore<'_> {
         user_email: &str,
         now_ms: i64,
     ) -> Result<Invitation> {
-        let inv = self
-            .invitation(id, now_ms)
-            .await?
-            .ok_or_else(|| KavachError::NotFound("invitation not found".into()))?;
-        if !inv.email.eq_ignore_ascii_case(user_email) {
-            return Err(KavachError::NotFound("invitation not found".into()));
-        }
+        self.addressed_to(id, user_email, now_ms).await?;
         self.settle(id, "declined", now_ms).await
     }
 
