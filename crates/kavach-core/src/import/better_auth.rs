@@ -8,7 +8,10 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 
 use super::catalog::{self, opt, req, CatalogTable, Field, Kind, Resolved};
-use super::{ImportEvent, ImportOptions, ImportReport, OnEvent, TableCounts};
+use super::{
+    fetch_strings as strings, placeholders, users_by_id_or_email, ImportEvent, ImportOptions,
+    ImportReport, OnEvent, TableCounts,
+};
 use crate::config::Dialect;
 use crate::db::{dialect_of, sql_for, Pool, Ts};
 use crate::error::{KavachError, Result};
@@ -259,31 +262,6 @@ impl Source<'_> {
     }
 }
 
-/// Runs a query with text binds and reads its columns as optional text.
-async fn strings(pool: &Pool, sql: &str, binds: &[&str]) -> Result<Vec<Vec<Option<String>>>> {
-    let sql = sql_for(dialect_of(pool), sql);
-    Ok(on_pool!(pool, p => {
-        let mut q = sqlx::query(&sql);
-        for b in binds {
-            q = q.bind(*b);
-        }
-        let rows = q.fetch_all(p).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut cols = Vec::with_capacity(r.len());
-            for i in 0..r.len() {
-                cols.push(col_opt_str!(r, i)?);
-            }
-            out.push(cols);
-        }
-        out
-    }))
-}
-
-fn placeholders(n: usize) -> String {
-    vec!["?"; n.max(1)].join(", ")
-}
-
 /// A value bound into our tables.
 #[derive(Debug, Clone)]
 enum Bv {
@@ -495,25 +473,15 @@ impl Run<'_> {
                 .iter()
                 .filter_map(|r| r.t(res, "email").and_then(|e| normalize_email(&e).ok()))
                 .collect();
-            let mut keys: Vec<&str> = ids.iter().map(String::as_str).collect();
-            keys.extend(emails.iter().map(String::as_str));
+            let id_keys: Vec<&str> = ids.iter().map(String::as_str).collect();
             let existing = match self.target.pool.as_ref().filter(|_| self.target.ready) {
-                Some(pool) if !ids.is_empty() => {
-                    let mut sql = format!(
-                        "SELECT id, email FROM kavach_user WHERE id IN ({})",
-                        placeholders(ids.len())
-                    );
-                    if !emails.is_empty() {
-                        sql.push_str(&format!(" OR email IN ({})", placeholders(emails.len())));
-                    }
-                    strings(pool, &sql, &keys).await?
-                }
-                _ => Vec::new(),
+                Some(pool) => users_by_id_or_email(pool, &id_keys, &emails).await?,
+                None => Vec::new(),
             };
-            let present: HashSet<&str> = existing.iter().filter_map(|r| r[0].as_deref()).collect();
+            let present: HashSet<&str> = existing.iter().map(|(id, _)| id.as_str()).collect();
             let email_owner: HashMap<&str, &str> = existing
                 .iter()
-                .filter_map(|r| Some((r[1].as_deref()?, r[0].as_deref()?)))
+                .filter_map(|(id, e)| Some((e.as_deref()?, id.as_str())))
                 .collect();
             let mut seen_emails = HashSet::new();
             let mut rows = Vec::new();

@@ -11,11 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::de::{SeqAccess, Visitor};
 use serde::Deserializer as _;
 
-use super::{ImportEvent, ImportReport, OnEvent, TableCounts};
+use super::{
+    fetch_strings, placeholders, users_by_id_or_email, ImportEvent, ImportReport, OnEvent,
+    TableCounts,
+};
 use crate::db::{dialect_of, sql_for, Pool, Ts};
 use crate::error::{KavachError, Result};
 use crate::human::{normalize_email, CREDENTIAL_PROVIDER};
-use crate::{col_opt_str, on_pool};
+use crate::on_pool;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -385,31 +388,19 @@ pub fn parse_file(path: &Path, sink: &mut dyn FnMut(ClerkUser) -> Result<()>) ->
 
 // ---- writing ---------------------------------------------------------------------------------
 
+/// The first two columns of each row `sql` selects over `keys` (none for no keys).
 async fn existing(pool: &Pool, sql: &str, keys: &[&str]) -> Result<Vec<(String, Option<String>)>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = sql_for(dialect_of(pool), sql);
-    Ok(on_pool!(pool, p => {
-        let mut q = sqlx::query(&sql);
-        for k in keys {
-            q = q.bind(*k);
-        }
-        let mut out = Vec::new();
-        for r in q.fetch_all(p).await? {
-            use sqlx::Row;
-            let a: Option<String> = col_opt_str!(r, 0)?;
-            let b: Option<String> = if r.len() > 1 { col_opt_str!(r, 1)? } else { None };
-            if let Some(a) = a {
-                out.push((a, b));
-            }
-        }
-        out
-    }))
-}
-
-fn ph(n: usize) -> String {
-    vec!["?"; n.max(1)].join(", ")
+    Ok(fetch_strings(pool, sql, keys)
+        .await?
+        .into_iter()
+        .filter_map(|mut r| {
+            let second = r.get_mut(1).and_then(Option::take);
+            Some((r.first_mut()?.take()?, second))
+        })
+        .collect())
 }
 
 enum V {
@@ -426,11 +417,14 @@ async fn insert(pool: &Pool, table: &str, cols: &str, rows: &[Vec<V>]) -> Result
     let n = rows[0].len();
     let sql = match d {
         crate::config::Dialect::MySql => {
-            format!("INSERT IGNORE INTO {table} ({cols}) VALUES ({})", ph(n))
+            format!(
+                "INSERT IGNORE INTO {table} ({cols}) VALUES ({})",
+                placeholders(n)
+            )
         }
         _ => format!(
             "INSERT INTO {table} ({cols}) VALUES ({}) ON CONFLICT DO NOTHING",
-            ph(n)
+            placeholders(n)
         ),
     };
     let sql = sql_for(d, &sql).into_owned();
@@ -477,18 +471,7 @@ async fn write_batch(
         .filter_map(|u| u.email.as_deref().and_then(|e| normalize_email(e).ok()))
         .collect();
     let found = match pool {
-        Some(p) => {
-            let mut keys = ids.clone();
-            keys.extend(emails.iter().map(String::as_str));
-            let mut sql = format!(
-                "SELECT id, email FROM kavach_user WHERE id IN ({})",
-                ph(ids.len())
-            );
-            if !emails.is_empty() {
-                sql.push_str(&format!(" OR email IN ({})", ph(emails.len())));
-            }
-            existing(p, &sql, &keys).await?
-        }
+        Some(p) => users_by_id_or_email(p, &ids, &emails).await?,
         None => Vec::new(),
     };
     let present: HashSet<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
@@ -604,7 +587,7 @@ async fn write_batch(
             p,
             &format!(
                 "SELECT id FROM kavach_account WHERE id IN ({})",
-                ph(acc_ids.len())
+                placeholders(acc_ids.len())
             ),
             &acc_ids,
         )

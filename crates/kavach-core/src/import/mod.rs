@@ -15,8 +15,10 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::config::{Dialect, KavachConfig};
-use crate::db::{self, Pool};
+use crate::db::{self, dialect_of, sql_for, Pool};
 use crate::error::{KavachError, Result};
+use crate::{col_opt_str, on_pool};
+use sqlx::Row;
 
 pub use better_auth::import_better_auth;
 
@@ -234,4 +236,64 @@ pub fn looks_like_url(url: &str) -> bool {
         }
         _ => !url.trim().is_empty(),
     }
+}
+
+// ---- shared by the importers ------------------------------------------------------------------
+
+/// Runs a query with text binds and reads its columns as optional text.
+pub(crate) async fn fetch_strings(
+    pool: &Pool,
+    sql: &str,
+    binds: &[&str],
+) -> Result<Vec<Vec<Option<String>>>> {
+    let sql = sql_for(dialect_of(pool), sql);
+    Ok(on_pool!(pool, p => {
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(p).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut cols = Vec::with_capacity(r.len());
+            for i in 0..r.len() {
+                cols.push(col_opt_str!(r, i)?);
+            }
+            out.push(cols);
+        }
+        out
+    }))
+}
+
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n.max(1)].join(", ")
+}
+
+/// Our users that hold one of `ids` or `emails`, as `(id, email)`: who is imported already, and who
+/// owns an email that another id brings.
+pub(crate) async fn users_by_id_or_email(
+    pool: &Pool,
+    ids: &[&str],
+    emails: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = format!(
+        "SELECT id, email FROM kavach_user WHERE id IN ({})",
+        placeholders(ids.len())
+    );
+    if !emails.is_empty() {
+        sql.push_str(&format!(" OR email IN ({})", placeholders(emails.len())));
+    }
+    let mut keys = ids.to_vec();
+    keys.extend(emails.iter().map(String::as_str));
+    Ok(fetch_strings(pool, &sql, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|mut r| {
+            let email = r.get_mut(1).and_then(Option::take);
+            Some((r.first_mut()?.take()?, email))
+        })
+        .collect())
 }
