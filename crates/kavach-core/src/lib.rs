@@ -23,6 +23,7 @@ pub mod kavach;
 pub mod orgs;
 pub mod passwords;
 pub mod permission;
+pub mod provider_tokens;
 pub mod ratelimit;
 pub mod sealed;
 mod sqlite_fast;

@@ -227,15 +227,15 @@ pub fn new_backup_code() -> String {
 }
 
 /// The SHA-256 of a backup code as typed (case, dashes and spaces ignored), or `None` if it cannot
-/// be one.
+/// be one. Ours use [`BACKUP_ALPHABET`]; codes imported from better-auth (`xxxxx-xxxxx` over
+/// a-z, A-Z, 0-9) are any ten ASCII letters and digits, so those are accepted too.
 pub fn backup_code_hash(code: &str) -> Option<String> {
     let c: String = code
         .chars()
         .filter(|c| *c != '-' && !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (c.len() == BACKUP_LEN && c.bytes().all(|b| BACKUP_ALPHABET.contains(&b)))
-        .then(|| hash_token(&c))
+    (c.len() == BACKUP_LEN && c.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| hash_token(&c))
 }
 
 fn new_token() -> String {
@@ -1006,11 +1006,12 @@ mod tests {
         assert_eq!(backup_code_hash(&c.to_lowercase()), Some(h.clone()));
         assert_eq!(backup_code_hash(&c.replace('-', " ")), Some(h.clone()));
         assert_eq!(h.len(), 64);
+        // better-auth's codes (imported) use 0-9 and both cases; case is folded like ours.
         assert_eq!(
-            backup_code_hash("ABCDE-FGHI0"),
-            None,
-            "0 is not in the alphabet"
+            backup_code_hash("aB3x0-Zq19k"),
+            backup_code_hash("AB3X0ZQ19K")
         );
+        assert_eq!(backup_code_hash("ABCDE-FGHI!"), None);
         assert_eq!(backup_code_hash("ABCD"), None);
     }
 

@@ -206,3 +206,246 @@ async fn snake_case_source_into_a_separate_target_on_every_backend() {
         k.close().await;
     }
 }
+
+/// Made by better-auth 1.7.25's `symmetricEncrypt` with [`BA_SECRET`]: a TOTP secret as its
+/// two-factor plugin stores it, and a JSON list of backup codes in the versioned envelope.
+const BA_SECRET: &str = "better-auth-secret-better-auth-secret-42";
+const BA_TOTP: &str = "6d8579dbc8e9fdd220d76305d3f47721f8dcc3ecbf2d9c9536c32cb0a9731a4cccb9adaf1d7baa340e27de5924dd39862b24348a6c44e6067c79b583992767eef8dba22f6c3847dc";
+const BA_TOTP_PLAIN: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const BA_BACKUP: &str = "$ba$2$e0e2ec30096abd614bcf09fedde9e6ee0e16721827dfcbdf2f889b46335d929b0a3f9ffef9b91ad55f54c9b22653519c31fef7e54362beab8bfd78804fa27eeaf05f2d6027";
+const OUR_SECRET: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+fn two_factor_schema(backend: &str) -> Vec<String> {
+    let (t, ts, b) = match backend {
+        "sqlite" => ("TEXT", "INTEGER", "INTEGER"),
+        "postgres" => ("TEXT", "TIMESTAMP(3)", "BOOLEAN"),
+        _ => ("VARCHAR(255)", "DATETIME(3)", "TINYINT(1)"),
+    };
+    vec![
+        format!("CREATE TABLE users (id {t} PRIMARY KEY, name TEXT NOT NULL, email {t} NOT NULL, email_verified {b} NOT NULL, two_factor_enabled {b}, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"),
+        format!("CREATE TABLE accounts (id {t} PRIMARY KEY, account_id TEXT NOT NULL, provider_id TEXT NOT NULL, user_id {t} NOT NULL, access_token TEXT, refresh_token TEXT, id_token TEXT, access_token_expires_at {ts}, password TEXT, created_at {ts} NOT NULL, updated_at {ts} NOT NULL)"),
+        format!("CREATE TABLE sessions (id {t} PRIMARY KEY, expires_at {ts} NOT NULL, token {t} NOT NULL, created_at {ts} NOT NULL, updated_at {ts} NOT NULL, user_id {t} NOT NULL)"),
+        format!("CREATE TABLE two_factors (id {t} PRIMARY KEY, secret TEXT NOT NULL, backup_codes TEXT NOT NULL, user_id {t} NOT NULL, verified {b})"),
+    ]
+}
+
+fn two_factor_rows(backend: &str) -> Vec<String> {
+    let (yes, no) = if backend == "postgres" {
+        ("true", "false")
+    } else {
+        ("1", "0")
+    };
+    let c = at(backend, NOON - 86_400_000);
+    let exp = at(backend, NOON + 3_600_000);
+    vec![
+        format!("INSERT INTO users VALUES ('u1', 'Ada', 'ada@example.com', {yes}, {yes}, {c}, {c})"),
+        format!("INSERT INTO users VALUES ('u2', 'Bob', 'bob@example.com', {yes}, {no}, {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a1', 'u1', 'credential', 'u1', NULL, NULL, NULL, NULL, '{BA_HASH}', {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a2', 'u2', 'credential', 'u2', NULL, NULL, NULL, NULL, '{BA_HASH}', {c}, {c})"),
+        // A plain GitHub token, and one better-auth encrypted (account.encryptOAuthTokens).
+        format!("INSERT INTO accounts VALUES ('a3', '99', 'github', 'u1', 'gho_plain', 'ghr_refresh', 'eyJ.id.token', {exp}, NULL, {c}, {c})"),
+        format!("INSERT INTO accounts VALUES ('a4', '77', 'google', 'u2', '{BA_TOTP}', NULL, NULL, NULL, NULL, {c}, {c})"),
+        // u1's active enrollment; u2 started one and never confirmed it.
+        format!("INSERT INTO two_factors VALUES ('t1', '{BA_TOTP}', '{BA_BACKUP}', 'u1', {yes})"),
+        format!("INSERT INTO two_factors VALUES ('t2', '{BA_TOTP}', '[]', 'u2', {no})"),
+    ]
+}
+
+/// A sign-in with the password the source's hash is of: the pending second-factor token, if asked.
+async fn pending(k: &Kavach, email: &str) -> Option<String> {
+    use kavach_core::two_factor::SignInOutcome;
+    let creds = SignIn {
+        email: email.into(),
+        password: "correct horse battery staple".into(),
+    };
+    match k
+        .sign_in_flow(creds, ClientInfo::default(), None)
+        .await
+        .unwrap()
+    {
+        SignInOutcome::TwoFactorRequired {
+            two_factor_token, ..
+        } => Some(two_factor_token),
+        SignInOutcome::Complete(_) => None,
+    }
+}
+
+async fn one_text(k: &Kavach, sql: &str) -> Option<String> {
+    match k.pool() {
+        kavach_core::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        kavach_core::db::Pool::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        kavach_core::db::Pool::My(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
+    use kavach_core::provider_tokens::{self, TokenKind};
+    use kavach_core::two_factor::{code_at_step, step_of, VerifyTwoFactor, DIGITS};
+    for backend in backends() {
+        let source = fresh_url(backend, "ba2src").await;
+        let target = fresh_url(backend, "ba2tgt").await;
+        exec_all(backend, &source, &two_factor_schema(backend)).await;
+        exec_all(backend, &source, &two_factor_rows(backend)).await;
+
+        // Without secrets: nothing secret comes across, and the report says what to give.
+        let mut options = ImportOptions::new(source.clone());
+        options.to = Some(target.clone());
+        options.dry_run = true;
+        let bare = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert!(bare.tables.iter().all(|t| t.table != "two-factor"));
+        assert!(
+            bare.notes
+                .iter()
+                .any(|n| n.contains("2 two-factor enrollment(s) were NOT imported")),
+            "{:?}",
+            bare.notes
+        );
+        assert!(
+            bare.notes.iter().any(|n| n.contains(
+                "2 OAuth account(s) had provider access/refresh tokens: they were not copied"
+            )),
+            "{:?}",
+            bare.notes
+        );
+
+        // A wrong source secret: the enrollment is reported, never imported as garbage.
+        options.secret = Some(OUR_SECRET.into());
+        options.source_secret = Some("not-the-better-auth-secret".into());
+        let wrong = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert_eq!(counts(&wrong, "two-factor"), (2, 0, 0, 1), "{backend}");
+        assert!(wrong
+            .skipped
+            .iter()
+            .any(|s| s.id == "t1" && s.reason.contains("did not open with the source secret")));
+
+        // A short secret cannot be the kavachos one.
+        options.secret = Some("short".into());
+        let e = import_better_auth(&options, NOON, &|_| {})
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "CONFIG_INVALID");
+
+        options.dry_run = false;
+        options.secret = Some(OUR_SECRET.into());
+        options.source_secret = Some(BA_SECRET.into());
+        let first = import_better_auth(&options, NOON, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(counts(&first, "two-factor"), (2, 1, 0, 0), "{backend}");
+        assert!(
+            first.notes.iter().any(|n| n
+                .contains("2 OAuth account(s) had their provider access/refresh tokens copied")),
+            "{:?}",
+            first.notes
+        );
+        assert!(
+            first
+                .notes
+                .iter()
+                .any(|n| n.contains("1 two-factor enrollment(s) were never confirmed")),
+            "{:?}",
+            first.notes
+        );
+        assert!(
+            first
+                .notes
+                .iter()
+                .any(|n| n.contains("1 OAuth account(s) had an id token")),
+            "{:?}",
+            first.notes
+        );
+
+        let clock = ManualClock::new(NOON);
+        let cfg = config(
+            backend,
+            &target,
+            serde_json::json!({
+                "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 },
+                "plugins": [{ "id": "two-factor" }],
+            }),
+        );
+        let k = Kavach::open_with_clock(&cfg, None, clock).await.unwrap();
+
+        // Provider tokens: never in clear, and they open under our secret for their own row.
+        let stored = one_text(
+            &k,
+            "SELECT access_token FROM kavach_account WHERE id = 'a3'",
+        )
+        .await
+        .unwrap();
+        assert!(!stored.contains("gho_plain"));
+        assert_eq!(
+            provider_tokens::open(OUR_SECRET, "a3", TokenKind::Access, &stored).unwrap(),
+            "gho_plain"
+        );
+        let refresh = one_text(
+            &k,
+            "SELECT refresh_token FROM kavach_account WHERE id = 'a3'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            provider_tokens::open(OUR_SECRET, "a3", TokenKind::Refresh, &refresh).unwrap(),
+            "ghr_refresh"
+        );
+        let opened = one_text(
+            &k,
+            "SELECT access_token FROM kavach_account WHERE id = 'a4'",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            provider_tokens::open(OUR_SECRET, "a4", TokenKind::Access, &opened).unwrap(),
+            BA_TOTP_PLAIN,
+            "better-auth's encryption opened, ours applied"
+        );
+        assert!(provider_tokens::open(OUR_SECRET, "a3", TokenKind::Access, &opened).is_err());
+
+        // u1 now needs the second factor, and the better-auth authenticator app's code passes.
+        assert!(
+            pending(&k, "bob@example.com").await.is_none(),
+            "{backend}: an unconfirmed enrollment is not imported"
+        );
+        let t = pending(&k, "ada@example.com").await.expect("2FA required");
+        let code = code_at_step(BA_TOTP_PLAIN.as_bytes(), DIGITS, step_of(NOON) as u64);
+        let done = k
+            .two_factor_verify(
+                &t,
+                VerifyTwoFactor {
+                    code: Some(code),
+                    ..Default::default()
+                },
+                ClientInfo::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(done.signed_in.user.id, "u1");
+        // A better-auth backup code (mixed case, 0/O/1/I) works once.
+        let backup = |c: &str| VerifyTwoFactor {
+            backup_code: Some(c.into()),
+            ..Default::default()
+        };
+        let t = pending(&k, "ada@example.com").await.unwrap();
+        k.two_factor_verify(&t, backup("0O1Il-zz9yx"), ClientInfo::default())
+            .await
+            .unwrap();
+        let t = pending(&k, "ada@example.com").await.unwrap();
+        let again = k
+            .two_factor_verify(&t, backup("0O1Il-zz9yx"), ClientInfo::default())
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), "INVALID_CODE");
+
+        // A second import changes nothing: the spent code stays spent.
+        let second = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert_eq!(counts(&second, "two-factor"), (2, 0, 1, 0), "{backend}");
+        let left = one_text(
+            &k,
+            "SELECT CAST(COUNT(*) AS CHAR) FROM kavach_two_factor_backup WHERE user_id = 'u1'",
+        )
+        .await;
+        assert_eq!(left.as_deref(), Some("1"), "{backend}");
+        k.close().await;
+    }
+}

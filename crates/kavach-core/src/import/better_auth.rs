@@ -16,6 +16,9 @@ use crate::config::Dialect;
 use crate::db::{dialect_of, sql_for, Pool, Ts};
 use crate::error::{KavachError, Result};
 use crate::human::normalize_email;
+use crate::provider_tokens::{self, TokenKind};
+
+use super::ba_crypto;
 use crate::{col_opt_str, on_pool};
 
 const USER: &[Field] = &[
@@ -26,6 +29,7 @@ const USER: &[Field] = &[
     opt("image", Kind::Text),
     opt("created_at", Kind::Time),
     opt("updated_at", Kind::Time),
+    opt("two_factor_enabled", Kind::Bool),
 ];
 const ACCOUNT: &[Field] = &[
     req("id", Kind::Text),
@@ -36,6 +40,7 @@ const ACCOUNT: &[Field] = &[
     opt("access_token", Kind::Text),
     opt("refresh_token", Kind::Text),
     opt("id_token", Kind::Text),
+    opt("access_token_expires_at", Kind::Time),
     opt("created_at", Kind::Time),
     opt("updated_at", Kind::Time),
 ];
@@ -75,7 +80,13 @@ const INVITATION: &[Field] = &[
     opt("inviter_id", Kind::Text),
     opt("created_at", Kind::Time),
 ];
-const TWO_FACTOR: &[Field] = &[req("id", Kind::Text), req("user_id", Kind::Text)];
+const TWO_FACTOR: &[Field] = &[
+    req("id", Kind::Text),
+    req("user_id", Kind::Text),
+    req("secret", Kind::Text),
+    opt("backup_codes", Kind::Text),
+    opt("verified", Kind::Bool),
+];
 
 /// The better-auth tables found in a catalog.
 #[derive(Debug)]
@@ -177,7 +188,8 @@ impl Resolved {
         }
     }
 
-    fn page_sql(&self, dialect: Dialect, limit: usize) -> String {
+    /// `SELECT <every found field as c<i>> FROM <table> WHERE <filter>`.
+    fn select_sql(&self, dialect: Dialect, filter: &str) -> String {
         let mut exprs = Vec::new();
         for (i, (f, c)) in self.fields.iter().zip(&self.columns).enumerate() {
             if let Some((name, ty)) = c {
@@ -187,16 +199,20 @@ impl Resolved {
                 ));
             }
         }
-        let key = self.key_expr(dialect);
         sql_for(
             dialect,
             &format!(
-                "SELECT {} FROM {} WHERE {key} > ? ORDER BY {key} LIMIT {limit}",
+                "SELECT {} FROM {} WHERE {filter}",
                 exprs.join(", "),
                 catalog::quote(dialect, &self.table)
             ),
         )
         .into_owned()
+    }
+
+    fn page_sql(&self, dialect: Dialect, limit: usize) -> String {
+        let key = self.key_expr(dialect);
+        self.select_sql(dialect, &format!("{key} > ? ORDER BY {key} LIMIT {limit}"))
     }
 }
 
@@ -260,6 +276,27 @@ impl Source<'_> {
             decode_page!(rows, res)
         }))
     }
+
+    /// The rows of `res` whose id is one of `ids`.
+    async fn by_ids(&self, res: &Resolved, ids: &[&str]) -> Result<Vec<SrcRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = format!(
+            "{} IN ({})",
+            res.key_expr(self.dialect),
+            placeholders(ids.len())
+        );
+        let sql = res.select_sql(self.dialect, &filter);
+        Ok(on_pool!(self.pool, p => {
+            let mut q = sqlx::query(&sql);
+            for id in ids {
+                q = q.bind(*id);
+            }
+            let rows = q.fetch_all(p).await?;
+            decode_page!(rows, res)
+        }))
+    }
 }
 
 /// A value bound into our tables.
@@ -268,6 +305,27 @@ enum Bv {
     S(Option<String>),
     B(bool),
     T(Option<i64>),
+}
+
+/// Binds our values, in order, to a query on any of the three databases.
+fn bind_values<'q, DB>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    row: &[Bv],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Ts>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for v in row {
+        q = match v {
+            Bv::S(s) => q.bind(s.clone()),
+            Bv::B(b) => q.bind(*b),
+            Bv::T(t) => q.bind(t.map(Ts)),
+        };
+    }
+    q
 }
 
 struct Target {
@@ -327,26 +385,44 @@ impl Target {
     /// Inserts the rows in one transaction; per row, whether it was written (false: a conflict on
     /// a unique key). In a dry run nothing is written and every row counts as written.
     async fn insert(&self, table: &str, cols: &str, rows: &[Vec<Bv>]) -> Result<Vec<bool>> {
+        let rows: Vec<(Vec<Bv>, Vec<Vec<Bv>>)> =
+            rows.iter().map(|r| (r.clone(), Vec::new())).collect();
+        self.insert_with_children((table, cols), ("", ""), &rows)
+            .await
+    }
+
+    /// As [`Target::insert`], where each parent row brings child rows (into `child`) that are
+    /// written in the same transaction only if their parent was: a re-run never adds children to
+    /// a parent an earlier run wrote (two-factor backup codes a user has spent since stay spent).
+    async fn insert_with_children(
+        &self,
+        parent: (&str, &str),
+        child: (&str, &str),
+        rows: &[(Vec<Bv>, Vec<Vec<Bv>>)],
+    ) -> Result<Vec<bool>> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
         let Some(pool) = self.pool.as_ref().filter(|_| !self.dry_run) else {
             return Ok(vec![true; rows.len()]);
         };
-        let sql = self.insert_sql(table, cols, rows[0].len());
+        let parent_sql = self.insert_sql(parent.0, parent.1, rows[0].0.len());
+        let child_sql = rows
+            .iter()
+            .find_map(|(_, c)| c.first())
+            .map(|c| self.insert_sql(child.0, child.1, c.len()))
+            .unwrap_or_default();
         let mut written = Vec::with_capacity(rows.len());
         on_pool!(pool, p => {
             let mut tx = p.begin().await?;
-            for row in rows {
-                let mut q = sqlx::query(&sql);
-                for v in row {
-                    q = match v {
-                        Bv::S(s) => q.bind(s.clone()),
-                        Bv::B(b) => q.bind(*b),
-                        Bv::T(t) => q.bind(t.map(Ts)),
-                    };
+            for (row, children) in rows {
+                let ok = bind_values(sqlx::query(&parent_sql), row).execute(&mut *tx).await?.rows_affected() > 0;
+                if ok {
+                    for c in children {
+                        bind_values(sqlx::query(&child_sql), c).execute(&mut *tx).await?;
+                    }
                 }
-                written.push(q.execute(&mut *tx).await?.rows_affected() > 0);
+                written.push(ok);
             }
             tx.commit().await?;
         });
@@ -393,14 +469,23 @@ struct Run<'a> {
     /// Ids skipped in this run (bounded by the skips), so a dry run can tell which dependents fail.
     skipped_users: HashSet<String>,
     skipped_orgs: HashSet<String>,
+    /// Ours (to seal provider tokens and TOTP secrets) and better-auth's (to open what it encrypted).
+    secret: Option<&'a str>,
+    source_secret: Option<&'a str>,
     /// Counters for the notes.
     tokens_left_out: u64,
+    tokens_sealed: u64,
+    tokens_unopened: u64,
+    id_tokens_left_out: u64,
     no_password: u64,
     unknown_hash: u64,
     names_truncated: u64,
     expired_sessions: u64,
     roles_collapsed: u64,
     logos_left_out: u64,
+    two_factor_left_out: u64,
+    two_factor_pending: u64,
+    backup_codes_unreadable: u64,
 }
 
 fn is_known_hash(h: &str) -> bool {
@@ -449,6 +534,57 @@ impl Run<'_> {
             }
         }
         Ok(found)
+    }
+
+    /// An account's access and refresh tokens as we keep them: opened if better-auth encrypted
+    /// them (`encryptOAuthTokens`), then sealed under our secret for this account row. Without our
+    /// secret, or when better-auth's envelope does not open, they are left out and counted.
+    fn provider_tokens(
+        &mut self,
+        r: &SrcRow,
+        res: &Resolved,
+        account_id: &str,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let access = r.t(res, "access_token").filter(|t| !t.is_empty());
+        let refresh = r.t(res, "refresh_token").filter(|t| !t.is_empty());
+        if access.is_none() && refresh.is_none() {
+            return Ok((None, None));
+        }
+        let Some(secret) = self.secret else {
+            self.tokens_left_out += 1;
+            return Ok((None, None));
+        };
+        let mut unopened = false;
+        let mut carry = |value: Option<String>, kind: TokenKind| -> Result<Option<String>> {
+            let Some(v) = value else { return Ok(None) };
+            let opened = if ba_crypto::looks_encrypted(&v) {
+                self.source_secret.and_then(|s| ba_crypto::open(s, &v))
+            } else {
+                None
+            };
+            let plain = match opened {
+                Some(p) => p,
+                // Hex-shaped but not ours to open: a provider token that is hex (kept as it is),
+                // unless it carries better-auth's envelope, which is certainly ciphertext.
+                None if ba_crypto::is_envelope(&v) => {
+                    unopened = true;
+                    return Ok(None);
+                }
+                None => v,
+            };
+            provider_tokens::seal(secret, account_id, kind, &plain).map(Some)
+        };
+        let sealed = (
+            carry(access, TokenKind::Access)?,
+            carry(refresh, TokenKind::Refresh)?,
+        );
+        if unopened {
+            self.tokens_unopened += 1;
+        }
+        if sealed.0.is_some() || sealed.1.is_some() {
+            self.tokens_sealed += 1;
+        }
+        Ok(sealed)
     }
 
     fn finish_batch(&mut self, counts: &TableCounts) {
@@ -631,12 +767,13 @@ impl Run<'_> {
                         Some(_) => {}
                     }
                 }
-                if ["access_token", "refresh_token", "id_token"]
-                    .iter()
-                    .any(|f| r.t(res, f).is_some_and(|t| !t.is_empty()))
-                {
-                    self.tokens_left_out += 1;
+                let (access, refresh) = self.provider_tokens(r, res, &id)?;
+                if r.t(res, "id_token").is_some_and(|t| !t.is_empty()) {
+                    self.id_tokens_left_out += 1;
                 }
+                let expires = access
+                    .as_ref()
+                    .and_then(|_| r.time(res, "access_token_expires_at"));
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
                 let updated = r.time(res, "updated_at").unwrap_or(created);
                 rows.push(vec![
@@ -645,6 +782,9 @@ impl Run<'_> {
                     Bv::S(Some(provider)),
                     Bv::S(Some(account_id)),
                     Bv::S(password),
+                    Bv::S(access),
+                    Bv::S(refresh),
+                    Bv::T(expires),
                     Bv::T(Some(created)),
                     Bv::T(Some(updated)),
                 ]);
@@ -652,7 +792,7 @@ impl Run<'_> {
             }
             let written = self
                 .target
-                .insert("kavach_account", "id, user_id, provider_id, provider_account_id, password, created_at, updated_at", &rows)
+                .insert("kavach_account", "id, user_id, provider_id, provider_account_id, password, access_token, refresh_token, expires_at, created_at, updated_at", &rows)
                 .await?;
             for (id, ok) in row_ids.iter().zip(written) {
                 if ok {
@@ -1157,24 +1297,175 @@ impl Run<'_> {
         Ok(Some(counts))
     }
 
-    async fn count_two_factor(&self) -> Result<u64> {
-        let Some(t) = &self.det.two_factor else {
-            return Ok(0);
+    /// Two-factor enrollments: the TOTP secret opened with better-auth's secret and sealed under
+    /// ours for the same user, with the unused backup codes (stored as our SHA-256), one
+    /// transaction per batch. Only active enrollments (the user has two-factor on, and the row is
+    /// verified) come across; the codes of an enrollment an earlier run wrote are never re-added.
+    async fn two_factors(&mut self) -> Result<Option<TableCounts>> {
+        let det = self.det;
+        let Some(res) = &det.two_factor else {
+            return Ok(None);
         };
-        let sql = format!(
-            "SELECT CAST(COUNT(*) AS CHAR(20)) FROM {}",
-            catalog::quote(self.src.dialect, &t.table)
-        );
-        let sql = match self.src.dialect {
-            Dialect::MySql => sql,
-            _ => sql.replace("CHAR(20)", "TEXT"),
+        let mut counts = TableCounts {
+            table: "two-factor".into(),
+            ..Default::default()
         };
-        let rows = strings(self.src.pool, &sql, &[]).await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0))
+        let (Some(secret), Some(source_secret)) = (self.secret, self.source_secret) else {
+            let mut after = String::new();
+            loop {
+                let page = self.src.page(res, &after, self.batch).await?;
+                let Some(last) = page.last() else { break };
+                after = last.t(res, "id").unwrap_or_default();
+                counts.read += page.len() as u64;
+            }
+            self.two_factor_left_out = counts.read;
+            return Ok(None);
+        };
+        let mut after = String::new();
+        loop {
+            let page = self.src.page(res, &after, self.batch).await?;
+            let Some(last) = page.last() else { break };
+            after = last.t(res, "id").unwrap_or_default();
+            counts.read += page.len() as u64;
+            let user_ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "user_id")).collect();
+            let user_refs: Vec<&str> = user_ids.iter().map(String::as_str).collect();
+            let present: HashSet<String> = self
+                .target
+                .lookup(
+                    "SELECT user_id FROM kavach_two_factor WHERE user_id IN ({in})",
+                    &user_refs,
+                    1,
+                )
+                .await?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().flatten())
+                .collect();
+            let users = self
+                .importable(
+                    &user_refs,
+                    "kavach_user",
+                    Some(&det.user),
+                    &self.skipped_users,
+                )
+                .await?;
+            let has_flag = det.user.col("two_factor_enabled").is_some();
+            let switched_on: HashSet<String> = if has_flag {
+                self.src
+                    .by_ids(&det.user, &user_refs)
+                    .await?
+                    .iter()
+                    .filter(|u| u.n(&det.user, "two_factor_enabled").unwrap_or(0) != 0)
+                    .filter_map(|u| u.t(&det.user, "id"))
+                    .collect()
+            } else {
+                HashSet::new()
+            };
+            let mut rows = Vec::new();
+            let mut row_ids = Vec::new();
+            let mut written_users = HashSet::new();
+            for r in &page {
+                let id = r.t(res, "id").unwrap_or_default();
+                let user = r.t(res, "user_id").unwrap_or_default();
+                if present.contains(&user) {
+                    counts.unchanged += 1;
+                    continue;
+                }
+                if !users.contains(&user) {
+                    self.skip(&mut counts, &id, "its user was not imported");
+                    continue;
+                }
+                if (has_flag && !switched_on.contains(&user)) || r.n(res, "verified") == Some(0) {
+                    // An enrollment never confirmed with a first code, or switched off: nothing
+                    // to protect, and the user enrolls again in kavachos if they want it.
+                    self.two_factor_pending += 1;
+                    continue;
+                }
+                if !written_users.insert(user.clone()) {
+                    self.skip(
+                        &mut counts,
+                        &id,
+                        "its user has another two-factor row, imported already",
+                    );
+                    continue;
+                }
+                let Some(totp) = r
+                    .t(res, "secret")
+                    .and_then(|v| ba_crypto::open(source_secret, &v))
+                else {
+                    self.skip(&mut counts, &id, "its TOTP secret did not open with the source secret (is it better-auth's BETTER_AUTH_SECRET?)");
+                    continue;
+                };
+                let codes = match r.t(res, "backup_codes").filter(|c| !c.is_empty()) {
+                    None => Vec::new(),
+                    Some(raw) => {
+                        let json = ba_crypto::open(source_secret, &raw).unwrap_or(raw);
+                        match serde_json::from_str::<Vec<String>>(&json) {
+                            Ok(codes) => codes,
+                            Err(_) => {
+                                self.backup_codes_unreadable += 1;
+                                Vec::new()
+                            }
+                        }
+                    }
+                };
+                let sealed = crate::two_factor::seal(secret, &user, totp.as_bytes())?;
+                let mut hashes: Vec<String> = codes
+                    .iter()
+                    .filter_map(|c| crate::two_factor::backup_code_hash(c))
+                    .collect();
+                hashes.sort();
+                hashes.dedup();
+                let children = hashes
+                    .into_iter()
+                    .map(|h| {
+                        vec![
+                            Bv::S(Some(crate::token::hash_token(&format!("{user}:{h}")))),
+                            Bv::S(Some(user.clone())),
+                            Bv::S(Some(h)),
+                            Bv::T(Some(self.now_ms)),
+                        ]
+                    })
+                    .collect();
+                rows.push((
+                    vec![
+                        Bv::S(Some(user.clone())),
+                        Bv::S(Some(sealed)),
+                        Bv::B(true),
+                        Bv::T(Some(self.now_ms)),
+                        Bv::T(Some(self.now_ms)),
+                    ],
+                    children,
+                ));
+                row_ids.push(id);
+            }
+            let written = self
+                .target
+                .insert_with_children(
+                    (
+                        "kavach_two_factor",
+                        "user_id, secret, enabled, created_at, updated_at",
+                    ),
+                    (
+                        "kavach_two_factor_backup",
+                        "id, user_id, code_hash, created_at",
+                    ),
+                    &rows,
+                )
+                .await?;
+            for (id, ok) in row_ids.iter().zip(written) {
+                if ok {
+                    counts.imported += 1;
+                } else {
+                    self.skip(
+                        &mut counts,
+                        id,
+                        "its user has two-factor set up in kavachos already",
+                    );
+                }
+            }
+            self.finish_batch(&counts);
+        }
+        Ok(Some(counts))
     }
 }
 
@@ -1186,6 +1477,7 @@ pub fn import_better_auth<'a>(
     on: OnEvent<'a>,
 ) -> crate::BoxFut<'a, Result<ImportReport>> {
     Box::pin(async move {
+        options.check_secrets()?;
         let source = super::open_read_only(&options.from, "source", false)
             .await?
             .ok_or_else(|| KavachError::Internal("no source pool".into()))?;
@@ -1285,13 +1577,21 @@ async fn run(
         now_ms,
         skipped_users: HashSet::new(),
         skipped_orgs: HashSet::new(),
+        secret: options.secret.as_deref(),
+        source_secret: options.source_secret.as_deref(),
         tokens_left_out: 0,
+        tokens_sealed: 0,
+        tokens_unopened: 0,
+        id_tokens_left_out: 0,
         no_password: 0,
         unknown_hash: 0,
         names_truncated: 0,
         expired_sessions: 0,
         roles_collapsed: 0,
         logos_left_out: 0,
+        two_factor_left_out: 0,
+        two_factor_pending: 0,
+        backup_codes_unreadable: 0,
     };
     let result = copy_all(&mut run).await;
     if let Some(p) = &run.target.pool {
@@ -1317,12 +1617,32 @@ async fn copy_all(run: &mut Run<'_>) -> Result<()> {
     if let Some(c) = run.invitations().await? {
         run.report.tables.push(c);
     }
-    let two_factor = run.count_two_factor().await?;
+    if let Some(c) = run.two_factors().await? {
+        run.report.tables.push(c);
+    }
     let notes = &mut run.report.notes;
     if run.tokens_left_out > 0 {
         notes.push(format!(
-            "{} OAuth account(s) had provider access/refresh/id tokens: they were not copied (kavachos keeps provider tokens encrypted, and gets fresh ones at the next OAuth sign-in); the links themselves were imported",
+            "{} OAuth account(s) had provider access/refresh tokens: they were not copied, because kavachos keeps them encrypted under its secret and none was given (--secret or KAVACHOS_SECRET); the links themselves were imported, and fresh tokens come with the next OAuth sign-in",
             run.tokens_left_out
+        ));
+    }
+    if run.tokens_sealed > 0 {
+        notes.push(format!(
+            "{} OAuth account(s) had their provider access/refresh tokens copied, encrypted under the kavachos secret",
+            run.tokens_sealed
+        ));
+    }
+    if run.tokens_unopened > 0 {
+        notes.push(format!(
+            "{} OAuth account(s) had tokens better-auth encrypted (encryptOAuthTokens) that did not open with the source secret (--source-secret or BETTER_AUTH_SECRET): those tokens were not copied",
+            run.tokens_unopened
+        ));
+    }
+    if run.id_tokens_left_out > 0 {
+        notes.push(format!(
+            "{} OAuth account(s) had an id token: kavachos does not keep id tokens (they only prove a past sign-in)",
+            run.id_tokens_left_out
         ));
     }
     if run.no_password > 0 {
@@ -1358,9 +1678,22 @@ async fn copy_all(run: &mut Run<'_>) -> Result<()> {
     if run.logos_left_out > 0 {
         notes.push(format!("{} organization logo(s) were not copied (kavachos organizations have no logo column; put it in metadata)", run.logos_left_out));
     }
-    if two_factor > 0 {
+    if run.two_factor_left_out > 0 {
         notes.push(format!(
-            "{two_factor} two-factor enrollment(s) were NOT imported (this version imports no two-factor secrets): those users sign in with their password alone until they enroll again"
+            "{} two-factor enrollment(s) were NOT imported: that needs both the kavachos secret (--secret or KAVACHOS_SECRET) and better-auth's (--source-secret or BETTER_AUTH_SECRET); until then those users sign in with their password alone",
+            run.two_factor_left_out
+        ));
+    }
+    if run.two_factor_pending > 0 {
+        notes.push(format!(
+            "{} two-factor enrollment(s) were never confirmed or are switched off in better-auth: left behind",
+            run.two_factor_pending
+        ));
+    }
+    if run.backup_codes_unreadable > 0 {
+        notes.push(format!(
+            "{} two-factor enrollment(s) had backup codes that could not be read (not better-auth's encrypted or plain JSON list): imported without backup codes",
+            run.backup_codes_unreadable
         ));
     }
     Ok(())

@@ -3,6 +3,7 @@
 //! `batch_size` rows, never the whole table), one transaction per batch, idempotent (rows are keyed
 //! on their ids and inserted only when absent), with a report of counts and of each skipped row.
 
+mod ba_crypto;
 pub mod better_auth;
 pub mod catalog;
 pub mod clerk;
@@ -23,7 +24,7 @@ use sqlx::Row;
 pub use better_auth::import_better_auth;
 
 /// What to import from where.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ImportOptions {
     /// The source database URL (SQLite: a path, `file:` or `sqlite:`).
     pub from: String,
@@ -33,6 +34,29 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// Rows per page and per transaction (default 1,000).
     pub batch_size: usize,
+    /// The kavachos instance `secret`: what we keep encrypted (provider tokens, TOTP secrets) is
+    /// sealed under it, so it must be the one `createKavach` runs with. Without it, provider
+    /// tokens and two-factor enrollments are left out (and counted in the notes).
+    pub secret: Option<String>,
+    /// The source's own secret (`BETTER_AUTH_SECRET`), to open what better-auth encrypted: its
+    /// two-factor secrets and backup codes, and OAuth tokens under `encryptOAuthTokens`.
+    pub source_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ImportOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportOptions")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("dry_run", &self.dry_run)
+            .field("batch_size", &self.batch_size)
+            .field("secret", &self.secret.as_ref().map(|_| "[set]"))
+            .field(
+                "source_secret",
+                &self.source_secret.as_ref().map(|_| "[set]"),
+            )
+            .finish()
+    }
 }
 
 impl ImportOptions {
@@ -42,7 +66,24 @@ impl ImportOptions {
             to: None,
             dry_run: false,
             batch_size: 1000,
+            secret: None,
+            source_secret: None,
         }
+    }
+
+    /// Refuses secrets that cannot be the ones meant: ours as `createKavach` requires it.
+    pub(crate) fn check_secrets(&self) -> Result<()> {
+        if self.secret.as_ref().is_some_and(|s| s.chars().count() < 32) {
+            return Err(KavachError::ConfigInvalid(
+                "the import secret must be the kavachos secret createKavach runs with (at least 32 characters)".into(),
+            ));
+        }
+        if self.source_secret.as_ref().is_some_and(|s| s.is_empty()) {
+            return Err(KavachError::ConfigInvalid(
+                "the source secret is empty: give better-auth's BETTER_AUTH_SECRET".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
