@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 'use strict'
 // kavach-cli migrate --url <database url>: the migrations createKavach runs on boot, on their own.
-// kavach-cli import better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>]: a
-// better-auth database copied into kavachos's tables (the same importer as the Rust binary).
+// kavach-cli import better-auth|clerk ...: a better-auth database or a Clerk export copied into
+// kavachos's tables (the same importers, and the same arguments, as the Rust binary).
 
-const { migrate, importBetterAuth } = require('./index.js')
+const { migrate, importBetterAuth, importClerk } = require('./index.js')
 
 const USAGE = `usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)
        kavach-cli import better-auth --from <database url> [--to <database url>] [--dry-run] [--batch-size <n>]
-         (--to defaults to --from: kavachos's tables beside better-auth's)`
+                 [--secret <kavachos secret>] [--source-secret <better-auth secret>]
+         (--to defaults to --from: kavachos's tables beside better-auth's; the secrets default to
+          $KAVACHOS_SECRET (or $KAVACH_SECRET) and $BETTER_AUTH_SECRET, which keep them out of the
+          process list: with both, two-factor enrollments and OAuth tokens come across encrypted)
+       kavach-cli import clerk --file <export.csv|export.json> --to <database url> [--dry-run] [--batch-size <n>]`
 
 function usage(code) {
   const out = code === 0 ? console.log : console.error
@@ -38,7 +42,9 @@ async function runMigrate(rest) {
 }
 
 function printReport(r) {
-  console.log(`source: ${r.source} database on ${r.dialect} (${r.naming} columns; tables ${r.sourceTables.join(', ')})${r.dryRun ? ' (dry run: nothing was written)' : ''}`)
+  const mode = r.dryRun ? ' (dry run: nothing was written)' : ''
+  if (r.source === 'clerk') console.log(`source: Clerk export file, into ${r.dialect}${mode}`)
+  else console.log(`source: ${r.source} database on ${r.dialect} (${r.naming} columns; tables ${r.sourceTables.join(', ')})${mode}`)
   if (!r.dryRun) console.log(r.migrationsApplied.length ? `kavachos migrations applied: ${r.migrationsApplied.join(', ')}` : 'kavachos migrations: up to date')
   const verb = r.dryRun ? 'would import' : 'imported'
   const pad = (n) => String(n).padStart(8)
@@ -51,16 +57,37 @@ function printReport(r) {
   for (const n of r.notes) console.log(`note: ${n}`)
 }
 
+/** Secrets not given as flags come from the app's own environment; says which (names only). */
+function secretsFromEnv(options) {
+  const said = []
+  if (options.secret === undefined) {
+    const name = ['KAVACHOS_SECRET', 'KAVACH_SECRET'].find((n) => process.env[n])
+    if (name) {
+      options.secret = process.env[name]
+      said.push(`the kavachos secret from ${name}`)
+    }
+  }
+  if (options.sourceSecret === undefined && process.env.BETTER_AUTH_SECRET) {
+    options.sourceSecret = process.env.BETTER_AUTH_SECRET
+    said.push("better-auth's secret from BETTER_AUTH_SECRET")
+  }
+  if (said.length) console.error(`using ${said.join(' and ')}`)
+}
+
 async function runImport(rest) {
   const [kind, ...args] = rest
-  if (kind !== 'better-auth') usage(2)
+  if (kind !== 'better-auth' && kind !== 'clerk') usage(2)
+  const ba = kind === 'better-auth'
   const options = { dryRun: false }
   for (let i = 0; i < args.length; i++) {
     const eq = args[i].indexOf('=')
     const name = eq > 0 && args[i].startsWith('--') ? args[i].slice(0, eq) : args[i]
     const inline = eq > 0 && args[i].startsWith('--') ? args[i].slice(eq + 1) : undefined
     const value = () => (inline !== undefined ? inline : args[++i])
-    if (name === '--from') options.from = value()
+    if (name === '--from' && ba) options.from = value()
+    else if (name === '--file' && !ba) options.file = value()
+    else if (name === '--secret' && ba) options.secret = value()
+    else if (name === '--source-secret' && ba) options.sourceSecret = value()
     else if (name === '--to') options.to = value()
     else if (name === '--dry-run' && inline === undefined) options.dryRun = true
     else if (name === '--batch-size') {
@@ -68,9 +95,10 @@ async function runImport(rest) {
       if (!Number.isInteger(options.batchSize) || options.batchSize < 1) usage(2)
     } else usage(2)
   }
-  if (!options.from || options.to === '') usage(2)
+  if ((ba ? !options.from : !options.file || !options.to) || options.to === '') usage(2)
+  if (ba) secretsFromEnv(options)
   try {
-    const report = await importBetterAuth({
+    const report = await (ba ? importBetterAuth : importClerk)({
       ...options,
       onProgress: (c) => console.error(`... ${c.table}: ${c.read} read, ${c.imported} written, ${c.unchanged} unchanged, ${c.skipped} skipped`),
     })

@@ -546,6 +546,13 @@ export interface ImportBetterAuthOptions {
   dryRun?: boolean
   /** Rows per page and per transaction (default 1000). */
   batchSize?: number
+  /**
+   * The kavachos `secret` that createKavach runs with (32+ characters): provider tokens and TOTP
+   * secrets are stored encrypted under it. Without it they are left out (see `notes`).
+   */
+  secret?: string
+  /** better-auth's `BETTER_AUTH_SECRET`, to open its encrypted two-factor secrets and backup codes (and OAuth tokens under `encryptOAuthTokens`). */
+  sourceSecret?: string
   /** Called after each batch with the running totals of the table being copied. */
   onProgress?: (counts: ImportCounts) => void | Promise<void>
 }

@@ -1,7 +1,9 @@
 // `kavach-cli import better-auth` on a real better-auth 1.7 database: its own migrations, users
 // signed up through its own handler, an organization with members and an invitation, an OAuth
-// link; then people sign in to kavachos with the passwords they set in better-auth, their
-// better-auth cookie is accepted through cookieAuth, and re-runs and dry runs write nothing.
+// link with provider tokens, a TOTP enrollment through its twoFactor plugin; then people sign in
+// to kavachos with the passwords they set in better-auth (and the 2FA user with the code of the
+// authenticator app they set up there, or a backup code), their better-auth cookie is accepted
+// through cookieAuth, and re-runs and dry runs write nothing.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -10,7 +12,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { betterAuth } from 'better-auth'
-import { organization } from 'better-auth/plugins'
+import { organization, twoFactor } from 'better-auth/plugins'
+import { authenticator } from 'otplib'
 import { getMigrations } from 'better-auth/db/migration'
 import Database from 'better-sqlite3'
 import pg from 'pg'
@@ -18,7 +21,7 @@ import mysql from 'mysql2/promise'
 import { createKavach, importBetterAuth } from '../index.mjs'
 import * as migrateModule from '../migrate.mjs'
 import { cookieAuth } from '../adapters.mjs'
-import { organization as kavachOrganization } from '../plugins.mjs'
+import { organization as kavachOrganization, twoFactor as kavachTwoFactor } from '../plugins.mjs'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const run = promisify(execFile)
@@ -35,6 +38,8 @@ function cliPath() {
   return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
 }
 const cli = (...args) => run(cliPath(), args, { env: { ...process.env } })
+/** The CLI with the secrets in the environment the app runs with (never on the command line). */
+const cliWithSecrets = (...args) => run(cliPath(), args, { env: { ...process.env, KAVACHOS_SECRET: SECRET, BETTER_AUTH_SECRET: BA_SECRET } })
 
 function baDatabase(database) {
   if (database.provider === 'sqlite') return new Database(database.url)
@@ -51,8 +56,8 @@ function kavachTables(database) {
 
 /** Every row of our tables, for comparing runs. */
 function snapshot(database) {
-  return ['kavach_user', 'kavach_account', 'kavach_session', 'kavach_organizations', 'kavach_org_members', 'kavach_org_invitations']
-    .map((t) => `${t}:\n${sql(database, `SELECT * FROM ${t} ORDER BY id`)}`)
+  return ['kavach_user', 'kavach_account', 'kavach_session', 'kavach_organizations', 'kavach_org_members', 'kavach_org_invitations', 'kavach_two_factor', 'kavach_two_factor_backup']
+    .map((t) => `${t}:\n${sql(database, `SELECT * FROM ${t} ORDER BY 1`)}`)
     .join('\n')
 }
 
@@ -75,10 +80,12 @@ for (const backend of backends()) {
     const cookies = {}
     let orgId
     let kavach
+    let totpSecret
+    let backupCodes
 
     before(async () => {
       const db = baDatabase(database)
-      const options = { database: db, secret: BA_SECRET, baseURL: 'http://localhost:3000', emailAndPassword: { enabled: true }, plugins: [organization()] }
+      const options = { database: db, secret: BA_SECRET, baseURL: 'http://localhost:3000', emailAndPassword: { enabled: true }, plugins: [organization(), twoFactor()] }
       const { runMigrations } = await getMigrations(options)
       await runMigrations()
       const auth = betterAuth(options)
@@ -93,7 +100,15 @@ for (const backend of backends()) {
       await auth.api.addMember({ body: { userId: PEOPLE[1].id, role: 'admin', organizationId: orgId } })
       await auth.api.createInvitation({ body: { email: 'newcomer@example.com', role: 'member', organizationId: orgId }, headers })
       const ctx = await auth.$context
-      await ctx.internalAdapter.linkAccount({ userId: PEOPLE[2].id, providerId: 'github', accountId: '4242', accessToken: 'gho_secret_token', scope: 'read:user' })
+      await ctx.internalAdapter.linkAccount({ userId: PEOPLE[2].id, providerId: 'github', accountId: '4242', accessToken: 'gho_secret_token', refreshToken: 'ghr_refresh_token', accessTokenExpiresAt: new Date(Date.now() + 3600_000), scope: 'read:user' })
+      // Grace turns on TOTP in better-auth: enable, then confirm with a first code from her app.
+      const graceHeaders = new Headers({ cookie: cookies[PEOPLE[1].email] })
+      const enabled = await auth.api.enableTwoFactor({ body: { password: PEOPLE[1].password }, headers: graceHeaders })
+      totpSecret = new URL(enabled.totpURI).searchParams.get('secret')
+      backupCodes = enabled.backupCodes
+      const confirmed = await auth.api.verifyTOTP({ body: { code: authenticator.generate(totpSecret) }, headers: graceHeaders, returnHeaders: true })
+      // Confirming replaces her session: keep the cookie she holds now.
+      cookies[PEOPLE[1].email] = confirmed.headers.get('set-cookie').match(/better-auth\.session_token=[^;]+/)[0]
       await closeBa(db)
     })
     after(async () => kavach && kavach.close())
@@ -105,11 +120,14 @@ for (const backend of backends()) {
       assert.deepEqual(counts(stdout, 'users'), { read: 3, imported: 3, unchanged: 0, skipped: 0 })
       assert.deepEqual(counts(stdout, 'accounts'), { read: 4, imported: 4, unchanged: 0, skipped: 0 })
       assert.deepEqual(counts(stdout, 'members'), { read: 2, imported: 2, unchanged: 0, skipped: 0 })
+      assert.match(stdout, /note: 1 two-factor enrollment\(s\) were NOT imported: that needs both the kavachos secret/)
       assert.equal(kavachTables(database), '')
     })
 
-    it('imports users, accounts, sessions, organizations, members and invitations', async () => {
-      const { stdout } = await cli('import', 'better-auth', '--from', database.url)
+    it('imports users, accounts, sessions, organizations, members, invitations, two-factor and provider tokens', async () => {
+      const { stdout, stderr } = await cliWithSecrets('import', 'better-auth', '--from', database.url)
+      assert.match(stderr, /using the kavachos secret from KAVACHOS_SECRET and better-auth's secret from BETTER_AUTH_SECRET/)
+      assert.doesNotMatch(stdout + stderr, new RegExp(`${SECRET}|${BA_SECRET}`), 'no secret printed')
       assert.match(stdout, /kavachos migrations applied: 1,/)
       assert.deepEqual(counts(stdout, 'users'), { read: 3, imported: 3, unchanged: 0, skipped: 0 })
       assert.deepEqual(counts(stdout, 'accounts'), { read: 4, imported: 4, unchanged: 0, skipped: 0 })
@@ -117,19 +135,29 @@ for (const backend of backends()) {
       assert.deepEqual(counts(stdout, 'organizations'), { read: 1, imported: 1, unchanged: 0, skipped: 0 })
       assert.deepEqual(counts(stdout, 'members'), { read: 2, imported: 2, unchanged: 0, skipped: 0 })
       assert.deepEqual(counts(stdout, 'invitations'), { read: 1, imported: 1, unchanged: 0, skipped: 0 })
-      assert.match(stdout, /1 OAuth account\(s\) had provider access\/refresh\/id tokens: they were not copied/)
+      assert.deepEqual(counts(stdout, 'two-factor'), { read: 1, imported: 1, unchanged: 0, skipped: 0 })
+      assert.match(stdout, /note: 1 OAuth account\(s\) had their provider access\/refresh tokens copied, encrypted under the kavachos secret/)
       assert.equal(sql(database, `SELECT email FROM kavach_user WHERE id = '${PEOPLE[1].id}'`), 'grace@example.com')
       assert.equal(sql(database, "SELECT provider_account_id FROM kavach_account WHERE provider_id = 'github'"), '4242')
-      assert.equal(sql(database, "SELECT COUNT(*) FROM kavach_account WHERE access_token IS NOT NULL"), '0', 'no provider token in clear')
+      const [access, refresh] = sql(database, "SELECT access_token, refresh_token FROM kavach_account WHERE provider_id = 'github'").split(/[\t|]/)
+      assert.match(access, /^v1\.[A-Za-z0-9_-]+$/, 'sealed, not in clear')
+      assert.match(refresh, /^v1\.[A-Za-z0-9_-]+$/)
+      assert.equal(sql(database, "SELECT COUNT(*) FROM kavach_account WHERE access_token LIKE '%gho_%' OR refresh_token LIKE '%ghr_%'"), '0', 'no provider token in clear')
+      assert.notEqual(sql(database, "SELECT expires_at FROM kavach_account WHERE provider_id = 'github'"), '')
+      const stored = sql(database, `SELECT secret FROM kavach_two_factor WHERE user_id = '${PEOPLE[1].id}'`)
+      assert.match(stored, /^v1\./)
+      assert.ok(!stored.includes(totpSecret))
+      assert.equal(sql(database, `SELECT COUNT(*) FROM kavach_two_factor_backup WHERE user_id = '${PEOPLE[1].id}'`), String(backupCodes.length))
       assert.equal(sql(database, `SELECT owner_id FROM kavach_organizations WHERE id = '${orgId}'`), PEOPLE[0].id)
     })
 
     it('a second import changes no row', async () => {
       const before = snapshot(database)
-      const { stdout } = await cli('import', 'better-auth', `--from=${database.url}`, `--to=${database.url}`)
+      const { stdout } = await cliWithSecrets('import', 'better-auth', `--from=${database.url}`, `--to=${database.url}`)
       assert.match(stdout, /kavachos migrations: up to date/)
       assert.deepEqual(counts(stdout, 'users'), { read: 3, imported: 0, unchanged: 3, skipped: 0 })
       assert.deepEqual(counts(stdout, 'members'), { read: 2, imported: 0, unchanged: 2, skipped: 0 })
+      assert.deepEqual(counts(stdout, 'two-factor'), { read: 1, imported: 0, unchanged: 1, skipped: 0 })
       assert.equal(snapshot(database), before)
     })
 
@@ -140,7 +168,7 @@ for (const backend of backends()) {
         baseUrl: 'http://localhost:3000',
         emailAndPassword: { enabled: true },
         externalAuth: [cookieAuth({ secret: BA_SECRET, cookieName: 'better-auth.session_token' })],
-        plugins: [kavachOrganization()],
+        plugins: [kavachOrganization(), kavachTwoFactor()],
       })
       for (const p of PEOPLE) {
         const stored = sql(database, `SELECT password FROM kavach_account WHERE user_id = '${p.id}' AND provider_id = 'credential'`)
@@ -148,11 +176,29 @@ for (const backend of backends()) {
         const wrong = await kavach.auth.signIn({ email: p.email, password: p.password + 'x' })
         assert.equal(wrong.success, false)
         assert.equal(wrong.error.code, 'INVALID_CREDENTIALS')
-        const r = await kavach.auth.signIn({ email: p.email, password: p.password })
+        let r = await kavach.auth.signIn({ email: p.email, password: p.password })
         assert.equal(r.success, true, JSON.stringify(r.error))
+        if (p === PEOPLE[1]) {
+          // Her second factor came across: the code of the app she set up in better-auth.
+          assert.equal(r.data.twoFactorRequired, true)
+          assert.equal(r.data.session, undefined)
+          r = await kavach.twoFactor.verify({ twoFactorToken: r.data.twoFactorToken, code: authenticator.generate(totpSecret) })
+          assert.equal(r.success, true, JSON.stringify(r.error))
+        }
         assert.equal(r.data.user.id, p.id)
         assert.match(sql(database, `SELECT password FROM kavach_account WHERE user_id = '${p.id}' AND provider_id = 'credential'`), /^pbkdf2:/)
       }
+    })
+
+    it('a better-auth backup code works once, and a re-import does not bring it back', async () => {
+      const grace = PEOPLE[1]
+      const pending = async () => (await kavach.auth.signIn({ email: grace.email, password: grace.password })).data.twoFactorToken
+      const ok = await kavach.twoFactor.verify({ twoFactorToken: await pending(), backupCode: backupCodes[0] })
+      assert.equal(ok.success, true, JSON.stringify(ok.error))
+      await cliWithSecrets('import', 'better-auth', '--from', database.url)
+      const again = await kavach.twoFactor.verify({ twoFactorToken: await pending(), backupCode: backupCodes[0] })
+      assert.equal(again.error.code, 'INVALID_CODE')
+      assert.equal((await kavach.twoFactor.verify({ twoFactorToken: await pending(), backupCode: backupCodes[1] })).success, true)
     })
 
     it('their better-auth session cookie is accepted through cookieAuth', async () => {
@@ -178,7 +224,9 @@ for (const backend of backends()) {
       assert.deepEqual(counts(stdout, 'users'), { read: 3, imported: 0, unchanged: 3, skipped: 0 })
       assert.equal(migrateModule.importBetterAuth, importBetterAuth)
       const seen = []
-      const report = await importBetterAuth({ from: database.url, batchSize: 2, onProgress: (c) => seen.push(`${c.table}:${c.read}`) })
+      const report = await importBetterAuth({ from: database.url, batchSize: 2, secret: SECRET, sourceSecret: BA_SECRET, onProgress: (c) => seen.push(`${c.table}:${c.read}`) })
+      assert.deepEqual(report.tables.find((t) => t.table === 'two-factor'), { table: 'two-factor', read: 1, imported: 0, unchanged: 1, skipped: 0 })
+      await assert.rejects(importBetterAuth({ from: database.url, secret: 'too-short' }), (e) => e.code === 'CONFIG_INVALID' && !e.message.includes('too-short'))
       assert.equal(report.dryRun, false)
       assert.equal(report.naming, 'camelCase')
       assert.deepEqual(report.migrationsApplied, [])

@@ -7,6 +7,8 @@ export async function importSurface(): Promise<number> {
     to: 'sqlite:./kavach.db',
     dryRun: true,
     batchSize: 500,
+    secret: process.env.KAVACHOS_SECRET,
+    sourceSecret: process.env.BETTER_AUTH_SECRET,
     onProgress: (c: ImportCounts) => {
       const n: number = c.read + c.imported + c.unchanged + c.skipped
       void n
@@ -22,6 +24,8 @@ export async function importSurface(): Promise<number> {
   const notes: string[] = report.notes
   // @ts-expect-error from is required
   await importBetterAuth({ dryRun: true })
+  // @ts-expect-error secrets are strings
+  await importBetterAuth({ from: 'x.db', secret: 42 })
   const clerk: ImportReport = await importClerk({ file: './clerk-users.json', to: 'postgres://localhost/app', batchSize: 100 })
   // @ts-expect-error to is required for Clerk imports
   await importClerk({ file: './users.csv' })

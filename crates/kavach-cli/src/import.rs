@@ -14,7 +14,8 @@ pub enum Job {
     Clerk(ClerkOptions),
 }
 
-/// `better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>]`, or
+/// `better-auth --from <url> [--to <url>] [--dry-run] [--batch-size <n>] [--secret <s>]
+/// [--source-secret <s>]`, or
 /// `clerk --file <export> --to <url> [--dry-run] [--batch-size <n>]`.
 pub fn parse(args: &[String]) -> Option<Job> {
     let (kind, rest) = args.split_first()?;
@@ -36,6 +37,8 @@ pub fn parse(args: &[String]) -> Option<Job> {
             "--to" => options.to = Some(value()?),
             "--batch-size" => options.batch_size = value()?.parse().ok().filter(|n| *n > 0)?,
             "--dry-run" if inline.is_none() => options.dry_run = true,
+            "--secret" if kind == "better-auth" => options.secret = Some(value()?),
+            "--source-secret" if kind == "better-auth" => options.source_secret = Some(value()?),
             _ => return None,
         }
     }
@@ -113,10 +116,39 @@ fn print_report(r: &ImportReport) {
     }
 }
 
+/// The secrets not given as flags, from the environment the app itself runs with: ours from
+/// `KAVACHOS_SECRET` (or `KAVACH_SECRET`), better-auth's from `BETTER_AUTH_SECRET`. Says which
+/// were found (their names, never their values).
+fn secrets_from_env(o: &mut ImportOptions, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut said = Vec::new();
+    if o.secret.is_none() {
+        for name in ["KAVACHOS_SECRET", "KAVACH_SECRET"] {
+            if let Some(v) = env(name).filter(|v| !v.is_empty()) {
+                o.secret = Some(v);
+                said.push(format!("the kavachos secret from {name}"));
+                break;
+            }
+        }
+    }
+    if o.source_secret.is_none() {
+        if let Some(v) = env("BETTER_AUTH_SECRET").filter(|v| !v.is_empty()) {
+            o.source_secret = Some(v);
+            said.push("better-auth's secret from BETTER_AUTH_SECRET".into());
+        }
+    }
+    said
+}
+
 pub fn main(args: &[String]) -> ExitCode {
-    let Some(job) = parse(args) else {
+    let Some(mut job) = parse(args) else {
         return super::usage();
     };
+    if let Job::BetterAuth(o) = &mut job {
+        let said = secrets_from_env(o, |n| std::env::var(n).ok());
+        if !said.is_empty() {
+            eprintln!("using {}", said.join(" and "));
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -207,5 +239,39 @@ mod tests {
             job(&["clerk", "--file", "users.csv"]).is_none(),
             "--to is required for clerk"
         );
+        let o = v(&[
+            "better-auth",
+            "--from",
+            "a",
+            "--secret",
+            "ours",
+            "--source-secret=theirs",
+        ])
+        .unwrap();
+        assert_eq!(
+            (o.secret.as_deref(), o.source_secret.as_deref()),
+            (Some("ours"), Some("theirs"))
+        );
+        assert!(job(&["clerk", "--file", "f", "--to", "t", "--secret", "s"]).is_none());
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_unless_given() {
+        let env = |n: &str| match n {
+            "KAVACH_SECRET" => Some("from-env".to_owned()),
+            "BETTER_AUTH_SECRET" => Some("ba-env".to_owned()),
+            _ => None,
+        };
+        let mut o = v(&["better-auth", "--from", "a"]).unwrap();
+        let said = super::secrets_from_env(&mut o, env);
+        assert_eq!(
+            (o.secret.as_deref(), o.source_secret.as_deref()),
+            (Some("from-env"), Some("ba-env"))
+        );
+        assert_eq!(said.len(), 2);
+        assert!(!said.join(" ").contains("from-env"), "names, never values");
+        let mut o = v(&["better-auth", "--from", "a", "--secret", "flag"]).unwrap();
+        super::secrets_from_env(&mut o, env);
+        assert_eq!(o.secret.as_deref(), Some("flag"));
     }
 }

@@ -8,7 +8,10 @@ mod import;
 
 const USAGE: &str = "usage: kavach-cli migrate [--url <database url>]   (default: $DATABASE_URL)
        kavach-cli import better-auth --from <database url> [--to <database url>] [--dry-run] [--batch-size <n>]
-         (--to defaults to --from: kavachos's tables beside better-auth's)
+                 [--secret <kavachos secret>] [--source-secret <better-auth secret>]
+         (--to defaults to --from: kavachos's tables beside better-auth's; the secrets default to
+          $KAVACHOS_SECRET (or $KAVACH_SECRET) and $BETTER_AUTH_SECRET, which keep them out of the
+          process list: with both, two-factor enrollments and OAuth tokens come across encrypted)
        kavach-cli import clerk --file <export.csv|export.json> --to <database url> [--dry-run] [--batch-size <n>]";
 
 fn usage() -> ExitCode {

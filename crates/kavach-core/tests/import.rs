@@ -274,7 +274,11 @@ async fn one_text(k: &Kavach, sql: &str) -> Option<String> {
     match k.pool() {
         kavach_core::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         kavach_core::db::Pool::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        kavach_core::db::Pool::My(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        kavach_core::db::Pool::My(p) => sqlx::query_scalar::<_, Option<kavach_core::db::Text>>(sql)
+            .fetch_one(p)
+            .await
+            .unwrap()
+            .map(|t| t.0),
     }
 }
 
@@ -446,6 +450,100 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
         )
         .await;
         assert_eq!(left.as_deref(), Some("1"), "{backend}");
+        k.close().await;
+    }
+}
+
+/// better-auth with `advanced.database.generateId: "serial"`: integer ids everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_integer_ids_on_every_backend() {
+    for backend in backends() {
+        let source = fresh_url(backend, "baser").await;
+        let target = fresh_url(backend, "basert").await;
+        let (pk, int, t, ts, b) = match backend {
+            "sqlite" => (
+                "INTEGER PRIMARY KEY",
+                "INTEGER",
+                "TEXT",
+                "INTEGER",
+                "INTEGER",
+            ),
+            "postgres" => (
+                "SERIAL PRIMARY KEY",
+                "INTEGER",
+                "TEXT",
+                "TIMESTAMP(3)",
+                "BOOLEAN",
+            ),
+            _ => (
+                "INT AUTO_INCREMENT PRIMARY KEY",
+                "INT",
+                "VARCHAR(255)",
+                "DATETIME(3)",
+                "TINYINT(1)",
+            ),
+        };
+        let yes = if backend == "postgres" { "true" } else { "1" };
+        let c = at(backend, NOON - 86_400_000);
+        let mut stmts = vec![
+            format!("CREATE TABLE \"user\" (id {pk}, name TEXT NOT NULL, email {t} NOT NULL, \"emailVerified\" {b} NOT NULL, \"createdAt\" {ts} NOT NULL, \"updatedAt\" {ts} NOT NULL)"),
+            format!("CREATE TABLE account (id {pk}, \"accountId\" TEXT NOT NULL, \"providerId\" TEXT NOT NULL, \"userId\" {int} NOT NULL, password TEXT, \"createdAt\" {ts} NOT NULL, \"updatedAt\" {ts} NOT NULL)"),
+            format!("CREATE TABLE session (id {pk}, \"expiresAt\" {ts} NOT NULL, token {t} NOT NULL, \"createdAt\" {ts} NOT NULL, \"updatedAt\" {ts} NOT NULL, \"userId\" {int} NOT NULL)"),
+            format!("CREATE TABLE organization (id {pk}, name TEXT NOT NULL, slug {t} NOT NULL, \"createdAt\" {ts} NOT NULL)"),
+            format!("CREATE TABLE member (id {pk}, \"organizationId\" {int} NOT NULL, \"userId\" {int} NOT NULL, role TEXT NOT NULL, \"createdAt\" {ts} NOT NULL)"),
+        ];
+        // 12 users, so that keyset pages cross from "1".."9" to "10".."12".
+        for i in 1..=12 {
+            stmts.push(format!("INSERT INTO \"user\" (id, name, email, \"emailVerified\", \"createdAt\", \"updatedAt\") VALUES ({i}, 'U{i}', 'u{i}@example.com', {yes}, {c}, {c})"));
+            stmts.push(format!("INSERT INTO account (id, \"accountId\", \"providerId\", \"userId\", password, \"createdAt\", \"updatedAt\") VALUES ({i}, '{i}', 'credential', {i}, '{BA_HASH}', {c}, {c})"));
+        }
+        stmts.push(format!("INSERT INTO organization (id, name, slug, \"createdAt\") VALUES (1, 'Acme', 'acme', {c})"));
+        stmts.push(format!("INSERT INTO member (id, \"organizationId\", \"userId\", role, \"createdAt\") VALUES (1, 1, 11, 'owner', {c})"));
+        if backend == "mysql" {
+            for s in &mut stmts {
+                *s = s.replace('"', "`");
+            }
+        }
+        exec_all(backend, &source, &stmts).await;
+
+        let mut options = ImportOptions::new(source.clone());
+        options.to = Some(target.clone());
+        options.batch_size = 5;
+        let r = import_better_auth(&options, NOON, &|_| {})
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(counts(&r, "users"), (12, 12, 0, 0), "{backend}");
+        assert_eq!(counts(&r, "accounts"), (12, 12, 0, 0), "{backend}");
+        assert_eq!(counts(&r, "organizations"), (1, 1, 0, 0), "{backend}");
+        assert_eq!(counts(&r, "members"), (1, 1, 0, 0), "{backend}");
+        let again = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert_eq!(counts(&again, "users"), (12, 0, 12, 0), "{backend}");
+
+        let cfg = config(
+            backend,
+            &target,
+            serde_json::json!({ "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 } }),
+        );
+        let k = Kavach::open_with_clock(&cfg, None, ManualClock::new(NOON))
+            .await
+            .unwrap();
+        let ok = k
+            .sign_in(
+                SignIn {
+                    email: "u11@example.com".into(),
+                    password: "correct horse battery staple".into(),
+                },
+                ClientInfo::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
+        assert_eq!(ok.user.id, "11");
+        let owner = one_text(
+            &k,
+            "SELECT owner_id FROM kavach_organizations WHERE id = '1'",
+        )
+        .await;
+        assert_eq!(owner.as_deref(), Some("11"), "{backend}");
         k.close().await;
     }
 }

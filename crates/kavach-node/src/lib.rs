@@ -244,7 +244,7 @@ pub async fn migrate(url: String) -> napi::Result<Vec<i64>> {
         .map_err(to_js)
 }
 
-/// `importBetterAuth({ from, to?, dryRun?, batchSize? }, onProgress?)`: copies a better-auth
+/// `importBetterAuth({ from, to?, dryRun?, batchSize?, secret?, sourceSecret? }, onProgress?)`: copies a better-auth
 /// database into kavachos's tables (`kavach-cli import better-auth`); resolves to the report.
 #[napi]
 pub async fn import_better_auth(
@@ -263,11 +263,17 @@ pub async fn import_better_auth(
         dry_run: bool,
         #[serde(default)]
         batch_size: Option<usize>,
+        #[serde(default)]
+        secret: Option<String>,
+        #[serde(default)]
+        source_secret: Option<String>,
     }
     let input: Input = from_json(input, "importBetterAuth options")?;
     let mut options = kavach_core::import::ImportOptions::new(input.from);
     options.to = input.to;
     options.dry_run = input.dry_run;
+    options.secret = input.secret;
+    options.source_secret = input.source_secret;
     if let Some(n) = input.batch_size {
         options.batch_size = n;
     }

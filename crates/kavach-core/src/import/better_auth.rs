@@ -175,15 +175,23 @@ impl Resolved {
 
     /// The key column expression for keyset pages (cast to text where it is not text).
     fn key_expr(&self, dialect: Dialect) -> String {
-        let (name, ty) = match self.columns.first() {
-            Some(Some(c)) => (c.0.as_str(), c.1.as_str()),
-            _ => ("id", "text"),
-        };
+        self.text_expr(dialect, "id")
+    }
+
+    /// A column compared with text we bind (ids, keyset positions): cast where it is not text, so
+    /// integer (serial) ids compare too. SQLite orders every integer before any text, so `id > ''`
+    /// would find no integer id at all; PostgreSQL has no `integer = text`.
+    fn text_expr(&self, dialect: Dialect, field: &str) -> String {
+        let (name, ty) = self
+            .col(field)
+            .map(|(c, t)| (c.as_str(), t.as_str()))
+            .unwrap_or((field, "text"));
         let q = catalog::quote(dialect, name);
         match dialect {
             Dialect::Postgres if ty != "text" && ty != "character varying" => {
                 format!("CAST({q} AS TEXT)")
             }
+            Dialect::Sqlite if catalog::is_number_type(ty) => format!("CAST({q} AS TEXT)"),
             _ => q,
         }
     }
@@ -227,20 +235,14 @@ impl SrcRow {
         let v = self.n(r, name)?;
         // SQLite columns were converted from ISO text to milliseconds in SQL already; numbers
         // stored by other mappings may be seconds.
-        Some(if r.col(name).is_some_and(|c| is_number_type(&c.1)) {
-            catalog::millis_from_number(v)
-        } else {
-            v
-        })
+        Some(
+            if r.col(name).is_some_and(|c| catalog::is_number_type(&c.1)) {
+                catalog::millis_from_number(v)
+            } else {
+                v
+            },
+        )
     }
-}
-
-fn is_number_type(ty: &str) -> bool {
-    [
-        "int", "serial", "numeric", "decimal", "real", "double", "float",
-    ]
-    .iter()
-    .any(|t| ty.contains(t))
 }
 
 macro_rules! decode_page {
@@ -925,10 +927,7 @@ impl Run<'_> {
             let (c, ty) = m.col(name).cloned().unwrap_or_default();
             catalog::select_expr(d, &c, &ty, Kind::Text)
         };
-        let org_col = m
-            .col("organization_id")
-            .map(|c| catalog::quote(d, &c.0))
-            .unwrap_or_default();
+        let org_col = m.text_expr(d, "organization_id");
         let order = match m.col("created_at") {
             Some(c) => format!("{}, {}", catalog::quote(d, &c.0), m.key_expr(d)),
             None => m.key_expr(d),
@@ -1310,17 +1309,7 @@ impl Run<'_> {
             table: "two-factor".into(),
             ..Default::default()
         };
-        let (Some(secret), Some(source_secret)) = (self.secret, self.source_secret) else {
-            let mut after = String::new();
-            loop {
-                let page = self.src.page(res, &after, self.batch).await?;
-                let Some(last) = page.last() else { break };
-                after = last.t(res, "id").unwrap_or_default();
-                counts.read += page.len() as u64;
-            }
-            self.two_factor_left_out = counts.read;
-            return Ok(None);
-        };
+        let secrets = self.secret.zip(self.source_secret);
         let mut after = String::new();
         loop {
             let page = self.src.page(res, &after, self.batch).await?;
@@ -1340,6 +1329,12 @@ impl Run<'_> {
                 .into_iter()
                 .filter_map(|r| r.into_iter().next().flatten())
                 .collect();
+            let Some((secret, source_secret)) = secrets else {
+                // Without both secrets nothing can be opened or sealed: count what is missing.
+                let missing = user_ids.iter().filter(|u| !present.contains(*u)).count();
+                self.two_factor_left_out += missing as u64;
+                continue;
+            };
             let users = self
                 .importable(
                     &user_refs,
@@ -1465,7 +1460,7 @@ impl Run<'_> {
             }
             self.finish_batch(&counts);
         }
-        Ok(Some(counts))
+        Ok(secrets.map(|_| counts))
     }
 }
 

@@ -224,7 +224,8 @@ pub fn quote(dialect: Dialect, ident: &str) -> String {
     }
 }
 
-fn is_integer_type(ty: &str) -> bool {
+/// A numeric declared type (integers, serials, decimals, floats).
+pub(crate) fn is_number_type(ty: &str) -> bool {
     [
         "int", "serial", "numeric", "decimal", "real", "double", "float",
     ]
@@ -262,7 +263,7 @@ pub fn select_expr(dialect: Dialect, column: &str, ty: &str, kind: Kind) -> Stri
             }
         }
         (Dialect::Postgres, Kind::Time) => {
-            if is_integer_type(ty) {
+            if is_number_type(ty) {
                 format!("CAST({c} AS BIGINT)")
             } else if ty.starts_with("timestamp") || ty == "date" {
                 format!("CAST(FLOOR(EXTRACT(EPOCH FROM {c}) * 1000) AS BIGINT)")
@@ -270,12 +271,18 @@ pub fn select_expr(dialect: Dialect, column: &str, ty: &str, kind: Kind) -> Stri
                 format!("CAST(FLOOR(EXTRACT(EPOCH FROM CAST({c} AS TIMESTAMPTZ)) * 1000) AS BIGINT)")
             }
         }
-        (Dialect::MySql, Kind::Text) => c,
+        (Dialect::MySql, Kind::Text) => {
+            if is_number_type(ty) {
+                format!("CAST({c} AS CHAR)")
+            } else {
+                c
+            }
+        }
         (Dialect::MySql, Kind::Bool) => {
             format!("CAST(CASE WHEN {c} IS NULL THEN NULL WHEN {c} <> 0 THEN 1 ELSE 0 END AS SIGNED)")
         }
         (Dialect::MySql, Kind::Time) => {
-            if is_integer_type(ty) {
+            if is_number_type(ty) {
                 format!("CAST({c} AS SIGNED)")
             } else {
                 format!("CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {c}) DIV 1000 AS SIGNED)")
