@@ -19,7 +19,7 @@ use crate::human::normalize_email;
 use crate::provider_tokens::{self, TokenKind};
 
 use super::ba_crypto;
-use crate::{col_opt_str, on_pool};
+use crate::{col_opt_str, col_str, on_pool};
 
 const USER: &[Field] = &[
     req("id", Kind::Text),
@@ -309,6 +309,9 @@ enum Bv {
     T(Option<i64>),
 }
 
+/// Bound values in one statement: under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_BINDS: usize = 30_000;
+
 /// Binds our values, in order, to a query on any of the three databases.
 fn bind_values<'q, DB>(
     mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
@@ -384,6 +387,18 @@ impl Target {
         sql_for(self.dialect, &sql).into_owned()
     }
 
+    /// One multi-row `INSERT .. ON CONFLICT DO NOTHING` of `n` rows of `width` values, answering
+    /// the first column of each row it wrote (`RETURNING`: SQLite and PostgreSQL).
+    fn insert_many_sql(&self, table: &str, cols: &str, width: usize, n: usize) -> String {
+        let row = format!("({})", placeholders(width));
+        let key = cols.split(',').next().unwrap_or("id").trim();
+        let sql = format!(
+            "INSERT INTO {table} ({cols}) VALUES {} ON CONFLICT DO NOTHING RETURNING {key}",
+            vec![row.as_str(); n].join(", ")
+        );
+        sql_for(self.dialect, &sql).into_owned()
+    }
+
     /// Inserts the rows in one transaction; per row, whether it was written (false: a conflict on
     /// a unique key). In a dry run nothing is written and every row counts as written.
     async fn insert(&self, table: &str, cols: &str, rows: &[Vec<Bv>]) -> Result<Vec<bool>> {
@@ -408,23 +423,54 @@ impl Target {
         let Some(pool) = self.pool.as_ref().filter(|_| !self.dry_run) else {
             return Ok(vec![true; rows.len()]);
         };
-        let parent_sql = self.insert_sql(parent.0, parent.1, rows[0].0.len());
-        let child_sql = rows
-            .iter()
-            .find_map(|(_, c)| c.first())
-            .map(|c| self.insert_sql(child.0, child.1, c.len()))
-            .unwrap_or_default();
+        let width = rows[0].0.len();
+        let child_width = rows.iter().find_map(|(_, c)| c.first()).map_or(0, Vec::len);
         let mut written = Vec::with_capacity(rows.len());
+        // SQLite and PostgreSQL: a few multi-row statements per batch, which say which rows they
+        // wrote. MySQL has no RETURNING: one statement per row, its affected-row count.
+        let many = self.dialect != Dialect::MySql;
+        let per_row_sql = self.insert_sql(parent.0, parent.1, width);
+        let per_row_child_sql = self.insert_sql(child.0, child.1, child_width);
         on_pool!(pool, p => {
             let mut tx = p.begin().await?;
-            for (row, children) in rows {
-                let ok = bind_values(sqlx::query(&parent_sql), row).execute(&mut *tx).await?.rows_affected() > 0;
-                if ok {
-                    for c in children {
-                        bind_values(sqlx::query(&child_sql), c).execute(&mut *tx).await?;
+            if many {
+                for chunk in rows.chunks((MAX_BINDS / width.max(1)).max(1)) {
+                    let sql = self.insert_many_sql(parent.0, parent.1, width, chunk.len());
+                    let mut q = sqlx::query(&sql);
+                    for (row, _) in chunk {
+                        q = bind_values(q, row);
+                    }
+                    let mut keys = HashSet::with_capacity(chunk.len());
+                    for r in q.fetch_all(&mut *tx).await? {
+                        keys.insert(col_str!(r, 0)?);
+                    }
+                    let mut kids: Vec<&Vec<Bv>> = Vec::new();
+                    for (row, children) in chunk {
+                        let ok = matches!(row.first(), Some(Bv::S(Some(k))) if keys.contains(k));
+                        if ok {
+                            kids.extend(children);
+                        }
+                        written.push(ok);
+                    }
+                    for kc in kids.chunks((MAX_BINDS / child_width.max(1)).max(1)) {
+                        let sql = self.insert_many_sql(child.0, child.1, child_width, kc.len());
+                        let mut q = sqlx::query(&sql);
+                        for c in kc {
+                            q = bind_values(q, c);
+                        }
+                        q.execute(&mut *tx).await?;
                     }
                 }
-                written.push(ok);
+            } else {
+                for (row, children) in rows {
+                    let ok = bind_values(sqlx::query(&per_row_sql), row).execute(&mut *tx).await?.rows_affected() > 0;
+                    if ok {
+                        for c in children {
+                            bind_values(sqlx::query(&per_row_child_sql), c).execute(&mut *tx).await?;
+                        }
+                    }
+                    written.push(ok);
+                }
             }
             tx.commit().await?;
         });
