@@ -110,7 +110,7 @@ export interface HttpResponseOutput {
 }
 
 /**
- * `importBetterAuth({ from, to?, dryRun?, batchSize? }, onProgress?)`: copies a better-auth
+ * `importBetterAuth({ from, to?, dryRun?, batchSize?, secret?, sourceSecret? }, onProgress?)`: copies a better-auth
  * database into kavachos's tables (`kavach-cli import better-auth`); resolves to the report.
  */
 export declare function importBetterAuth(input: any, onProgress?: (((arg: any) => Promise<undefined>)) | undefined | null): Promise<any>

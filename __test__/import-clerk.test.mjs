@@ -113,6 +113,10 @@ for (const backend of backends()) {
       assert.deepEqual(counts(a.stdout, 'users'), { read: 2, imported: 0, unchanged: 2, skipped: 0 })
       const b = await cli('import', 'clerk', '--file', csvPath, '--to', database.url)
       assert.deepEqual(counts(b.stdout, 'users'), { read: 3, imported: 0, unchanged: 2, skipped: 1 })
+      // The npm bin (npx kavach-cli) runs the same Clerk import.
+      const c = await run(process.execPath, [join(root, 'cli.js'), 'import', 'clerk', '--file', csvPath, '--to', database.url])
+      assert.match(c.stdout, /^source: Clerk export file, into /m)
+      assert.deepEqual(counts(c.stdout, 'users'), { read: 3, imported: 0, unchanged: 2, skipped: 1 })
       const after = sql(database, 'SELECT * FROM kavach_user ORDER BY id') + sql(database, 'SELECT id, user_id, provider_id FROM kavach_account ORDER BY id')
       // user_2a's hash was upgraded by the sign-in: the import did not put the bcrypt digest back.
       assert.equal(after, before)
