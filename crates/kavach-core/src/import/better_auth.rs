@@ -13,13 +13,14 @@ use super::{
     ImportReport, OnEvent, TableCounts,
 };
 use crate::config::Dialect;
-use crate::db::{dialect_of, sql_for, Pool, Ts};
+use crate::db::{dialect_of, sql_for, Pool};
 use crate::error::{KavachError, Result};
 use crate::human::normalize_email;
 use crate::provider_tokens::{self, TokenKind};
 
 use super::ba_crypto;
-use crate::{col_opt_str, col_str, on_pool};
+use super::writer::{self, Bv};
+use crate::{col_opt_str, on_pool};
 
 const USER: &[Field] = &[
     req("id", Kind::Text),
@@ -301,180 +302,42 @@ impl Source<'_> {
     }
 }
 
-/// A value bound into our tables.
-#[derive(Debug, Clone)]
-enum Bv {
-    S(Option<String>),
-    B(bool),
-    T(Option<i64>),
-}
-
-/// Bound values in one statement: under SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_BINDS: usize = 30_000;
-
-/// Binds our values, in order, to a query on any of the three databases.
-fn bind_values<'q, DB>(
-    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
-    row: &[Bv],
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
-where
-    DB: sqlx::Database,
-    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<Ts>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for v in row {
-        q = match v {
-            Bv::S(s) => q.bind(s.clone()),
-            Bv::B(b) => q.bind(*b),
-            Bv::T(t) => q.bind(t.map(Ts)),
-        };
-    }
-    q
-}
-
 struct Target {
     pool: Option<Pool>,
-    dialect: Dialect,
     /// Our tables exist (always after migrations; in a dry run only if a previous run made them).
     ready: bool,
     dry_run: bool,
 }
 
 impl Target {
-    /// The first column of each row our tables hold for `sql` (`... IN (?)` over `keys`).
-    async fn lookup(
-        &self,
-        sql_head: &str,
-        keys: &[&str],
-        times: usize,
-    ) -> Result<Vec<Vec<Option<String>>>> {
-        let Some(pool) = self.pool.as_ref().filter(|_| self.ready) else {
-            return Ok(Vec::new());
-        };
-        if keys.is_empty() {
-            return Ok(Vec::new());
+    /// Which of `keys` our `table` holds in `column` (nothing while our tables do not exist).
+    async fn keys_in(&self, table: &str, column: &str, keys: &[&str]) -> Result<HashSet<String>> {
+        match self.pool.as_ref().filter(|_| self.ready) {
+            Some(pool) => writer::keys_in(pool, table, column, keys).await,
+            None => Ok(HashSet::new()),
         }
-        let ph = placeholders(keys.len());
-        let sql = sql_head.replace("{in}", &ph);
-        let mut binds = Vec::with_capacity(keys.len() * times);
-        for _ in 0..times {
-            binds.extend_from_slice(keys);
-        }
-        strings(pool, &sql, &binds).await
-    }
-
-    async fn ids_in(&self, table: &str, keys: &[&str]) -> Result<HashSet<String>> {
-        let rows = self
-            .lookup(
-                &format!("SELECT id FROM {table} WHERE id IN ({{in}})"),
-                keys,
-                1,
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect())
-    }
-
-    fn insert_sql(&self, table: &str, cols: &str, n: usize) -> String {
-        let ph = placeholders(n);
-        let sql = match self.dialect {
-            Dialect::MySql => format!("INSERT IGNORE INTO {table} ({cols}) VALUES ({ph})"),
-            _ => format!("INSERT INTO {table} ({cols}) VALUES ({ph}) ON CONFLICT DO NOTHING"),
-        };
-        sql_for(self.dialect, &sql).into_owned()
-    }
-
-    /// One multi-row `INSERT .. ON CONFLICT DO NOTHING` of `n` rows of `width` values, answering
-    /// the first column of each row it wrote (`RETURNING`: SQLite and PostgreSQL).
-    fn insert_many_sql(&self, table: &str, cols: &str, width: usize, n: usize) -> String {
-        let row = format!("({})", placeholders(width));
-        let key = cols.split(',').next().unwrap_or("id").trim();
-        let sql = format!(
-            "INSERT INTO {table} ({cols}) VALUES {} ON CONFLICT DO NOTHING RETURNING {key}",
-            vec![row.as_str(); n].join(", ")
-        );
-        sql_for(self.dialect, &sql).into_owned()
     }
 
     /// Inserts the rows in one transaction; per row, whether it was written (false: a conflict on
     /// a unique key). In a dry run nothing is written and every row counts as written.
     async fn insert(&self, table: &str, cols: &str, rows: &[Vec<Bv>]) -> Result<Vec<bool>> {
-        let rows: Vec<(Vec<Bv>, Vec<Vec<Bv>>)> =
-            rows.iter().map(|r| (r.clone(), Vec::new())).collect();
-        self.insert_with_children((table, cols), ("", ""), &rows)
-            .await
+        match self.pool.as_ref().filter(|_| !self.dry_run) {
+            Some(pool) => writer::insert(pool, table, cols, rows).await,
+            None => Ok(vec![true; rows.len()]),
+        }
     }
 
-    /// As [`Target::insert`], where each parent row brings child rows (into `child`) that are
-    /// written in the same transaction only if their parent was: a re-run never adds children to
-    /// a parent an earlier run wrote (two-factor backup codes a user has spent since stay spent).
+    /// [`writer::insert_with_children`], or every row counted as written in a dry run.
     async fn insert_with_children(
         &self,
         parent: (&str, &str),
         child: (&str, &str),
         rows: &[(Vec<Bv>, Vec<Vec<Bv>>)],
     ) -> Result<Vec<bool>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
+        match self.pool.as_ref().filter(|_| !self.dry_run) {
+            Some(pool) => writer::insert_with_children(pool, parent, child, rows).await,
+            None => Ok(vec![true; rows.len()]),
         }
-        let Some(pool) = self.pool.as_ref().filter(|_| !self.dry_run) else {
-            return Ok(vec![true; rows.len()]);
-        };
-        let width = rows[0].0.len();
-        let child_width = rows.iter().find_map(|(_, c)| c.first()).map_or(0, Vec::len);
-        let mut written = Vec::with_capacity(rows.len());
-        // SQLite and PostgreSQL: a few multi-row statements per batch, which say which rows they
-        // wrote. MySQL has no RETURNING: one statement per row, its affected-row count.
-        let many = self.dialect != Dialect::MySql;
-        let per_row_sql = self.insert_sql(parent.0, parent.1, width);
-        let per_row_child_sql = self.insert_sql(child.0, child.1, child_width);
-        on_pool!(pool, p => {
-            let mut tx = p.begin().await?;
-            if many {
-                for chunk in rows.chunks((MAX_BINDS / width.max(1)).max(1)) {
-                    let sql = self.insert_many_sql(parent.0, parent.1, width, chunk.len());
-                    let mut q = sqlx::query(&sql);
-                    for (row, _) in chunk {
-                        q = bind_values(q, row);
-                    }
-                    let mut keys = HashSet::with_capacity(chunk.len());
-                    for r in q.fetch_all(&mut *tx).await? {
-                        keys.insert(col_str!(r, 0)?);
-                    }
-                    let mut kids: Vec<&Vec<Bv>> = Vec::new();
-                    for (row, children) in chunk {
-                        let ok = matches!(row.first(), Some(Bv::S(Some(k))) if keys.contains(k));
-                        if ok {
-                            kids.extend(children);
-                        }
-                        written.push(ok);
-                    }
-                    for kc in kids.chunks((MAX_BINDS / child_width.max(1)).max(1)) {
-                        let sql = self.insert_many_sql(child.0, child.1, child_width, kc.len());
-                        let mut q = sqlx::query(&sql);
-                        for c in kc {
-                            q = bind_values(q, c);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                }
-            } else {
-                for (row, children) in rows {
-                    let ok = bind_values(sqlx::query(&per_row_sql), row).execute(&mut *tx).await?.rows_affected() > 0;
-                    if ok {
-                        for c in children {
-                            bind_values(sqlx::query(&per_row_child_sql), c).execute(&mut *tx).await?;
-                        }
-                    }
-                    written.push(ok);
-                }
-            }
-            tx.commit().await?;
-        });
-        Ok(written)
     }
 }
 
@@ -505,6 +368,10 @@ pub fn map_role(role: &str) -> Option<String> {
     }
     roles.first().map(|r| (*r).to_owned())
 }
+
+/// The reason a user is skipped when our table holds their email under another id.
+const EMAIL_TAKEN: &str =
+    "its email (compared case-insensitively) already belongs to another user in kavachos";
 
 struct Run<'a> {
     src: Source<'a>,
@@ -542,42 +409,167 @@ fn is_known_hash(h: &str) -> bool {
         || matches!(h.split_once(':'), Some((s, k)) if !s.is_empty() && k.len() == 128 && s.bytes().chain(k.bytes()).all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The in-run set a skipped id joins, so that its dependents know it is missing (in a dry run,
+/// where nothing is written, the target cannot tell them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Track {
+    Nothing,
+    Users,
+    Orgs,
+}
+
+/// One keyset page of a source table, and which of its keys our table holds already.
+struct Page {
+    rows: Vec<SrcRow>,
+    present: HashSet<String>,
+}
+
+/// Where a source table's rows go: our table, its columns (the first is the key the source's
+/// `key` field maps to), and the widest id it takes.
+struct Dest {
+    table: &'static str,
+    cols: &'static str,
+    key: &'static str,
+    max_id: usize,
+    track: Track,
+}
+
+fn values(rows: &[SrcRow], res: &Resolved, field: &str) -> Vec<String> {
+    rows.iter().filter_map(|r| r.t(res, field)).collect()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
 impl Run<'_> {
     fn skip(&mut self, counts: &mut TableCounts, id: &str, reason: impl Into<String>) {
         counts.skipped += 1;
         self.report.skip(self.on, &counts.table, id, reason.into());
     }
 
-    /// Users of `ids` that exist (or will) in kavachos.
-    async fn importable(
+    fn skip_tracked(
+        &mut self,
+        counts: &mut TableCounts,
+        track: Track,
+        id: &str,
+        reason: impl Into<String>,
+    ) {
+        match track {
+            Track::Users => {
+                self.skipped_users.insert(id.to_owned());
+            }
+            Track::Orgs => {
+                self.skipped_orgs.insert(id.to_owned());
+            }
+            Track::Nothing => {}
+        }
+        self.skip(counts, id, reason);
+    }
+
+    /// The next page of `res` after `after` (which moves on), counted as read, with the keys
+    /// (`dest.key` of the source, by default its id) that our `dest.table` holds already.
+    async fn next_page(
         &self,
-        ids: &[&str],
-        kavach_table: &str,
-        source: Option<&Resolved>,
-        skipped: &HashSet<String>,
+        res: &Resolved,
+        dest: &Dest,
+        source_key: &str,
+        after: &mut String,
+        counts: &mut TableCounts,
+    ) -> Result<Option<Page>> {
+        let rows = self.src.page(res, after, self.batch).await?;
+        let Some(last) = rows.last() else {
+            return Ok(None);
+        };
+        *after = last.t(res, "id").unwrap_or_default();
+        counts.read += rows.len() as u64;
+        let keys = values(&rows, res, source_key);
+        let present = self
+            .target
+            .keys_in(dest.table, dest.key, &refs(&keys))
+            .await?;
+        Ok(Some(Page { rows, present }))
+    }
+
+    /// The checks every row starts with: an id that fits our column (else skipped), and one not
+    /// imported already (else counted unchanged).
+    fn fresh(
+        &mut self,
+        counts: &mut TableCounts,
+        page: &Page,
+        dest: &Dest,
+        id: String,
+    ) -> Option<String> {
+        if too_long(&id, dest.max_id) {
+            let reason = format!("its id is empty or longer than {} characters", dest.max_id);
+            self.skip_tracked(counts, dest.track, &id, reason);
+            return None;
+        }
+        if page.present.contains(&id) {
+            counts.unchanged += 1;
+            return None;
+        }
+        Some(id)
+    }
+
+    /// Counts what a write answered per row: imported, or skipped because a unique key of ours
+    /// holds it already (`conflict`); then reports the batch.
+    fn tally(
+        &mut self,
+        counts: &mut TableCounts,
+        dest: &Dest,
+        row_ids: &[String],
+        written: Vec<bool>,
+        conflict: &str,
+    ) {
+        for (id, ok) in row_ids.iter().zip(written) {
+            if ok {
+                counts.imported += 1;
+            } else {
+                self.skip_tracked(counts, dest.track, id, conflict);
+            }
+        }
+        (self.on)(&ImportEvent::Batch(counts));
+    }
+
+    /// Writes a page's rows (one transaction) and tallies them.
+    async fn write(
+        &mut self,
+        counts: &mut TableCounts,
+        dest: &Dest,
+        rows: Vec<(String, Vec<Bv>)>,
+        conflict: &str,
+    ) -> Result<()> {
+        let (row_ids, rows): (Vec<String>, Vec<Vec<Bv>>) = rows.into_iter().unzip();
+        let written = self.target.insert(dest.table, dest.cols, &rows).await?;
+        self.tally(counts, dest, &row_ids, written, conflict);
+        Ok(())
+    }
+
+    /// Of the ids in `field` of a page, those of rows that exist (or, in a dry run, will) in our
+    /// `table`: users or organizations a row depends on.
+    async fn existing(
+        &self,
+        page: &Page,
+        res: &Resolved,
+        field: &str,
+        track: Track,
     ) -> Result<HashSet<String>> {
-        let mut found = self.target.ids_in(kavach_table, ids).await?;
-        if self.target.dry_run {
-            if let Some(res) = source {
-                let (col, ty) = res.columns[0]
-                    .clone()
-                    .unwrap_or_else(|| ("id".into(), "text".into()));
-                let d = self.src.dialect;
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE {} IN ({})",
-                    catalog::select_expr(d, &col, &ty, Kind::Text),
-                    catalog::quote(d, &res.table),
-                    res.key_expr(d),
-                    placeholders(ids.len())
-                );
-                if !ids.is_empty() {
-                    for r in strings(self.src.pool, &sql, ids).await? {
-                        if let Some(id) = r.into_iter().next().flatten() {
-                            if !skipped.contains(&id) {
-                                found.insert(id);
-                            }
-                        }
-                    }
+        let ids = values(&page.rows, res, field);
+        let ids = refs(&ids);
+        let (table, source, skipped) = match track {
+            Track::Orgs => (
+                "kavach_organizations",
+                self.det.organization.as_ref(),
+                &self.skipped_orgs,
+            ),
+            _ => ("kavach_user", Some(&self.det.user), &self.skipped_users),
+        };
+        let mut found = self.target.keys_in(table, "id", &ids).await?;
+        if let (true, Some(source)) = (self.target.dry_run, source) {
+            for r in self.src.by_ids(source, &ids).await? {
+                if let Some(id) = r.t(source, "id").filter(|id| !skipped.contains(id)) {
+                    found.insert(id);
                 }
             }
         }
@@ -635,75 +627,66 @@ impl Run<'_> {
         Ok(sealed)
     }
 
-    fn finish_batch(&mut self, counts: &TableCounts) {
-        (self.on)(&ImportEvent::Batch(counts));
-    }
-
     async fn users(&mut self) -> Result<TableCounts> {
-        let det = self.det;
-        let res = &det.user;
-        let mut counts = TableCounts {
-            table: "users".into(),
-            ..Default::default()
+        let res = &self.det.user;
+        let dest = Dest {
+            table: "kavach_user",
+            cols: "id, email, name, email_verified, image, created_at, updated_at",
+            key: "id",
+            max_id: 255,
+            track: Track::Users,
         };
+        let mut counts = TableCounts::named("users");
         let mut after = String::new();
         loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
+            let rows = self.src.page(res, &after, self.batch).await?;
+            let Some(last) = rows.last() else { break };
             after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let emails: Vec<String> = page
+            counts.read += rows.len() as u64;
+            let ids = values(&rows, res, "id");
+            let emails: Vec<String> = rows
                 .iter()
                 .filter_map(|r| r.t(res, "email").and_then(|e| normalize_email(&e).ok()))
                 .collect();
-            let id_keys: Vec<&str> = ids.iter().map(String::as_str).collect();
+            // Who is imported already, and who owns an email that another id brings.
             let existing = match self.target.pool.as_ref().filter(|_| self.target.ready) {
-                Some(pool) => users_by_id_or_email(pool, &id_keys, &emails).await?,
+                Some(pool) => users_by_id_or_email(pool, &refs(&ids), &emails).await?,
                 None => Vec::new(),
             };
-            let present: HashSet<&str> = existing.iter().map(|(id, _)| id.as_str()).collect();
-            let email_owner: HashMap<&str, &str> = existing
+            let email_owner: HashMap<String, String> = existing
                 .iter()
-                .filter_map(|(id, e)| Some((e.as_deref()?, id.as_str())))
+                .filter_map(|(id, e)| Some((e.clone()?, id.clone())))
                 .collect();
+            let page = Page {
+                rows,
+                present: existing.into_iter().map(|(id, _)| id).collect(),
+            };
             let mut seen_emails = HashSet::new();
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 255) {
-                    self.skipped_users.insert(id.clone());
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 255 characters",
-                    );
-                    continue;
-                }
-                if present.contains(id.as_str()) {
-                    counts.unchanged += 1;
-                    continue;
-                }
-                let Some(email) = r.t(res, "email").and_then(|e| normalize_email(&e).ok()) else {
-                    self.skipped_users.insert(id.clone());
-                    self.skip(&mut counts, &id, "its email is not a valid address");
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
                 };
-                if let Some(other) = email_owner.get(email.as_str()) {
-                    if *other != id {
-                        self.skipped_users.insert(id.clone());
-                        self.skip(
-                            &mut counts,
-                            &id,
-                            "its email (compared case-insensitively) already belongs to another user in kavachos",
-                        );
-                        continue;
-                    }
+                let Some(email) = r.t(res, "email").and_then(|e| normalize_email(&e).ok()) else {
+                    self.skip_tracked(
+                        &mut counts,
+                        Track::Users,
+                        &id,
+                        "its email is not a valid address",
+                    );
+                    continue;
+                };
+                if email_owner.get(&email).is_some_and(|other| *other != id) {
+                    self.skip_tracked(&mut counts, Track::Users, &id, EMAIL_TAKEN);
+                    continue;
                 }
                 if !seen_emails.insert(email.clone()) {
-                    self.skipped_users.insert(id.clone());
-                    self.skip(&mut counts, &id, "its email (compared case-insensitively) already belongs to another user of the source");
+                    self.skip_tracked(&mut counts, Track::Users, &id, "its email (compared case-insensitively) already belongs to another user of the source");
                     continue;
                 }
                 let name = r
@@ -718,84 +701,50 @@ impl Run<'_> {
                     });
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
                 let updated = r.time(res, "updated_at").unwrap_or(created);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(email)),
-                    Bv::S(name),
-                    Bv::B(r.n(res, "email_verified").unwrap_or(0) != 0),
-                    Bv::S(r.t(res, "image")),
-                    Bv::T(Some(created)),
-                    Bv::T(Some(updated)),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(email)),
+                        Bv::S(name),
+                        Bv::B(r.n(res, "email_verified").unwrap_or(0) != 0),
+                        Bv::S(r.t(res, "image")),
+                        Bv::T(Some(created)),
+                        Bv::T(Some(updated)),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert(
-                    "kavach_user",
-                    "id, email, name, email_verified, image, created_at, updated_at",
-                    &rows,
-                )
-                .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skipped_users.insert(id.clone());
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "its email (compared case-insensitively) already belongs to another user in kavachos",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            self.write(&mut counts, &dest, out, EMAIL_TAKEN).await?;
         }
         Ok(counts)
     }
 
     async fn accounts(&mut self) -> Result<TableCounts> {
-        let det = self.det;
-        let res = &det.account;
-        let mut counts = TableCounts {
-            table: "accounts".into(),
-            ..Default::default()
+        let res = &self.det.account;
+        let dest = Dest {
+            table: "kavach_account",
+            cols: "id, user_id, provider_id, provider_account_id, password, access_token, refresh_token, expires_at, created_at, updated_at",
+            key: "id",
+            max_id: 255,
+            track: Track::Nothing,
         };
+        let mut counts = TableCounts::named("accounts");
         let mut after = String::new();
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let present = self.target.ids_in("kavach_account", &id_refs).await?;
-            let user_ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "user_id")).collect();
-            let user_refs: Vec<&str> = user_ids.iter().map(String::as_str).collect();
-            let users = self
-                .importable(
-                    &user_refs,
-                    "kavach_user",
-                    Some(&self.det.user),
-                    &self.skipped_users,
-                )
-                .await?;
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 255) {
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 255 characters",
-                    );
+        while let Some(page) = self
+            .next_page(res, &dest, "id", &mut after, &mut counts)
+            .await?
+        {
+            let users = self.existing(&page, res, "user_id", Track::Users).await?;
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
-                }
-                if present.contains(&id) {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                };
                 let user_id = r.t(res, "user_id").unwrap_or_default();
                 if !users.contains(&user_id) {
                     self.skip(&mut counts, &id, "its user was not imported");
@@ -824,82 +773,54 @@ impl Run<'_> {
                     .and_then(|_| r.time(res, "access_token_expires_at"));
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
                 let updated = r.time(res, "updated_at").unwrap_or(created);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(user_id)),
-                    Bv::S(Some(provider)),
-                    Bv::S(Some(account_id)),
-                    Bv::S(password),
-                    Bv::S(access),
-                    Bv::S(refresh),
-                    Bv::T(expires),
-                    Bv::T(Some(created)),
-                    Bv::T(Some(updated)),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(user_id)),
+                        Bv::S(Some(provider)),
+                        Bv::S(Some(account_id)),
+                        Bv::S(password),
+                        Bv::S(access),
+                        Bv::S(refresh),
+                        Bv::T(expires),
+                        Bv::T(Some(created)),
+                        Bv::T(Some(updated)),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert("kavach_account", "id, user_id, provider_id, provider_account_id, password, access_token, refresh_token, expires_at, created_at, updated_at", &rows)
-                .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "this provider account is already linked to another kavachos account",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            let conflict = "this provider account is already linked to another kavachos account";
+            self.write(&mut counts, &dest, out, conflict).await?;
         }
         Ok(counts)
     }
 
     async fn sessions(&mut self) -> Result<TableCounts> {
-        let det = self.det;
-        let res = &det.session;
-        let mut counts = TableCounts {
-            table: "sessions".into(),
-            ..Default::default()
+        let res = &self.det.session;
+        let dest = Dest {
+            table: "kavach_session",
+            cols: "id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at, active_organization_id",
+            key: "id",
+            max_id: 255,
+            track: Track::Nothing,
         };
+        let mut counts = TableCounts::named("sessions");
         let mut after = String::new();
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let present = self.target.ids_in("kavach_session", &id_refs).await?;
-            let user_ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "user_id")).collect();
-            let user_refs: Vec<&str> = user_ids.iter().map(String::as_str).collect();
-            let users = self
-                .importable(
-                    &user_refs,
-                    "kavach_user",
-                    Some(&self.det.user),
-                    &self.skipped_users,
-                )
-                .await?;
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 255) {
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 255 characters",
-                    );
+        while let Some(page) = self
+            .next_page(res, &dest, "id", &mut after, &mut counts)
+            .await?
+        {
+            let users = self.existing(&page, res, "user_id", Track::Users).await?;
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
-                }
-                if present.contains(&id) {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                };
                 let Some(expires) = r.time(res, "expires_at").filter(|e| *e > self.now_ms) else {
                     // Not a skip worth a line each: dead sessions are simply left behind.
                     self.expired_sessions += 1;
@@ -919,45 +840,33 @@ impl Run<'_> {
                 }
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
                 let updated = r.time(res, "updated_at").unwrap_or(created);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(user_id)),
-                    Bv::S(Some(token)),
-                    Bv::T(Some(expires)),
-                    Bv::S(
-                        r.t(res, "ip_address")
-                            .filter(|s| !s.is_empty() && s.len() <= 64),
-                    ),
-                    Bv::S(
-                        r.t(res, "user_agent")
-                            .filter(|s| !s.is_empty())
-                            .map(|s| truncate(s, 512)),
-                    ),
-                    Bv::T(Some(created)),
-                    Bv::T(Some(updated)),
-                    Bv::S(
-                        r.t(res, "active_organization_id")
-                            .filter(|s| !s.is_empty() && s.chars().count() <= 64),
-                    ),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(user_id)),
+                        Bv::S(Some(token)),
+                        Bv::T(Some(expires)),
+                        Bv::S(
+                            r.t(res, "ip_address")
+                                .filter(|s| !s.is_empty() && s.len() <= 64),
+                        ),
+                        Bv::S(
+                            r.t(res, "user_agent")
+                                .filter(|s| !s.is_empty())
+                                .map(|s| truncate(s, 512)),
+                        ),
+                        Bv::T(Some(created)),
+                        Bv::T(Some(updated)),
+                        Bv::S(
+                            r.t(res, "active_organization_id")
+                                .filter(|s| !s.is_empty() && s.chars().count() <= 64),
+                        ),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert(
-                    "kavach_session",
-                    "id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at, active_organization_id",
-                    &rows,
-                )
+            self.write(&mut counts, &dest, out, "its token is already in kavachos")
                 .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skip(&mut counts, id, "its token is already in kavachos");
-                }
-            }
-            self.finish_batch(&counts);
         }
         Ok(counts)
     }
@@ -968,6 +877,9 @@ impl Run<'_> {
         let Some(m) = &self.det.member else {
             return Ok(HashMap::new());
         };
+        if org_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
         let d = self.src.dialect;
         let text = |name: &str| -> String {
             let (c, ty) = m.col(name).cloned().unwrap_or_default();
@@ -1004,56 +916,53 @@ impl Run<'_> {
     }
 
     async fn organizations(&mut self) -> Result<Option<TableCounts>> {
-        let det = self.det;
-        let Some(res) = &det.organization else {
+        let Some(res) = &self.det.organization else {
             return Ok(None);
         };
-        let mut counts = TableCounts {
-            table: "organizations".into(),
-            ..Default::default()
+        let dest = Dest {
+            table: "kavach_organizations",
+            cols: "id, name, slug, owner_id, metadata, created_at, updated_at",
+            key: "id",
+            max_id: 64,
+            track: Track::Orgs,
         };
+        let mut counts = TableCounts::named("organizations");
         let mut after = String::new();
         let mut ownerless = 0u64;
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let present = self.target.ids_in("kavach_organizations", &id_refs).await?;
-            let owners = self.owners(&id_refs).await?;
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 64) {
-                    self.skipped_orgs.insert(id.clone());
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 64 characters",
-                    );
+        while let Some(page) = self
+            .next_page(res, &dest, "id", &mut after, &mut counts)
+            .await?
+        {
+            let ids = values(&page.rows, res, "id");
+            let owners = self.owners(&refs(&ids)).await?;
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
-                }
-                if present.contains(&id) {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                };
                 let name = r.t(res, "name").unwrap_or_default();
                 let slug = r.t(res, "slug").unwrap_or_default();
                 if too_long(&name, 255) || too_long(&slug, 255) {
-                    self.skipped_orgs.insert(id.clone());
-                    self.skip(
+                    self.skip_tracked(
                         &mut counts,
+                        Track::Orgs,
                         &id,
                         "its name or slug is empty or longer than 255 characters",
                     );
                     continue;
                 }
                 let Some((owner, is_owner)) = owners.get(&id).cloned() else {
-                    self.skipped_orgs.insert(id.clone());
-                    self.skip(&mut counts, &id, "it has no members, so no owner");
+                    self.skip_tracked(
+                        &mut counts,
+                        Track::Orgs,
+                        &id,
+                        "it has no members, so no owner",
+                    );
                     continue;
                 };
                 if !is_owner {
@@ -1066,38 +975,21 @@ impl Run<'_> {
                     serde_json::from_str::<serde_json::Value>(m).is_ok_and(|v| v.is_object())
                 });
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(name)),
-                    Bv::S(Some(slug)),
-                    Bv::S(Some(owner)),
-                    Bv::S(metadata),
-                    Bv::T(Some(created)),
-                    Bv::T(Some(created)),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(name)),
+                        Bv::S(Some(slug)),
+                        Bv::S(Some(owner)),
+                        Bv::S(metadata),
+                        Bv::T(Some(created)),
+                        Bv::T(Some(created)),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert(
-                    "kavach_organizations",
-                    "id, name, slug, owner_id, metadata, created_at, updated_at",
-                    &rows,
-                )
-                .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skipped_orgs.insert(id.clone());
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "its slug is already used by another kavachos organization",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            let conflict = "its slug is already used by another kavachos organization";
+            self.write(&mut counts, &dest, out, conflict).await?;
         }
         if ownerless > 0 {
             self.report.notes.push(format!(
@@ -1108,62 +1000,36 @@ impl Run<'_> {
     }
 
     async fn members(&mut self) -> Result<Option<TableCounts>> {
-        let det = self.det;
-        let (Some(res), Some(_)) = (&det.member, &det.organization) else {
+        let (Some(res), Some(_)) = (&self.det.member, &self.det.organization) else {
             return Ok(None);
         };
-        let mut counts = TableCounts {
-            table: "members".into(),
-            ..Default::default()
+        let dest = Dest {
+            table: "kavach_org_members",
+            cols: "id, org_id, user_id, role, created_at",
+            key: "id",
+            max_id: 64,
+            track: Track::Nothing,
         };
+        let mut counts = TableCounts::named("members");
         let mut after = String::new();
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let present = self.target.ids_in("kavach_org_members", &id_refs).await?;
-            let user_ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "user_id")).collect();
-            let user_refs: Vec<&str> = user_ids.iter().map(String::as_str).collect();
-            let users = self
-                .importable(
-                    &user_refs,
-                    "kavach_user",
-                    Some(&self.det.user),
-                    &self.skipped_users,
-                )
-                .await?;
-            let org_ids: Vec<String> = page
-                .iter()
-                .filter_map(|r| r.t(res, "organization_id"))
-                .collect();
-            let org_refs: Vec<&str> = org_ids.iter().map(String::as_str).collect();
+        while let Some(page) = self
+            .next_page(res, &dest, "id", &mut after, &mut counts)
+            .await?
+        {
+            let users = self.existing(&page, res, "user_id", Track::Users).await?;
             let orgs = self
-                .importable(
-                    &org_refs,
-                    "kavach_organizations",
-                    self.det.organization.as_ref(),
-                    &self.skipped_orgs,
-                )
+                .existing(&page, res, "organization_id", Track::Orgs)
                 .await?;
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 64) {
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 64 characters",
-                    );
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
-                }
-                if present.contains(&id) {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                };
                 let org = r.t(res, "organization_id").unwrap_or_default();
                 let user = r.t(res, "user_id").unwrap_or_default();
                 if !orgs.contains(&org) {
@@ -1187,89 +1053,53 @@ impl Run<'_> {
                     self.roles_collapsed += 1;
                 }
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(org)),
-                    Bv::S(Some(user)),
-                    Bv::S(Some(role)),
-                    Bv::T(Some(created)),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(org)),
+                        Bv::S(Some(user)),
+                        Bv::S(Some(role)),
+                        Bv::T(Some(created)),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert(
-                    "kavach_org_members",
-                    "id, org_id, user_id, role, created_at",
-                    &rows,
-                )
-                .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "this user is already a member of this organization in kavachos",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            let conflict = "this user is already a member of this organization in kavachos";
+            self.write(&mut counts, &dest, out, conflict).await?;
         }
         Ok(Some(counts))
     }
 
     async fn invitations(&mut self) -> Result<Option<TableCounts>> {
-        let det = self.det;
-        let (Some(res), Some(_)) = (&det.invitation, &det.organization) else {
+        let (Some(res), Some(_)) = (&self.det.invitation, &self.det.organization) else {
             return Ok(None);
         };
-        let mut counts = TableCounts {
-            table: "invitations".into(),
-            ..Default::default()
+        let dest = Dest {
+            table: "kavach_org_invitations",
+            cols: "id, org_id, email, role, status, inviter_id, expires_at, created_at",
+            key: "id",
+            max_id: 64,
+            track: Track::Nothing,
         };
+        let mut counts = TableCounts::named("invitations");
         let mut after = String::new();
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "id")).collect();
-            let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-            let present = self
-                .target
-                .ids_in("kavach_org_invitations", &id_refs)
-                .await?;
-            let org_ids: Vec<String> = page
-                .iter()
-                .filter_map(|r| r.t(res, "organization_id"))
-                .collect();
-            let org_refs: Vec<&str> = org_ids.iter().map(String::as_str).collect();
+        while let Some(page) = self
+            .next_page(res, &dest, "id", &mut after, &mut counts)
+            .await?
+        {
             let orgs = self
-                .importable(
-                    &org_refs,
-                    "kavach_organizations",
-                    self.det.organization.as_ref(),
-                    &self.skipped_orgs,
-                )
+                .existing(&page, res, "organization_id", Track::Orgs)
                 .await?;
-            let mut rows = Vec::new();
-            let mut row_ids = Vec::new();
-            for r in &page {
-                let id = r.t(res, "id").unwrap_or_default();
-                if too_long(&id, 64) {
-                    self.skip(
-                        &mut counts,
-                        &id,
-                        "its id is empty or longer than 64 characters",
-                    );
+            let mut out = Vec::new();
+            for r in &page.rows {
+                let Some(id) = self.fresh(
+                    &mut counts,
+                    &page,
+                    &dest,
+                    r.t(res, "id").unwrap_or_default(),
+                ) else {
                     continue;
-                }
-                if present.contains(&id) {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                };
                 let org = r.t(res, "organization_id").unwrap_or_default();
                 if !orgs.contains(&org) {
                     self.skip(&mut counts, &id, "its organization was not imported");
@@ -1306,38 +1136,22 @@ impl Run<'_> {
                     continue;
                 };
                 let created = r.time(res, "created_at").unwrap_or(self.now_ms);
-                rows.push(vec![
-                    Bv::S(Some(id.clone())),
-                    Bv::S(Some(org)),
-                    Bv::S(Some(email)),
-                    Bv::S(Some(role)),
-                    Bv::S(Some(status.to_owned())),
-                    Bv::S(r.t(res, "inviter_id").filter(|i| i.chars().count() <= 255)),
-                    Bv::T(Some(expires)),
-                    Bv::T(Some(created)),
-                ]);
-                row_ids.push(id);
+                out.push((
+                    id.clone(),
+                    vec![
+                        Bv::S(Some(id)),
+                        Bv::S(Some(org)),
+                        Bv::S(Some(email)),
+                        Bv::S(Some(role)),
+                        Bv::S(Some(status.to_owned())),
+                        Bv::S(r.t(res, "inviter_id").filter(|i| i.chars().count() <= 255)),
+                        Bv::T(Some(expires)),
+                        Bv::T(Some(created)),
+                    ],
+                ));
             }
-            let written = self
-                .target
-                .insert(
-                    "kavach_org_invitations",
-                    "id, org_id, email, role, status, inviter_id, expires_at, created_at",
-                    &rows,
-                )
-                .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "an invitation with this id is already in kavachos",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            let conflict = "an invitation with this id is already in kavachos";
+            self.write(&mut counts, &dest, out, conflict).await?;
         }
         Ok(Some(counts))
     }
@@ -1351,48 +1165,35 @@ impl Run<'_> {
         let Some(res) = &det.two_factor else {
             return Ok(None);
         };
-        let mut counts = TableCounts {
-            table: "two-factor".into(),
-            ..Default::default()
+        let dest = Dest {
+            table: "kavach_two_factor",
+            cols: "user_id, secret, enabled, created_at, updated_at",
+            key: "user_id",
+            max_id: 255,
+            track: Track::Nothing,
         };
+        let mut counts = TableCounts::named("two-factor");
         let secrets = self.secret.zip(self.source_secret);
+        let has_flag = det.user.col("two_factor_enabled").is_some();
         let mut after = String::new();
-        loop {
-            let page = self.src.page(res, &after, self.batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last.t(res, "id").unwrap_or_default();
-            counts.read += page.len() as u64;
-            let user_ids: Vec<String> = page.iter().filter_map(|r| r.t(res, "user_id")).collect();
-            let user_refs: Vec<&str> = user_ids.iter().map(String::as_str).collect();
-            let present: HashSet<String> = self
-                .target
-                .lookup(
-                    "SELECT user_id FROM kavach_two_factor WHERE user_id IN ({in})",
-                    &user_refs,
-                    1,
-                )
-                .await?
-                .into_iter()
-                .filter_map(|r| r.into_iter().next().flatten())
-                .collect();
+        while let Some(page) = self
+            .next_page(res, &dest, "user_id", &mut after, &mut counts)
+            .await?
+        {
             let Some((secret, source_secret)) = secrets else {
                 // Without both secrets nothing can be opened or sealed: count what is missing.
-                let missing = user_ids.iter().filter(|u| !present.contains(*u)).count();
+                let missing = values(&page.rows, res, "user_id")
+                    .iter()
+                    .filter(|u| !page.present.contains(*u))
+                    .count();
                 self.two_factor_left_out += missing as u64;
                 continue;
             };
-            let users = self
-                .importable(
-                    &user_refs,
-                    "kavach_user",
-                    Some(&det.user),
-                    &self.skipped_users,
-                )
-                .await?;
-            let has_flag = det.user.col("two_factor_enabled").is_some();
+            let users = self.existing(&page, res, "user_id", Track::Users).await?;
             let switched_on: HashSet<String> = if has_flag {
+                let ids = values(&page.rows, res, "user_id");
                 self.src
-                    .by_ids(&det.user, &user_refs)
+                    .by_ids(&det.user, &refs(&ids))
                     .await?
                     .iter()
                     .filter(|u| u.n(&det.user, "two_factor_enabled").unwrap_or(0) != 0)
@@ -1401,13 +1202,13 @@ impl Run<'_> {
             } else {
                 HashSet::new()
             };
-            let mut rows = Vec::new();
+            let mut out = Vec::new();
             let mut row_ids = Vec::new();
             let mut written_users = HashSet::new();
-            for r in &page {
+            for r in &page.rows {
                 let id = r.t(res, "id").unwrap_or_default();
                 let user = r.t(res, "user_id").unwrap_or_default();
-                if present.contains(&user) {
+                if page.present.contains(&user) {
                     counts.unchanged += 1;
                     continue;
                 }
@@ -1440,13 +1241,10 @@ impl Run<'_> {
                     None => Vec::new(),
                     Some(raw) => {
                         let json = ba_crypto::open(source_secret, &raw).unwrap_or(raw);
-                        match serde_json::from_str::<Vec<String>>(&json) {
-                            Ok(codes) => codes,
-                            Err(_) => {
-                                self.backup_codes_unreadable += 1;
-                                Vec::new()
-                            }
-                        }
+                        serde_json::from_str::<Vec<String>>(&json).unwrap_or_else(|_| {
+                            self.backup_codes_unreadable += 1;
+                            Vec::new()
+                        })
                     }
                 };
                 let sealed = crate::two_factor::seal(secret, &user, totp.as_bytes())?;
@@ -1467,7 +1265,7 @@ impl Run<'_> {
                         ]
                     })
                     .collect();
-                rows.push((
+                out.push((
                     vec![
                         Bv::S(Some(user.clone())),
                         Bv::S(Some(sealed)),
@@ -1482,29 +1280,16 @@ impl Run<'_> {
             let written = self
                 .target
                 .insert_with_children(
-                    (
-                        "kavach_two_factor",
-                        "user_id, secret, enabled, created_at, updated_at",
-                    ),
+                    (dest.table, dest.cols),
                     (
                         "kavach_two_factor_backup",
                         "id, user_id, code_hash, created_at",
                     ),
-                    &rows,
+                    &out,
                 )
                 .await?;
-            for (id, ok) in row_ids.iter().zip(written) {
-                if ok {
-                    counts.imported += 1;
-                } else {
-                    self.skip(
-                        &mut counts,
-                        id,
-                        "its user has two-factor set up in kavachos already",
-                    );
-                }
-            }
-            self.finish_batch(&counts);
+            let conflict = "its user has two-factor set up in kavachos already";
+            self.tally(&mut counts, &dest, &row_ids, written, conflict);
         }
         Ok(secrets.map(|_| counts))
     }
@@ -1584,7 +1369,6 @@ async fn run(
             None => false,
         };
         Target {
-            dialect: pool.as_ref().map(dialect_of).unwrap_or(Dialect::Sqlite),
             pool,
             ready,
             dry_run: true,
@@ -1599,7 +1383,6 @@ async fn run(
             }
         }
         Target {
-            dialect: dialect_of(&pool),
             pool: Some(pool),
             ready: true,
             dry_run: false,

@@ -11,14 +11,11 @@ use std::path::{Path, PathBuf};
 use serde::de::{SeqAccess, Visitor};
 use serde::Deserializer as _;
 
-use super::{
-    fetch_strings, placeholders, users_by_id_or_email, ImportEvent, ImportReport, OnEvent,
-    TableCounts,
-};
-use crate::db::{dialect_of, sql_for, Pool, Ts};
+use super::writer::{self, Bv};
+use super::{users_by_id_or_email, ImportEvent, ImportReport, OnEvent, TableCounts};
+use crate::db::Pool;
 use crate::error::{KavachError, Result};
 use crate::human::{normalize_email, CREDENTIAL_PROVIDER};
-use crate::on_pool;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -388,65 +385,6 @@ pub fn parse_file(path: &Path, sink: &mut dyn FnMut(ClerkUser) -> Result<()>) ->
 
 // ---- writing ---------------------------------------------------------------------------------
 
-/// The first two columns of each row `sql` selects over `keys` (none for no keys).
-async fn existing(pool: &Pool, sql: &str, keys: &[&str]) -> Result<Vec<(String, Option<String>)>> {
-    if keys.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(fetch_strings(pool, sql, keys)
-        .await?
-        .into_iter()
-        .filter_map(|mut r| {
-            let second = r.get_mut(1).and_then(Option::take);
-            Some((r.first_mut()?.take()?, second))
-        })
-        .collect())
-}
-
-enum V {
-    S(Option<String>),
-    B(bool),
-    T(i64),
-}
-
-async fn insert(pool: &Pool, table: &str, cols: &str, rows: &[Vec<V>]) -> Result<Vec<bool>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    let d = dialect_of(pool);
-    let n = rows[0].len();
-    let sql = match d {
-        crate::config::Dialect::MySql => {
-            format!(
-                "INSERT IGNORE INTO {table} ({cols}) VALUES ({})",
-                placeholders(n)
-            )
-        }
-        _ => format!(
-            "INSERT INTO {table} ({cols}) VALUES ({}) ON CONFLICT DO NOTHING",
-            placeholders(n)
-        ),
-    };
-    let sql = sql_for(d, &sql).into_owned();
-    let mut written = Vec::with_capacity(rows.len());
-    on_pool!(pool, p => {
-        let mut tx = p.begin().await?;
-        for row in rows {
-            let mut q = sqlx::query(&sql);
-            for v in row {
-                q = match v {
-                    V::S(s) => q.bind(s.clone()),
-                    V::B(b) => q.bind(*b),
-                    V::T(t) => q.bind(Ts(*t)),
-                };
-            }
-            written.push(q.execute(&mut *tx).await?.rows_affected() > 0);
-        }
-        tx.commit().await?;
-    });
-    Ok(written)
-}
-
 #[derive(Default)]
 struct Tally {
     users: TableCounts,
@@ -513,13 +451,13 @@ async fn write_batch(
         } else {
             let created = u.created_at.unwrap_or(now_ms);
             users.push(vec![
-                V::S(Some(u.id.clone())),
-                V::S(Some(email)),
-                V::S(u.name()),
-                V::B(u.email_verified),
-                V::S(u.image.clone()),
-                V::T(created),
-                V::T(u.updated_at.unwrap_or(created)),
+                Bv::S(Some(u.id.clone())),
+                Bv::S(Some(email)),
+                Bv::S(u.name()),
+                Bv::B(u.email_verified),
+                Bv::S(u.image.clone()),
+                Bv::T(Some(created)),
+                Bv::T(Some(u.updated_at.unwrap_or(created))),
             ]);
             user_ids.push(u.id.clone());
         }
@@ -554,7 +492,7 @@ async fn write_batch(
     }
     let written = match pool.filter(|_| !dry_run) {
         Some(p) => {
-            insert(
+            writer::insert(
                 p,
                 "kavach_user",
                 "id, email, name, email_verified, image, created_at, updated_at",
@@ -582,19 +520,8 @@ async fn write_batch(
     accounts.retain(|a| !failed_users.contains(&a.1));
     t.accounts.read += accounts.len() as u64;
     let acc_ids: Vec<&str> = accounts.iter().map(|a| a.0.as_str()).collect();
-    let present: HashSet<String> = match pool {
-        Some(p) => existing(
-            p,
-            &format!(
-                "SELECT id FROM kavach_account WHERE id IN ({})",
-                placeholders(acc_ids.len())
-            ),
-            &acc_ids,
-        )
-        .await?
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect(),
+    let present = match pool {
+        Some(p) => writer::keys_in(p, "kavach_account", "id", &acc_ids).await?,
         None => HashSet::new(),
     };
     let mut rows = Vec::new();
@@ -614,19 +541,19 @@ async fn write_batch(
             continue;
         }
         rows.push(vec![
-            V::S(Some(id.clone())),
-            V::S(Some(user)),
-            V::S(Some(provider)),
-            V::S(Some(subject)),
-            V::S(password),
-            V::T(now_ms),
-            V::T(now_ms),
+            Bv::S(Some(id.clone())),
+            Bv::S(Some(user)),
+            Bv::S(Some(provider)),
+            Bv::S(Some(subject)),
+            Bv::S(password),
+            Bv::T(Some(now_ms)),
+            Bv::T(Some(now_ms)),
         ]);
         account_ids.push(id);
     }
     let written =
         match pool.filter(|_| !dry_run) {
-            Some(p) => insert(
+            Some(p) => writer::insert(
                 p,
                 "kavach_account",
                 "id, user_id, provider_id, provider_account_id, password, created_at, updated_at",

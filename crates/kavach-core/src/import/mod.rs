@@ -8,6 +8,7 @@ pub mod better_auth;
 pub mod catalog;
 pub mod clerk;
 mod resets;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -101,6 +102,15 @@ pub struct TableCounts {
     pub unchanged: u64,
     /// Rows not imported, each reported with its reason.
     pub skipped: u64,
+}
+
+impl TableCounts {
+    pub(crate) fn named(table: &str) -> Self {
+        Self {
+            table: table.to_owned(),
+            ..Default::default()
+        }
+    }
 }
 
 /// A source row that was not imported, and why.
