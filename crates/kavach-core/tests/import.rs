@@ -330,19 +330,21 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
             .unwrap_err();
         assert_eq!(e.code(), "CONFIG_INVALID");
 
+        // A real run without secrets copies the accounts without their tokens ...
         options.dry_run = false;
+        options.secret = None;
+        options.source_secret = None;
+        let plain = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
+        assert_eq!(counts(&plain, "accounts"), (4, 4, 0, 0), "{backend}");
+        // ... and a run with them brings the tokens to those accounts, and the enrollment.
         options.secret = Some(OUR_SECRET.into());
         options.source_secret = Some(BA_SECRET.into());
         let first = import_better_auth(&options, NOON, &|_| {})
             .await
             .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
         assert_eq!(counts(&first, "two-factor"), (2, 1, 0, 0), "{backend}");
-        assert!(
-            first.notes.iter().any(|n| n
-                .contains("2 OAuth account(s) had their provider access/refresh tokens copied")),
-            "{:?}",
-            first.notes
-        );
+        assert_eq!(counts(&first, "accounts"), (4, 0, 4, 0), "{backend}");
+        assert!(first.notes.iter().any(|n| n.contains("2 OAuth account(s) copied by an earlier run without the kavachos secret got their provider tokens now")), "{:?}", first.notes);
         assert!(
             first
                 .notes
@@ -352,12 +354,12 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
             first.notes
         );
         assert!(
-            first
+            plain
                 .notes
                 .iter()
                 .any(|n| n.contains("1 OAuth account(s) had an id token")),
             "{:?}",
-            first.notes
+            plain.notes
         );
 
         let clock = ManualClock::new(NOON);
@@ -444,6 +446,14 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
         // A second import changes nothing: the spent code stays spent.
         let second = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
         assert_eq!(counts(&second, "two-factor"), (2, 0, 1, 0), "{backend}");
+        assert!(
+            !second
+                .notes
+                .iter()
+                .any(|n| n.contains("got their provider tokens now")),
+            "{:?}",
+            second.notes
+        );
         let left = one_text(
             &k,
             "SELECT CAST(COUNT(*) AS CHAR) FROM kavach_two_factor_backup WHERE user_id = 'u1'",

@@ -390,6 +390,7 @@ struct Run<'a> {
     /// Counters for the notes.
     tokens_left_out: u64,
     tokens_sealed: u64,
+    tokens_filled: u64,
     tokens_unopened: u64,
     id_tokens_left_out: u64,
     no_password: u64,
@@ -432,6 +433,13 @@ struct Dest {
     key: &'static str,
     max_id: usize,
     track: Track,
+}
+
+/// Whether an account row carries a provider access or refresh token.
+fn has_tokens(r: &SrcRow, res: &Resolved) -> bool {
+    ["access_token", "refresh_token"]
+        .iter()
+        .any(|f| r.t(res, f).is_some_and(|t| !t.is_empty()))
 }
 
 fn values(rows: &[SrcRow], res: &Resolved, field: &str) -> Vec<String> {
@@ -577,26 +585,20 @@ impl Run<'_> {
     }
 
     /// An account's access and refresh tokens as we keep them: opened if better-auth encrypted
-    /// them (`encryptOAuthTokens`), then sealed under our secret for this account row. Without our
-    /// secret, or when better-auth's envelope does not open, they are left out and counted.
-    fn provider_tokens(
-        &mut self,
+    /// them (`encryptOAuthTokens`), then sealed under our `secret` for this account row. The flag
+    /// says a token in better-auth's envelope did not open with the source secret (left out).
+    fn seal_tokens(
+        &self,
+        secret: &str,
         r: &SrcRow,
         res: &Resolved,
         account_id: &str,
-    ) -> Result<(Option<String>, Option<String>)> {
-        let access = r.t(res, "access_token").filter(|t| !t.is_empty());
-        let refresh = r.t(res, "refresh_token").filter(|t| !t.is_empty());
-        if access.is_none() && refresh.is_none() {
-            return Ok((None, None));
-        }
-        let Some(secret) = self.secret else {
-            self.tokens_left_out += 1;
-            return Ok((None, None));
-        };
+    ) -> Result<(Option<String>, Option<String>, bool)> {
         let mut unopened = false;
-        let mut carry = |value: Option<String>, kind: TokenKind| -> Result<Option<String>> {
-            let Some(v) = value else { return Ok(None) };
+        let mut carry = |field: &str, kind: TokenKind| -> Result<Option<String>> {
+            let Some(v) = r.t(res, field).filter(|t| !t.is_empty()) else {
+                return Ok(None);
+            };
             let opened = if ba_crypto::looks_encrypted(&v) {
                 self.source_secret.and_then(|s| ba_crypto::open(s, &v))
             } else {
@@ -614,17 +616,9 @@ impl Run<'_> {
             };
             provider_tokens::seal(secret, account_id, kind, &plain).map(Some)
         };
-        let sealed = (
-            carry(access, TokenKind::Access)?,
-            carry(refresh, TokenKind::Refresh)?,
-        );
-        if unopened {
-            self.tokens_unopened += 1;
-        }
-        if sealed.0.is_some() || sealed.1.is_some() {
-            self.tokens_sealed += 1;
-        }
-        Ok(sealed)
+        let access = carry("access_token", TokenKind::Access)?;
+        let refresh = carry("refresh_token", TokenKind::Refresh)?;
+        Ok((access, refresh, unopened))
     }
 
     async fn users(&mut self) -> Result<TableCounts> {
@@ -736,7 +730,25 @@ impl Run<'_> {
         {
             let users = self.existing(&page, res, "user_id", Track::Users).await?;
             let mut out = Vec::new();
+            let mut fills = Vec::new();
             for r in &page.rows {
+                // Copied by an earlier run without our secret: its tokens can come now.
+                if let (Some(secret), Some(id), false) =
+                    (self.secret, r.t(res, "id"), self.target.dry_run)
+                {
+                    if page.present.contains(&id) && has_tokens(r, res) {
+                        let (access, refresh, _) = self.seal_tokens(secret, r, res, &id)?;
+                        if access.is_some() || refresh.is_some() {
+                            let expires = r.time(res, "access_token_expires_at");
+                            fills.push(vec![
+                                Bv::S(access),
+                                Bv::S(refresh),
+                                Bv::T(expires),
+                                Bv::S(Some(id)),
+                            ]);
+                        }
+                    }
+                }
                 let Some(id) = self.fresh(
                     &mut counts,
                     &page,
@@ -764,7 +776,19 @@ impl Run<'_> {
                         Some(_) => {}
                     }
                 }
-                let (access, refresh) = self.provider_tokens(r, res, &id)?;
+                let (access, refresh) = match (has_tokens(r, res), self.secret) {
+                    (false, _) => (None, None),
+                    (true, None) => {
+                        self.tokens_left_out += 1;
+                        (None, None)
+                    }
+                    (true, Some(secret)) => {
+                        let (access, refresh, unopened) = self.seal_tokens(secret, r, res, &id)?;
+                        self.tokens_unopened += u64::from(unopened);
+                        self.tokens_sealed += u64::from(access.is_some() || refresh.is_some());
+                        (access, refresh)
+                    }
+                };
                 if r.t(res, "id_token").is_some_and(|t| !t.is_empty()) {
                     self.id_tokens_left_out += 1;
                 }
@@ -791,6 +815,15 @@ impl Run<'_> {
             }
             let conflict = "this provider account is already linked to another kavachos account";
             self.write(&mut counts, &dest, out, conflict).await?;
+            if let Some(pool) = self.target.pool.as_ref().filter(|_| !fills.is_empty()) {
+                self.tokens_filled += writer::execute_each(
+                    pool,
+                    "UPDATE kavach_account SET access_token = ?, refresh_token = ?, expires_at = ? \
+                     WHERE id = ? AND access_token IS NULL AND refresh_token IS NULL",
+                    &fills,
+                )
+                .await?;
+            }
         }
         Ok(counts)
     }
@@ -1405,6 +1438,7 @@ async fn run(
         source_secret: options.source_secret.as_deref(),
         tokens_left_out: 0,
         tokens_sealed: 0,
+        tokens_filled: 0,
         tokens_unopened: 0,
         id_tokens_left_out: 0,
         no_password: 0,
@@ -1455,6 +1489,12 @@ async fn copy_all(run: &mut Run<'_>) -> Result<()> {
         notes.push(format!(
             "{} OAuth account(s) had their provider access/refresh tokens copied, encrypted under the kavachos secret",
             run.tokens_sealed
+        ));
+    }
+    if run.tokens_filled > 0 {
+        notes.push(format!(
+            "{} OAuth account(s) copied by an earlier run without the kavachos secret got their provider tokens now, encrypted",
+            run.tokens_filled
         ));
     }
     if run.tokens_unopened > 0 {

@@ -167,3 +167,17 @@ pub(crate) async fn insert_with_children(
     });
     Ok(written)
 }
+
+/// Runs `sql` once per row of values, in one transaction; the rows it changed in all.
+pub(crate) async fn execute_each(pool: &Pool, sql: &str, rows: &[Vec<Bv>]) -> Result<u64> {
+    let sql = sql_for(dialect_of(pool), sql).into_owned();
+    let mut changed = 0;
+    on_pool!(pool, p => {
+        let mut tx = p.begin().await?;
+        for row in rows {
+            changed += bind_values(sqlx::query(&sql), row).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+    });
+    Ok(changed)
+}
