@@ -1,13 +1,16 @@
 //! `kavach-cli import better-auth`: users, credential and OAuth accounts (password hashes kept as
-//! they are: better-auth's scrypt form is verified natively on sign-in and then rehashed), live
-//! sessions with their raw token (so `cookieAuth` accepts the old cookie), organizations, members
-//! and invitations.
+//! they are: better-auth's scrypt form is verified natively on sign-in and then rehashed; provider
+//! tokens sealed under our secret), live sessions with their raw token (so `cookieAuth` accepts the
+//! old cookie), organizations, members, invitations, and two-factor enrollments (opened with
+//! better-auth's secret, sealed under ours).
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
+use super::ba_crypto;
 use super::catalog::{self, opt, req, CatalogTable, Field, Kind, Resolved};
+use super::writer::{self, Bv};
 use super::{
     fetch_strings as strings, placeholders, users_by_id_or_email, ImportEvent, ImportOptions,
     ImportReport, OnEvent, TableCounts,
@@ -17,9 +20,6 @@ use crate::db::{dialect_of, sql_for, Pool};
 use crate::error::{KavachError, Result};
 use crate::human::normalize_email;
 use crate::provider_tokens::{self, TokenKind};
-
-use super::ba_crypto;
-use super::writer::{self, Bv};
 use crate::{col_opt_str, on_pool};
 
 const USER: &[Field] = &[
