@@ -256,7 +256,8 @@ fn generate(alg: JwtAlg) -> Result<NewKey> {
     })
 }
 
-fn seal_label(kid: &str) -> String {
+/// The sealing label of a signing key's private half.
+pub(crate) fn seal_label(kid: &str) -> String {
     format!("jwt-key:{kid}")
 }
 

@@ -460,6 +460,20 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
         )
         .await;
         assert_eq!(left.as_deref(), Some("1"), "{backend}");
+
+        // Another secret than the one these rows were sealed under is refused before any copy,
+        // in a dry run too.
+        for dry_run in [true, false] {
+            let mut wrong = options.clone();
+            wrong.dry_run = dry_run;
+            wrong.secret = Some("y".repeat(32));
+            let e = import_better_auth(&wrong, NOON, &|_| {}).await.unwrap_err();
+            assert_eq!(e.code(), "CONFIG_INVALID", "{backend}");
+            assert!(e
+                .to_string()
+                .contains("does not open what this database already keeps encrypted"));
+            assert!(!e.to_string().contains(&"y".repeat(32)));
+        }
         k.close().await;
     }
 }

@@ -327,6 +327,54 @@ impl Target {
         }
     }
 
+    /// Refuses a kavachos secret that does not open what our tables already keep sealed (a TOTP
+    /// secret, a JWT signing key, a provider token an earlier import sealed): what an import seals
+    /// under any other secret than the one createKavach runs with could never be opened.
+    async fn check_secret(&self, secret: &str) -> Result<()> {
+        let Some(pool) = self.pool.as_ref().filter(|_| self.ready) else {
+            return Ok(());
+        };
+        type Opens = fn(&str, &str, &str) -> bool;
+        let probes: [(&str, &str, Opens); 3] = [
+            (
+                "kavach_two_factor",
+                "SELECT user_id, secret FROM kavach_two_factor ORDER BY user_id LIMIT 1",
+                |secret, user, sealed| crate::two_factor::open(secret, user, sealed).is_ok(),
+            ),
+            (
+                "kavach_jwks",
+                "SELECT kid, private_key FROM kavach_jwks ORDER BY kid LIMIT 1",
+                |secret, kid, sealed| {
+                    let label = crate::jwt::seal_label(kid);
+                    crate::sealed::open(secret.as_bytes(), &label, sealed).is_ok()
+                },
+            ),
+            (
+                "kavach_account",
+                "SELECT id, access_token FROM kavach_account WHERE access_token LIKE 'v1.%' ORDER BY id LIMIT 1",
+                |secret, id, sealed| {
+                    provider_tokens::open(secret, id, TokenKind::Access, sealed).is_ok()
+                },
+            ),
+        ];
+        let tables = catalog::load(pool).await?;
+        for (table, sql, opens) in probes {
+            if !tables.iter().any(|t| t.name == table) {
+                continue;
+            }
+            let row = strings(pool, sql, &[]).await?.into_iter().next();
+            if let Some([Some(key), Some(sealed)]) = row.as_deref() {
+                if opens(secret, key, sealed) {
+                    return Ok(());
+                }
+                return Err(KavachError::ConfigInvalid(
+                    "the kavachos secret given to the import does not open what this database already keeps encrypted: give the secret createKavach runs with".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// [`writer::insert_with_children`], or every row counted as written in a dry run.
     async fn insert_with_children(
         &self,
@@ -1421,6 +1469,14 @@ async fn run(
             dry_run: false,
         }
     };
+    if let Some(secret) = options.secret.as_deref() {
+        if let Err(e) = target.check_secret(secret).await {
+            if let Some(p) = &target.pool {
+                super::close(p).await;
+            }
+            return Err(e);
+        }
+    }
     let mut run = Run {
         src: Source {
             pool: source,
