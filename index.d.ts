@@ -507,7 +507,7 @@ export declare function createKavach(config: KavachConfig): Promise<Kavach>
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */
 export declare function migrate(url: string): Promise<number[]>
 
-/** Counts for one kind of row of an import (`users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`). */
+/** Counts for one kind of row of an import (`users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`, `two-factor`). */
 export interface ImportCounts {
   table: string
   /** Rows read from the source. */

@@ -92,7 +92,7 @@ impl ImportOptions {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct TableCounts {
-    /// `users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`.
+    /// `users`, `accounts`, `sessions`, `organizations`, `members`, `invitations`, `two-factor`.
     pub table: String,
     /// Rows read from the source.
     pub read: u64,
