@@ -37,6 +37,21 @@ async fn exec_all(backend: &str, url: &str, statements: &[String]) {
     }
 }
 
+/// A fresh source database holding `statements`, a fresh separate target, and the import options
+/// from the one to the other.
+async fn source_and_target(
+    backend: &str,
+    tag: &str,
+    statements: &[String],
+) -> (ImportOptions, String) {
+    let source = fresh_url(backend, &format!("{tag}src")).await;
+    let target = fresh_url(backend, &format!("{tag}tgt")).await;
+    exec_all(backend, &source, statements).await;
+    let mut options = ImportOptions::new(source);
+    options.to = Some(target.clone());
+    (options, target)
+}
+
 /// A time value as the backend's column stores it: seconds in an INTEGER on SQLite (Drizzle's
 /// `mode: 'timestamp'`), a TIMESTAMP literal elsewhere.
 fn at(backend: &str, ms: i64) -> String {
@@ -98,13 +113,8 @@ fn counts(r: &ImportReport, table: &str) -> (u64, u64, u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snake_case_source_into_a_separate_target_on_every_backend() {
     for backend in backends() {
-        let source = fresh_url(backend, "basrc").await;
-        let target = fresh_url(backend, "batgt").await;
-        exec_all(backend, &source, &schema(backend)).await;
-        exec_all(backend, &source, &rows(backend)).await;
-
-        let mut options = ImportOptions::new(source.clone());
-        options.to = Some(target.clone());
+        let statements = [schema(backend), rows(backend)].concat();
+        let (mut options, target) = source_and_target(backend, "ba", &statements).await;
         options.batch_size = 2; // several pages and transactions even for a handful of rows
         let first = import_better_auth(&options, NOON, &|_| {})
             .await
@@ -287,14 +297,10 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
     use kavach_core::provider_tokens::{self, TokenKind};
     use kavach_core::two_factor::{code_at_step, step_of, VerifyTwoFactor, DIGITS};
     for backend in backends() {
-        let source = fresh_url(backend, "ba2src").await;
-        let target = fresh_url(backend, "ba2tgt").await;
-        exec_all(backend, &source, &two_factor_schema(backend)).await;
-        exec_all(backend, &source, &two_factor_rows(backend)).await;
+        let statements = [two_factor_schema(backend), two_factor_rows(backend)].concat();
+        let (mut options, target) = source_and_target(backend, "ba2", &statements).await;
 
         // Without secrets: nothing secret comes across, and the report says what to give.
-        let mut options = ImportOptions::new(source.clone());
-        options.to = Some(target.clone());
         options.dry_run = true;
         let bare = import_better_auth(&options, NOON, &|_| {}).await.unwrap();
         assert!(bare.tables.iter().all(|t| t.table != "two-factor"));
@@ -482,8 +488,6 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_integer_ids_on_every_backend() {
     for backend in backends() {
-        let source = fresh_url(backend, "baser").await;
-        let target = fresh_url(backend, "basert").await;
         let (pk, int, t, ts, b) = match backend {
             "sqlite" => (
                 "INTEGER PRIMARY KEY",
@@ -528,10 +532,7 @@ async fn serial_integer_ids_on_every_backend() {
                 *s = s.replace('"', "`");
             }
         }
-        exec_all(backend, &source, &stmts).await;
-
-        let mut options = ImportOptions::new(source.clone());
-        options.to = Some(target.clone());
+        let (mut options, target) = source_and_target(backend, "baser", &stmts).await;
         options.batch_size = 5;
         let r = import_better_auth(&options, NOON, &|_| {})
             .await
