@@ -280,6 +280,12 @@ async fn pending(k: &Kavach, email: &str) -> Option<String> {
     }
 }
 
+/// A provider token column of one of our account rows, as stored.
+async fn stored_token(k: &Kavach, account: &str, column: &str) -> String {
+    let sql = format!("SELECT {column} FROM kavach_account WHERE id = '{account}'");
+    one_text(k, &sql).await.unwrap_or_default()
+}
+
 async fn one_text(k: &Kavach, sql: &str) -> Option<String> {
     match k.pool() {
         kavach_core::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
@@ -380,33 +386,18 @@ async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
         let k = Kavach::open_with_clock(&cfg, None, clock).await.unwrap();
 
         // Provider tokens: never in clear, and they open under our secret for their own row.
-        let stored = one_text(
-            &k,
-            "SELECT access_token FROM kavach_account WHERE id = 'a3'",
-        )
-        .await
-        .unwrap();
+        let stored = stored_token(&k, "a3", "access_token").await;
         assert!(!stored.contains("gho_plain"));
         assert_eq!(
             provider_tokens::open(OUR_SECRET, "a3", TokenKind::Access, &stored).unwrap(),
             "gho_plain"
         );
-        let refresh = one_text(
-            &k,
-            "SELECT refresh_token FROM kavach_account WHERE id = 'a3'",
-        )
-        .await
-        .unwrap();
+        let refresh = stored_token(&k, "a3", "refresh_token").await;
         assert_eq!(
             provider_tokens::open(OUR_SECRET, "a3", TokenKind::Refresh, &refresh).unwrap(),
             "ghr_refresh"
         );
-        let opened = one_text(
-            &k,
-            "SELECT access_token FROM kavach_account WHERE id = 'a4'",
-        )
-        .await
-        .unwrap();
+        let opened = stored_token(&k, "a4", "access_token").await;
         assert_eq!(
             provider_tokens::open(OUR_SECRET, "a4", TokenKind::Access, &opened).unwrap(),
             BA_TOTP_PLAIN,
