@@ -21,8 +21,9 @@ use crate::error::{KavachError, Result};
 pub struct WorkerOptions {
     /// How often the outbox is polled when nothing wakes the worker (default 1 s).
     pub poll_interval: Duration,
-    /// How long a claimed delivery stays reserved for this worker (default 60 s). Must exceed
-    /// `request_timeout`: a lease that expires mid-request lets another worker send it too.
+    /// How long a claimed delivery stays reserved for this worker (default 60 s); raised to at
+    /// least `request_timeout` + 5 s, since a lease that expired mid-request would let another
+    /// worker send it too.
     pub lease: Duration,
     /// Timeout of one POST, connecting included (default 10 s).
     pub request_timeout: Duration,
@@ -109,6 +110,10 @@ impl Worker {
             opts: WorkerOptions {
                 batch_size: opts.batch_size.max(1),
                 concurrency: opts.concurrency.max(1),
+                // A claimed row is sent only while its lease outlives the request (see `deliver`).
+                lease: opts
+                    .lease
+                    .max(opts.request_timeout.saturating_add(Duration::from_secs(5))),
                 ..opts
             },
         });
