@@ -5,15 +5,15 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::agents::{AgentFilter, CreateAgent, UpdateAgent};
-use crate::audit::{AuditFilter, ExportFormat};
+use crate::accounts::human::{ClientInfo, User};
+use crate::agents::audit::AuditFilter;
 use crate::error::KavachError;
-use crate::human::{ClientInfo, SignIn, SignUp, User};
 use crate::kavach::Kavach;
-use crate::orgs::{CreateOrganization, InviteInput, MemberInput, MemberRef};
-use crate::permission::AuthzRequest;
-use crate::ratelimit;
-use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
+use crate::plugin::Route;
+use crate::store::ratelimit;
+
+mod routes;
+use crate::crypto::token::AGENT_TOKEN_PREFIX;
 
 /// A request, as a shim hands it over.
 #[derive(Debug, Clone, Default)]
@@ -41,15 +41,15 @@ pub struct HttpResponse {
 }
 
 /// A failure shaped as `{ error: { code, message } }`.
-pub(crate) struct ApiError {
-    pub(crate) status: u16,
-    pub(crate) code: &'static str,
-    pub(crate) message: String,
-    pub(crate) headers: Vec<(String, String)>,
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
-    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -57,10 +57,10 @@ impl ApiError {
             headers: Vec::new(),
         }
     }
-    pub(crate) fn unauthorized() -> Self {
+    pub fn unauthorized() -> Self {
         Self::new(401, "UNAUTHORIZED", "sign in first")
     }
-    pub(crate) fn not_found(what: &str) -> Self {
+    pub fn not_found(what: &str) -> Self {
         Self::new(404, "NOT_FOUND", format!("{what} not found"))
     }
 }
@@ -78,7 +78,7 @@ impl From<KavachError> for ApiError {
     }
 }
 
-pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
+pub type ApiResult = Result<HttpResponse, ApiError>;
 
 pub(crate) fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
     let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
@@ -135,7 +135,7 @@ fn iso_times(v: &mut Value) {
     }
 }
 
-pub(crate) fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+pub fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
     let mut body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
     iso_times(&mut body);
@@ -209,7 +209,7 @@ pub fn session_token<'a>(req: &'a HttpRequest, cookie_name: &str) -> Option<&'a 
         .or_else(|| req.bearer().filter(|t| !t.starts_with(AGENT_TOKEN_PREFIX)))
 }
 
-pub(crate) fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     if req.body.is_empty() {
         return serde_json::from_str("{}")
             .map_err(|e| ApiError::new(400, "VALIDATION_FAILED", e.to_string()));
@@ -236,40 +236,44 @@ pub(crate) fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, Ap
 
 const STATE_CHANGING: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
 
-/// Which methods a known route accepts (for 405), or `None` for an unknown path.
-fn allowed_methods(segs: &[&str]) -> Option<&'static [&'static str]> {
-    Some(match segs {
-        ["auth", "sign-up" | "sign-in" | "sign-out"] => &["POST"],
-        ["auth", "session"] => &["GET"],
-        ["auth", "forgot-password" | "reset-password" | "change-password" | "send-verification-email"] => {
-            &["POST"]
+/// The segments of a path inside the mount.
+fn segments(path: &str) -> Vec<&str> {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    }
+}
+
+/// How well `pattern` fits `segs`: `None` if it does not, else its number of literal segments.
+fn fit(pattern: &str, segs: &[&str]) -> Option<usize> {
+    let mut literal = 0;
+    let mut parts = pattern.trim_matches('/').split('/');
+    for seg in segs {
+        let part = parts.next()?;
+        if part.starts_with(':') {
+            if seg.is_empty() {
+                return None;
+            }
+        } else if part == *seg {
+            literal += 1;
+        } else {
+            return None;
         }
-        ["auth", "verify-email"] => &["GET", "POST"],
-        ["agents"] => &["GET", "POST"],
-        ["agents", _] => &["GET", "PATCH", "DELETE"],
-        ["agents", _, "rotate"] => &["POST"],
-        ["authorize"] | ["authorize", "token"] => &["POST"],
-        ["audit"] | ["audit", "export"] => &["GET"],
-        ["organizations"] => &["GET", "POST"],
-        ["organizations", "active"] => &["POST"],
-        ["organizations", _] => &["GET", "PATCH", "DELETE"],
-        ["organizations", _, "members"] => &["GET", "POST"],
-        ["organizations", _, "members", _] => &["PATCH", "DELETE"],
-        ["organizations", _, "invitations"] => &["GET", "POST"],
-        ["organizations", _, "invitations", _] => &["DELETE"],
-        ["organizations", _, "has-permission"] => &["POST"],
-        ["invitations"] => &["GET"],
-        ["invitations", _] => &["GET"],
-        ["invitations", _, "accept" | "decline"] => &["POST"],
-        ["two-factor", "status"] => &["GET"],
-        ["two-factor", "enable" | "activate" | "disable" | "backup-codes" | "verify"] => &["POST"],
-        ["admin", "users"] => &["GET"],
-        ["admin", "users", _] => &["GET", "DELETE"],
-        ["admin", "users", _, "ban" | "unban" | "role" | "impersonate"] => &["POST"],
-        ["admin", "stop-impersonating"] => &["POST"],
-        ["jwt", "token"] | ["jwks"] => &["GET"],
-        _ => return None,
-    })
+    }
+    parts.next().is_none().then_some(literal)
+}
+
+/// The values of the `:name` segments of `pattern` in `segs`.
+fn params_of<'s>(pattern: &str, segs: &[&'s str]) -> Vec<&'s str> {
+    pattern
+        .trim_matches('/')
+        .split('/')
+        .zip(segs)
+        .filter(|(part, _)| part.starts_with(':'))
+        .map(|(_, seg)| *seg)
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -301,43 +305,6 @@ struct ChangeBody {
 struct ResendBody {
     #[serde(default, rename = "callbackURL")]
     callback_url: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewOrgBody {
-    name: String,
-    #[serde(default)]
-    slug: Option<String>,
-    #[serde(default)]
-    metadata: Option<Value>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct MemberBody {
-    #[serde(default)]
-    user_id: Option<String>,
-    role: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InviteBody {
-    email: String,
-    role: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ActiveOrgBody {
-    organization_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PermissionBody {
-    permission: crate::orgs::PermissionList,
 }
 
 #[derive(Deserialize, Default)]
@@ -500,12 +467,42 @@ impl Kavach {
     pub(crate) async fn session_and_user(
         &self,
         req: &HttpRequest,
-    ) -> Result<(crate::human::Session, User), ApiError> {
+    ) -> Result<(crate::accounts::human::Session, User), ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
         self.get_session(token)
             .await?
             .ok_or_else(ApiError::unauthorized)
+    }
+
+    /// `{ session, user }` for the values of a Cookie and an Authorization header: the session
+    /// token they carry, else an imported session of an `externalAuth` cookie (read as it is: no
+    /// answer can carry a new cookie here).
+    pub async fn session_of_headers(
+        &self,
+        cookie: Option<String>,
+        authorization: Option<String>,
+    ) -> crate::error::Result<Option<(crate::accounts::human::Session, User)>> {
+        let mut headers = Vec::with_capacity(2);
+        if let Some(c) = cookie {
+            headers.push(("cookie".to_owned(), c));
+        }
+        if let Some(a) = authorization {
+            headers.push(("authorization".to_owned(), a));
+        }
+        let req = HttpRequest {
+            headers,
+            ..Default::default()
+        };
+        if let Some(token) = session_token(&req, &self.settings().cookie_name) {
+            if let Some(found) = self.get_session(token).await? {
+                return Ok(Some(found));
+            }
+        }
+        if req.cookies().next().is_none() {
+            return Ok(None);
+        }
+        self.external_session(req.cookies()).await
     }
 
     pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
@@ -590,15 +587,12 @@ impl Kavach {
     }
 
     fn preflight(&self, req: &HttpRequest) -> HttpResponse {
-        let path = req.path.trim_matches('/');
-        let segs: Vec<&str> = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').collect()
-        };
-        match allowed_methods(&segs) {
-            None => error_response(ApiError::new(404, "NOT_FOUND", "no such route")),
-            Some(methods) => {
+        let segs = segments(&req.path);
+        let found = self.routes_for(&segs);
+        match found.is_empty() {
+            true => error_response(ApiError::new(404, "NOT_FOUND", "no such route")),
+            false => {
+                let methods: Vec<&str> = found.iter().map(|r| r.method).collect();
                 let list = format!("{}, OPTIONS", methods.join(", "));
                 let mut headers = vec![("allow".to_owned(), list.clone())];
                 if self.allowed_origin(req).is_some() {
@@ -618,22 +612,38 @@ impl Kavach {
         }
     }
 
+    /// The routes of the core and of the running plugins whose pattern fits `segs` best (the most
+    /// literal segments: `/organizations/active` before `/organizations/:id`), one per method.
+    fn routes_for(&self, segs: &[&str]) -> Vec<&'static Route> {
+        let tables = std::iter::once(routes::CORE).chain(self.plugins().iter().map(|p| p.routes()));
+        let mut best: Vec<&'static Route> = Vec::new();
+        let mut best_fit = 0;
+        for route in tables.flatten() {
+            let Some(f) = fit(route.path, segs) else {
+                continue;
+            };
+            if best.is_empty() || f > best_fit {
+                best.clear();
+                best_fit = f;
+            } else if f < best_fit {
+                continue;
+            }
+            if !best.iter().any(|r| r.method == route.method) {
+                best.push(route);
+            }
+        }
+        best
+    }
+
     async fn route(&self, req: &HttpRequest) -> ApiResult {
-        let path = req.path.trim_matches('/');
-        let segs: Vec<&str> = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('/').collect()
-        };
+        let segs = segments(&req.path);
         let method = req.method.to_ascii_uppercase();
-        if matches!(segs.as_slice(), ["jwt", ..] | ["jwks"]) && self.settings().jwt.is_none() {
-            // Plugin routes exist only when the plugin is on (not even as a 405).
+        let found = self.routes_for(&segs);
+        if found.is_empty() {
             return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
         }
-        let Some(allowed) = allowed_methods(&segs) else {
-            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
-        };
-        if !allowed.contains(&method.as_str()) {
+        let Some(route) = found.iter().find(|r| r.method == method) else {
+            let allowed: Vec<&str> = found.iter().map(|r| r.method).collect();
             let mut e = ApiError::new(
                 405,
                 "METHOD_NOT_ALLOWED",
@@ -641,16 +651,8 @@ impl Kavach {
             );
             e.headers.push(("allow".into(), allowed.join(", ")));
             return Err(e);
-        }
-        if matches!(segs.first(), Some(&"organizations" | &"invitations"))
-            && self.settings().organization.is_none()
-        {
-            // Plugin routes exist only when the plugin is on.
-            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
-        }
-        if segs.first() == Some(&"admin") && self.settings().admin.is_none() {
-            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
-        }
+        };
+        let params = params_of(route.path, &segs);
         if req.body.len() > self.settings().max_body_bytes {
             return Err(ApiError::new(
                 413,
@@ -661,482 +663,7 @@ impl Kavach {
         if STATE_CHANGING.contains(&method.as_str()) {
             self.check_origin(req)?;
         }
-        match (method.as_str(), segs.as_slice()) {
-            (m, ["jwt", ..] | ["jwks"]) => self.route_jwt(req, m, &segs).await,
-            ("POST", ["auth", "sign-up"]) => {
-                let input: SignUp = parse_body(req)?;
-                self.limit_ip(req).await?;
-                let signed = self.sign_up(input, req.client()).await?;
-                let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
-                if let Some(token) = &signed.token {
-                    r.headers
-                        .push(("set-cookie".into(), self.session_cookie(token)));
-                }
-                Ok(r)
-            }
-            ("POST", ["auth", "sign-in"]) => {
-                let input: SignIn = parse_body(req)?;
-                self.limit_ip(req).await?;
-                // Failed sign-ins count per account (keyed by a hash: attempted emails are not stored).
-                let account_key = format!(
-                    "signin:{}",
-                    &hash_token(&input.email.trim().to_lowercase())[..32]
-                );
-                if let Some((per_account, _)) = self.settings().rate_limits {
-                    if let Some(retry) =
-                        ratelimit::blocked(self.pool(), &account_key, per_account, self.now_ms())
-                            .await?
-                    {
-                        return Err(too_many(retry));
-                    }
-                }
-                let trusted = req.cookie(crate::two_factor::TRUSTED_COOKIE);
-                let signed = match self.sign_in_flow(input, req.client(), trusted).await {
-                    Ok(crate::two_factor::SignInOutcome::Complete(s)) => s,
-                    Ok(crate::two_factor::SignInOutcome::TwoFactorRequired {
-                        two_factor_token,
-                        ..
-                    }) => return self.two_factor_required_response(&two_factor_token),
-                    Err(KavachError::InvalidCredentials) => {
-                        if let Some((per_account, _)) = self.settings().rate_limits {
-                            ratelimit::hit(self.pool(), &account_key, per_account, self.now_ms())
-                                .await?;
-                        }
-                        return Err(KavachError::InvalidCredentials.into());
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
-                r.headers
-                    .push(("set-cookie".into(), self.session_cookie(&signed.token)));
-                Ok(r)
-            }
-            ("POST", ["auth", "sign-out"]) => {
-                // `{ "all": true }` ends every session of the user, on every device.
-                let b: SignOutBody = parse_body(req)?;
-                if let Some(token) = session_token(req, &self.settings().cookie_name) {
-                    if b.all {
-                        if let Some((_, user)) = self.get_session(token).await? {
-                            self.revoke_user_sessions(&user.id).await?;
-                        }
-                    }
-                    self.sign_out(token).await?;
-                }
-                let mut r = ok(&json!({ "success": true }))?;
-                r.headers.push(("set-cookie".into(), self.clear_cookie()));
-                Ok(r)
-            }
-            ("GET", ["auth", "session"]) => {
-                let token = session_token(req, &self.settings().cookie_name);
-                match token {
-                    Some(t) => match self.get_session(t).await? {
-                        Some((session, user)) => ok(&json!({ "user": user, "session": session })),
-                        None => {
-                            let mut e = ApiError::unauthorized();
-                            if req.cookie(&self.settings().cookie_name).is_some() {
-                                e.headers.push(("set-cookie".into(), self.clear_cookie()));
-                            }
-                            Err(e)
-                        }
-                    },
-                    None => Err(ApiError::unauthorized()),
-                }
-            }
-            ("POST", ["auth", "forgot-password"]) => {
-                let b: ForgotBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                self.forgot_password(
-                    &b.email,
-                    b.redirect_to.as_deref(),
-                    req.url_origin.as_deref(),
-                )
-                .await?;
-                // The same answer whether or not the email has an account.
-                ok(&json!({ "success": true }))
-            }
-            ("POST", ["auth", "reset-password"]) => {
-                let b: ResetBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                self.reset_password(&b.token, b.new_password).await?;
-                ok(&json!({ "success": true }))
-            }
-            ("POST", ["auth", "change-password"]) => {
-                let (session, user) = self.session_and_user(req).await?;
-                let b: ChangeBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                let revoke = b.revoke_other_sessions.unwrap_or(true);
-                self.change_password(
-                    &user,
-                    &session.id,
-                    b.current_password,
-                    b.new_password,
-                    revoke,
-                )
-                .await?;
-                ok(&json!({ "success": true }))
-            }
-            ("POST", ["auth", "send-verification-email"]) => {
-                let user = self.session_user(req).await?;
-                let b: ResendBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                self.send_verification_email(
-                    &user,
-                    req.url_origin.as_deref(),
-                    b.callback_url.as_deref(),
-                )
-                .await?;
-                ok(&json!({ "success": true }))
-            }
-            (method, ["auth", "verify-email"]) => {
-                let q = req.query_map();
-                let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
-                let token = match method {
-                    "GET" => query_token,
-                    _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
-                }
-                .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
-                let user = self.verify_email(&token).await?;
-                let callback = q
-                    .iter()
-                    .find(|(k, _)| k == "callbackURL")
-                    .map(|(_, v)| v.clone());
-                match (method, callback) {
-                    ("GET", Some(cb)) => {
-                        let cb = crate::human::same_origin_path(&cb)?;
-                        Ok(HttpResponse {
-                            status: 302,
-                            headers: vec![("location".into(), cb.to_owned())],
-                            body: Vec::new(),
-                        })
-                    }
-                    _ => ok(&json!({ "success": true, "user": user })),
-                }
-            }
-            ("GET", ["organizations"]) => {
-                let user = self.session_user(req).await?;
-                ok(&self.list_organizations(&user.id).await?)
-            }
-            ("POST", ["organizations"]) => {
-                let user = self.session_user(req).await?;
-                let b: NewOrgBody = parse_body(req)?;
-                let input = CreateOrganization {
-                    name: b.name,
-                    owner_id: user.id,
-                    slug: b.slug,
-                    metadata: b.metadata,
-                };
-                ok(&self.create_organization(input).await?)
-            }
-            ("POST", ["organizations", "active"]) => {
-                let (session, user) = self.session_and_user(req).await?;
-                let b: ActiveOrgBody = parse_body(req)?;
-                self.set_active_organization(&session.id, &user.id, b.organization_id.as_deref())
-                    .await?;
-                let session = crate::human::Session {
-                    active_organization_id: b.organization_id,
-                    ..session
-                };
-                ok(&json!({ "session": session }))
-            }
-            ("GET", ["invitations"]) => {
-                let user = self.session_user(req).await?;
-                // Only a proven address sees what was sent to it.
-                if !user.email_verified {
-                    return Err(KavachError::EmailNotVerified.into());
-                }
-                ok(&self.invitations_for_email(&user.email).await?)
-            }
-            ("GET", ["invitations", id]) => {
-                let user = self.session_user(req).await?;
-                let inv = self
-                    .get_invitation(id)
-                    .await?
-                    .filter(|i| i.email.eq_ignore_ascii_case(&user.email))
-                    .ok_or_else(|| ApiError::not_found("invitation"))?;
-                let org = self.get_organization(&inv.organization_id).await?;
-                ok(&json!({
-                    "invitation": inv,
-                    "organization": org.map(|o| json!({ "id": o.id, "name": o.name, "slug": o.slug })),
-                }))
-            }
-            ("POST", ["invitations", id, answer]) => {
-                let user = self.session_user(req).await?;
-                if *answer == "accept" {
-                    ok(&self.accept_invitation(id, &user.id).await?)
-                } else {
-                    ok(&self.decline_invitation(id, &user.id).await?)
-                }
-            }
-            (method, ["organizations", id, rest @ ..]) => {
-                let user = self.session_user(req).await?;
-                // Someone outside the organization learns nothing about it.
-                let me = self.membership(id, &user.id).await?.ok_or_else(|| {
-                    ApiError::new(
-                        403,
-                        "FORBIDDEN",
-                        "you are not a member of this organization",
-                    )
-                })?;
-                let roles = self.settings().organization.as_ref();
-                let can = |permission: &str| {
-                    roles.is_some_and(|r| r.role_allows(&me.role, &[permission.to_owned()]))
-                };
-                let forbidden = || {
-                    ApiError::new(
-                        403,
-                        "FORBIDDEN",
-                        "your role in this organization does not allow this",
-                    )
-                };
-                match (method, rest) {
-                    ("GET", []) if can("organization:read") => ok(&self
-                        .get_organization(id)
-                        .await?
-                        .ok_or_else(|| ApiError::not_found("organization"))?),
-                    ("PATCH", []) if can("organization:update") => {
-                        ok(&self.update_organization(id, parse_body(req)?).await?)
-                    }
-                    ("DELETE", []) if can("organization:delete") => {
-                        self.delete_organization(id).await?;
-                        ok(&json!({ "success": true }))
-                    }
-                    ("GET", ["members"]) if can("members:read") => {
-                        ok(&self.list_members(id).await?)
-                    }
-                    ("POST", ["members"]) if can("members:add") => {
-                        let b: MemberBody = parse_body(req)?;
-                        let user_id = b.user_id.ok_or_else(|| {
-                            ApiError::new(400, "VALIDATION_FAILED", "userId is required")
-                        })?;
-                        if b.role == "owner" && me.role != "owner" {
-                            return Err(forbidden());
-                        }
-                        ok(&self
-                            .add_member(MemberInput {
-                                organization_id: id.to_string(),
-                                user_id,
-                                role: b.role,
-                            })
-                            .await?)
-                    }
-                    ("PATCH", ["members", target]) if can("members:update-role") => {
-                        let b: MemberBody = parse_body(req)?;
-                        let current = self
-                            .membership(id, target)
-                            .await?
-                            .ok_or_else(|| ApiError::not_found("member"))?;
-                        if me.role != "owner" && (current.role == "owner" || b.role == "owner") {
-                            return Err(forbidden());
-                        }
-                        ok(&self
-                            .update_member_role(MemberInput {
-                                organization_id: id.to_string(),
-                                user_id: target.to_string(),
-                                role: b.role,
-                            })
-                            .await?)
-                    }
-                    ("DELETE", ["members", target]) => {
-                        let current = self
-                            .membership(id, target)
-                            .await?
-                            .ok_or_else(|| ApiError::not_found("member"))?;
-                        // Anyone may leave; managers remove others, and only owners remove owners.
-                        let allowed = *target == user.id
-                            || (can("members:remove")
-                                && (current.role != "owner" || me.role == "owner"));
-                        if !allowed {
-                            return Err(forbidden());
-                        }
-                        ok(&self
-                            .remove_member(MemberRef {
-                                organization_id: id.to_string(),
-                                user_id: target.to_string(),
-                            })
-                            .await?)
-                    }
-                    ("GET", ["invitations"]) if can("invitations:read") => {
-                        ok(&self.list_invitations(id).await?)
-                    }
-                    ("POST", ["invitations"]) if can("invitations:create") => {
-                        let b: InviteBody = parse_body(req)?;
-                        if b.role == "owner" && me.role != "owner" {
-                            return Err(forbidden());
-                        }
-                        ok(&self
-                            .invite_member(
-                                InviteInput {
-                                    organization_id: id.to_string(),
-                                    email: b.email,
-                                    role: b.role,
-                                    inviter_id: Some(user.id.clone()),
-                                },
-                                req.url_origin.as_deref(),
-                            )
-                            .await?)
-                    }
-                    ("DELETE", ["invitations", inv]) if can("invitations:cancel") => {
-                        self.cancel_invitation(id, inv).await?;
-                        ok(&json!({ "success": true }))
-                    }
-                    ("POST", ["has-permission"]) => {
-                        let b: PermissionBody = parse_body(req)?;
-                        let allowed = self
-                            .has_permission(id, &user.id, &b.permission.into_vec())
-                            .await?;
-                        ok(&json!({ "allowed": allowed }))
-                    }
-                    _ => Err(forbidden()),
-                }
-            }
-            ("GET", ["agents"]) => {
-                let user = self.session_user(req).await?;
-                let mut f = AgentFilter {
-                    owner_id: Some(user.id),
-                    ..Default::default()
-                };
-                for (k, v) in req.query_map() {
-                    match k.as_str() {
-                        "status" => f.status = Some(v),
-                        "type" => f.kind = Some(v),
-                        "limit" => f.limit = v.parse().ok(),
-                        "offset" => f.offset = v.parse().ok(),
-                        _ => {}
-                    }
-                }
-                ok(&self.list_agents(f).await?)
-            }
-            ("POST", ["agents"]) => {
-                let user = self.session_user(req).await?;
-                let mut body: Value = parse_body(req)?;
-                let obj = body.as_object_mut().ok_or_else(|| {
-                    ApiError::new(400, "VALIDATION_FAILED", "the body must be an object")
-                })?;
-                match obj.get("ownerId") {
-                    None | Some(Value::Null) => {
-                        obj.insert("ownerId".into(), Value::String(user.id.clone()));
-                    }
-                    Some(Value::String(o)) if *o == user.id => {}
-                    Some(_) => {
-                        return Err(ApiError::new(
-                            403,
-                            "FORBIDDEN",
-                            "agents are created for the signed-in user only",
-                        ))
-                    }
-                }
-                let input: CreateAgent = serde_json::from_value(body).map_err(|e| {
-                    ApiError::new(
-                        400,
-                        "VALIDATION_FAILED",
-                        format!("invalid request body: {e}"),
-                    )
-                })?;
-                ok(&self.create_agent(input).await?)
-            }
-            ("GET", ["agents", id]) => {
-                let user = self.session_user(req).await?;
-                ok(&self.owned_agent(id, &user.id).await?)
-            }
-            ("PATCH", ["agents", id]) => {
-                let user = self.session_user(req).await?;
-                self.owned_agent(id, &user.id).await?;
-                let patch: UpdateAgent = parse_body(req)?;
-                ok(&self.update_agent(id, patch).await?)
-            }
-            ("DELETE", ["agents", id]) => {
-                let user = self.session_user(req).await?;
-                self.owned_agent(id, &user.id).await?;
-                self.revoke_agent(id).await?;
-                ok(&json!({ "success": true }))
-            }
-            ("POST", ["agents", id, "rotate"]) => {
-                let user = self.session_user(req).await?;
-                self.owned_agent(id, &user.id).await?;
-                ok(&self.rotate_agent(id).await?)
-            }
-            ("POST", ["authorize"]) => {
-                let user = self.session_user(req).await?;
-                let b: AuthorizeBody = parse_body(req)?;
-                self.owned_agent(&b.agent_id, &user.id).await?;
-                let r = AuthzRequest {
-                    action: b.action,
-                    resource: b.resource,
-                    arguments: b.arguments,
-                    ip: b.ip,
-                };
-                ok(&self.authorize(&b.agent_id, &r).await?)
-            }
-            ("POST", ["authorize", "token"]) => {
-                let b: AuthorizeTokenBody = parse_body(req)?;
-                let token = req
-                    .bearer()
-                    .filter(|t| t.starts_with(AGENT_TOKEN_PREFIX))
-                    .map(str::to_owned)
-                    .or(b.token)
-                    .ok_or_else(|| {
-                        ApiError::new(
-                            401,
-                            "INVALID_TOKEN",
-                            "send the agent token as Authorization: Bearer kv_...",
-                        )
-                    })?;
-                // The caller here is the agent itself: its address is the one to check.
-                let ip = b.ip.or_else(|| req.client_ip.clone());
-                let r = AuthzRequest {
-                    action: b.action,
-                    resource: b.resource,
-                    arguments: b.arguments,
-                    ip,
-                };
-                ok(&self.authorize_by_token(&token, &r).await?)
-            }
-            ("GET", ["audit"]) => {
-                let user = self.session_user(req).await?;
-                let f = audit_filter(&req.query_map(), &user.id)?;
-                ok(&self.audit_query(&f).await?)
-            }
-            ("GET", ["audit", "export"]) => {
-                let user = self.session_user(req).await?;
-                let q = req.query_map();
-                let format = match q
-                    .iter()
-                    .find(|(k, _)| k == "format")
-                    .map(|(_, v)| v.as_str())
-                {
-                    None | Some("json") => ExportFormat::Json,
-                    Some("csv") => ExportFormat::Csv,
-                    Some(_) => {
-                        return Err(ApiError::new(
-                            400,
-                            "VALIDATION_FAILED",
-                            "format must be json or csv",
-                        ))
-                    }
-                };
-                let f = audit_filter(&q, &user.id)?;
-                let body = self.audit_export(&f, format).await?;
-                let (ct, ext) = match format {
-                    ExportFormat::Json => ("application/json; charset=utf-8", "json"),
-                    ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
-                };
-                Ok(HttpResponse {
-                    status: 200,
-                    headers: vec![
-                        ("content-type".into(), ct.into()),
-                        ("cache-control".into(), "no-store".into()),
-                        (
-                            "content-disposition".into(),
-                            format!("attachment; filename=\"kavach-audit.{ext}\""),
-                        ),
-                    ],
-                    body: body.into_bytes(),
-                })
-            }
-            (m, ["two-factor", ..]) => self.route_two_factor(req, m, &segs).await,
-            (m, ["admin", ..]) => self.route_admin(req, m, &segs).await,
-            _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
-        }
+        (route.handler)(self, req, &params).await
     }
 }
 
@@ -1182,12 +709,47 @@ mod tests {
     }
 
     #[test]
-    fn routes_and_methods() {
-        assert_eq!(allowed_methods(&["auth", "sign-in"]), Some(&["POST"][..]));
+    fn patterns_fit_paths() {
+        assert_eq!(fit("/auth/sign-in", &["auth", "sign-in"]), Some(2));
         assert_eq!(
-            allowed_methods(&["agents", "x", "rotate"]),
-            Some(&["POST"][..])
+            fit("/agents/:id/rotate", &["agents", "x", "rotate"]),
+            Some(2)
         );
-        assert_eq!(allowed_methods(&["nope"]), None);
+        assert_eq!(fit("/agents/:id", &["agents", "x", "rotate"]), None);
+        assert_eq!(fit("/agents/:id", &["agents"]), None);
+        assert_eq!(fit("/agents/:id", &["agents", ""]), None);
+        assert_eq!(fit("/nope", &["auth"]), None);
+        // A literal segment beats a parameter.
+        assert!(
+            fit("/organizations/active", &["organizations", "active"])
+                > fit("/organizations/:id", &["organizations", "active"])
+        );
+        assert_eq!(
+            params_of(
+                "/organizations/:id/members/:user",
+                &["organizations", "o", "members", "u"]
+            ),
+            vec!["o", "u"]
+        );
+    }
+
+    #[test]
+    fn every_route_has_a_well_formed_pattern_and_no_twin() {
+        for (i, r) in routes::CORE.iter().enumerate() {
+            assert!(
+                r.path.starts_with('/') && !r.path.ends_with('/'),
+                "{}",
+                r.path
+            );
+            assert!(
+                STATE_CHANGING.contains(&r.method) || r.method == "GET",
+                "{}",
+                r.method
+            );
+            let twin = routes::CORE[i + 1..]
+                .iter()
+                .any(|o| o.method == r.method && o.path == r.path);
+            assert!(!twin, "{} {} is listed twice", r.method, r.path);
+        }
     }
 }
