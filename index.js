@@ -244,14 +244,14 @@ function makeInstance(n, maxBody, release) {
 
   // organizations.* answer Results, as the docs show them (`org.data!.id`).
   const org = (op, input, convert) =>
-    n.organizations(op, input === undefined ? null : input).then((r) => ok(convert(r)), fail)
+    n.plugin('organizations', op, input === undefined ? null : input).then((r) => ok(convert(r)), fail)
 
   const tf = (op, input, convert) =>
-    call(() => n.twoFactor(op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
+    call(() => n.plugin('twoFactor', op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
   // admin.* answer Results too; timestamps in, Dates out.
   const adm = (op, input, convert) =>
     Promise.resolve()
-      .then(() => n.admin(op, (typeof input === 'function' ? input() : input) ?? null))
+      .then(() => n.plugin('admin', op, (typeof input === 'function' ? input() : input) ?? null))
       .then((r) => ok(convert(r)), fail)
   const none = () => undefined
 
@@ -404,7 +404,7 @@ function makeInstance(n, maxBody, release) {
             sessionId = found.session.id
             userId = found.user.id
           }
-          await n.organizations('setActive', { sessionId, userId, organizationId })
+          await n.plugin('organizations', 'setActive', { sessionId, userId, organizationId })
           return ok(undefined)
         } catch (e) {
           return fail(e)
@@ -440,17 +440,17 @@ function makeInstance(n, maxBody, release) {
       issue: async (arg) => {
         try {
           const [cookie, authorization] = credentialsOf(arg)
-          return ok(await n.jwt('issue', { cookie: cookie ?? null, authorization: authorization ?? null }))
+          return ok(await n.plugin('jwt', 'issue', { cookie: cookie ?? null, authorization: authorization ?? null }))
         } catch (e) {
           return fail(e)
         }
       },
       verify: (token) =>
         typeof token === 'string'
-          ? n.jwt('verify', token).then(ok, fail)
+          ? n.plugin('jwt', 'verify', token).then(ok, fail)
           : Promise.resolve(fail(new KavachError('VALIDATION_FAILED', 'the token must be a string'))),
-      getJwks: () => call(() => n.jwt('jwks', null)),
-      rotateKeys: () => n.jwt('rotateKeys', null).then(ok, fail),
+      getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
+      rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
     },
     /** The configured mount (default `/api/kavach`). */
     basePath,

@@ -1,7 +1,7 @@
 // Test databases for the JS suite: a fresh SQLite file, PostgreSQL database or MariaDB database per
 // call, created through the servers' own command-line clients.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -9,6 +9,18 @@ import { randomBytes } from 'node:crypto'
 process.env.NODE_ENV ??= 'test'
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123'
+
+/**
+ * The `kavach-cli` binary that README's test command has just built from this checkout, passed in
+ * `KAVACH_CLI` (scripts/test-all.sh sets it). Never searched for: a binary found in another folder, or
+ * picked by its file time, may have been built from other source.
+ */
+export function builtCli() {
+  const path = process.env.KAVACH_CLI
+  if (!path) throw new Error('KAVACH_CLI is not set: run bash scripts/test-all.sh, or build the CLI (cargo build -p kavach-cli --release) and set KAVACH_CLI=target/release/kavach-cli')
+  if (!existsSync(path)) throw new Error(`KAVACH_CLI=${path}: no such file`)
+  return path
+}
 
 /** Backends to run: KAVACH_TEST_DBS=sqlite,postgres,mysql (default: all three). */
 export function backends() {

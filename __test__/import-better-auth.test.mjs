@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { statSync, existsSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -22,24 +22,15 @@ import { createKavach, importBetterAuth } from '../index.mjs'
 import * as migrateModule from '../migrate.mjs'
 import { cookieAuth } from '../adapters.mjs'
 import { organization as kavachOrganization, twoFactor as kavachTwoFactor } from '../plugins.mjs'
-import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
+import { backends, builtCli, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
 const BA_SECRET = 'better-auth-secret-better-auth-secret-42'
 
-/** The built CLI: $KAVACH_CLI, else the release or debug build in the cargo target folder. */
-function cliPath() {
-  if (process.env.KAVACH_CLI) return process.env.KAVACH_CLI
-  const targets = [process.env.CARGO_TARGET_DIR, join(root, 'target'), '/var/cache/kavachos/target'].filter(Boolean)
-  // The most recently built one (a shared target folder may hold an older build of either profile).
-  const found = targets.flatMap((t) => ['release', 'debug'].map((p) => join(t, p, 'kavach-cli'))).filter((p) => existsSync(p))
-  if (!found.length) throw new Error('build the CLI first: cargo build -p kavach-cli --release')
-  return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
-}
-const cli = (...args) => run(cliPath(), args, { env: { ...process.env } })
+const cli = (...args) => run(builtCli(), args, { env: { ...process.env } })
 /** The CLI with the secrets in the environment the app runs with (never on the command line). */
-const cliWithSecrets = (...args) => run(cliPath(), args, { env: { ...process.env, KAVACHOS_SECRET: SECRET, BETTER_AUTH_SECRET: BA_SECRET } })
+const cliWithSecrets = (...args) => run(builtCli(), args, { env: { ...process.env, KAVACHOS_SECRET: SECRET, BETTER_AUTH_SECRET: BA_SECRET } })
 
 function baDatabase(database) {
   if (database.provider === 'sqlite') return new Database(database.url)

@@ -3,27 +3,19 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { statSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import bcrypt from 'bcrypt'
 import { createKavach, importClerk } from '../index.mjs'
-import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
+import { backends, builtCli, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const run = promisify(execFile)
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-function cliPath() {
-  if (process.env.KAVACH_CLI) return process.env.KAVACH_CLI
-  const targets = [process.env.CARGO_TARGET_DIR, join(root, 'target'), '/var/cache/kavachos/target'].filter(Boolean)
-  // The most recently built one (a shared target folder may hold an older build of either profile).
-  const found = targets.flatMap((t) => ['release', 'debug'].map((p) => join(t, p, 'kavach-cli'))).filter((p) => existsSync(p))
-  if (!found.length) throw new Error('build the CLI first: cargo build -p kavach-cli --release')
-  return found.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
-}
-const cli = (...args) => run(cliPath(), args)
+const cli = (...args) => run(builtCli(), args)
 const fail = (...args) => cli(...args).then(() => assert.fail('expected a failure'), (e) => e)
 
 const dir = join(tmpdir(), 'kavach-js-tests')

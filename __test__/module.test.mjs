@@ -2,6 +2,9 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname } from 'node:path'
 import * as esm from '../index.mjs'
 import esmDefault from '../index.mjs'
 
@@ -15,6 +18,15 @@ describe('module formats', () => {
       assert.equal(esm[name], cjs[name], name)
     }
     assert.equal(esmDefault, cjs)
+  })
+
+  it("loads the addon this checkout built, never one from node_modules or another folder", () => {
+    require('../binding.js')
+    assert.equal(process.env.NAPI_RS_NATIVE_LIBRARY_PATH, undefined, 'no override of the addon path in tests')
+    const root = realpathSync(fileURLToPath(new URL('..', import.meta.url)))
+    const loaded = process.report.getReport().sharedObjects.filter((p) => /kavachos[^/]*\.node$/.test(p))
+    assert.equal(loaded.length, 1, `one addon loaded: ${loaded.join(', ')}`)
+    assert.equal(dirname(realpathSync(loaded[0])), root, `${loaded[0]} is the build in this checkout`)
   })
 
   it('resolves by package name through the exports map, both ways', async () => {

@@ -146,7 +146,7 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
   let browser
   before(async () => {
     assert.ok(executablePath, 'no Chromium found: install chromium-headless-shell (scripts/services.sh does) or set KAVACH_CHROMIUM')
-    assert.ok(existsSync(join(root, 'kavachos.linux-x64-gnu.node')) || existsSync(join(root, 'npm', 'linux-x64-gnu', 'kavachos.linux-x64-gnu.node')), 'the addon is not built: npm run build')
+    assert.ok(existsSync(join(root, 'kavachos.linux-x64-gnu.node')), 'the addon is not built: npm run build')
     mkdirSync(artifacts, { recursive: true })
     rmSync(join(artifacts, 'nextjs-failure.png'), { force: true })
     console.log(`# screenshots: ${artifacts}`)

@@ -25,6 +25,9 @@ describe('packed tarballs, installed as a user would', { skip: process.platform 
   let work
   const tarballs = {}
   before(() => {
+    // The binary package carries the addon this checkout built (the root one), never an older copy.
+    assert.ok(existsSync(join(root, `kavachos.${triple}.node`)), 'the addon is not built: npm run build')
+    run('node', [join(root, 'scripts', 'build-packages.mjs')], root)
     work = mkdtempSync(join(tmpdir(), 'kavach-pack-'))
     tarballs.kavachos = pack(root, work)
     tarballs.binary = pack(join(root, 'npm', triple), work)

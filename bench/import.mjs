@@ -24,8 +24,10 @@ const DBS = (args.db ?? 'sqlite,postgres').split(',')
 const USERS = Number(args.users ?? 100000)
 const SMALL = Number(args.small ?? 10000)
 const root = fileURLToPath(new URL('..', import.meta.url))
-const cli = args.cli ?? [join(process.env.CARGO_TARGET_DIR ?? '/var/cache/kavachos/target', 'release', 'kavach-cli'), join(root, 'target', 'release', 'kavach-cli')].find((p) => existsSync(p))
-if (!cli) throw new Error('build it first: cargo build -p kavach-cli --release')
+// This checkout's release build (CARGO_TARGET_DIR when set, else ./target), or --cli: never a binary
+// found elsewhere.
+const cli = args.cli ?? join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'release', 'kavach-cli')
+if (!existsSync(cli)) throw new Error(`no ${cli}: build it first (cargo build -p kavach-cli --release)`)
 const dir = join(tmpdir(), 'kavach-bench')
 mkdirSync(dir, { recursive: true })
 

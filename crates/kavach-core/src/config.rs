@@ -43,10 +43,10 @@ pub struct KavachConfig {
     pub rate_limit: RateLimitConfig,
     /// Sessions of the library the app migrates from (`cookieAuth(...)`).
     #[serde(default)]
-    pub external_auth: Vec<crate::external::ExternalAuthEntry>,
+    pub external_auth: Vec<crate::accounts::external::ExternalAuthEntry>,
     /// Plugin descriptions (`{ id, options }`) from `kavachos/plugins`.
     #[serde(default)]
-    pub plugins: Vec<crate::external::ExternalAuthEntry>,
+    pub plugins: Vec<crate::accounts::external::ExternalAuthEntry>,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
@@ -196,41 +196,11 @@ pub struct Settings {
     pub cookie_name: String,
     pub max_body_bytes: usize,
     /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
-    pub rate_limits: Option<(crate::ratelimit::Limit, crate::ratelimit::Limit)>,
-    pub cookie_auth: Vec<crate::external::CookieAuth>,
-    /// The organization plugin's settings when `organization()` is on.
-    pub organization: Option<crate::orgs::OrgSettings>,
-    /// `twoFactor()`'s options when it is on.
-    pub two_factor: Option<crate::two_factor::TwoFactorSettings>,
-    /// The admin plugin's options when `admin()` is on.
-    pub admin: Option<crate::admin::AdminOptions>,
-    /// `jwt()`'s checked options when it is on.
-    pub jwt: Option<crate::jwt::JwtSettings>,
-}
-
-/// Checks `plugins`: returns the organization plugin's settings when it is on. A plugin this
-/// version does not implement is a configuration error, never a silent no-op.
-fn parse_plugins(
-    plugins: &[crate::external::ExternalAuthEntry],
-) -> Result<Option<crate::orgs::OrgSettings>> {
-    let mut organization = None;
-    for p in plugins {
-        match p.id.as_str() {
-            "organization" => organization = Some(crate::orgs::OrgSettings::parse(&p.options)?),
-            // Checked by `two_factor::parse_plugin`.
-            "two-factor" => {}
-            // Checked by `crate::admin::options`.
-            "admin" => {}
-            // Checked by `jwt::settings` (it needs the secret and baseUrl).
-            "jwt" => {}
-            other => {
-                return Err(KavachError::ConfigInvalid(format!(
-                    "the \"{other}\" plugin is not available in this version of kavachos yet"
-                )))
-            }
-        }
-    }
-    Ok(organization)
+    pub rate_limits: Option<(
+        crate::store::ratelimit::Limit,
+        crate::store::ratelimit::Limit,
+    )>,
+    pub cookie_auth: Vec<crate::accounts::external::CookieAuth>,
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -424,7 +394,7 @@ impl KavachConfig {
                 ))
             }
             Some(n) => n,
-            None => crate::passwords::DEFAULT_ITERATIONS,
+            None => crate::crypto::passwords::DEFAULT_ITERATIONS,
         };
         let session_ttl_ms = match self.session.expires_in {
             Some(0) => {
@@ -493,7 +463,7 @@ impl KavachConfig {
                     "rateLimit.{what} and its window must be positive"
                 )));
             }
-            Ok(crate::ratelimit::Limit {
+            Ok(crate::store::ratelimit::Limit {
                 max,
                 window_ms: i64::from(secs) * 1000,
             })
@@ -549,15 +519,7 @@ impl KavachConfig {
             cookie_name,
             max_body_bytes,
             rate_limits,
-            cookie_auth: crate::external::parse(&self.external_auth)?,
-            organization: parse_plugins(&self.plugins)?,
-            two_factor: crate::two_factor::parse_plugin(&self.plugins, self.secret.as_deref())?,
-            admin: crate::admin::options(&self.plugins)?,
-            jwt: crate::jwt::settings(
-                &self.plugins,
-                self.secret.as_deref(),
-                self.base_url.as_deref(),
-            )?,
+            cookie_auth: crate::accounts::external::parse(&self.external_auth)?,
         })
     }
 }

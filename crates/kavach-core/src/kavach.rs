@@ -6,23 +6,22 @@ use std::time::Instant;
 
 use sqlx::Row;
 
+use crate::accounts::human::{
+    ClientInfo, HumanStore, Session, SignIn, SignInOutcome, SignUp, SignedIn, SignedUp, User,
+};
+use crate::agents::audit::{self, AuditEntry, AuditFilter, ExportFormat};
+use crate::agents::authz::{decide, AuthRow, Decision, PendingAudit};
+use crate::agents::batcher::{commit_rate_limited, AuditBatcher};
+use crate::agents::permission::{AuthzRequest, CompiledCache};
 use crate::agents::{Agent, AgentFilter, AgentStore, AgentWithToken, CreateAgent, UpdateAgent};
-use crate::audit::{self, AuditEntry, AuditFilter, ExportFormat};
-use crate::authz::{decide, AuthRow, Decision, PendingAudit};
-use crate::batcher::{commit_rate_limited, AuditBatcher};
 use crate::callbacks::Callbacks;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Dialect, KavachConfig, Settings};
-use crate::db::{self, sql_for, Pool, SqliteLocation, Ts};
+use crate::crypto::token::{hash_token, AGENT_TOKEN_PREFIX};
 use crate::error::{KavachError, Result};
-use crate::human::{ClientInfo, HumanStore, Session, SignIn, SignUp, SignedIn, SignedUp, User};
-use crate::orgs::{
-    CreateOrganization, Invitation, InviteInput, Member, MemberInput, MemberRef, OrgStore,
-    Organization, UpdateOrganization,
-};
-use crate::permission::{AuthzRequest, CompiledCache};
-use crate::sqlite_fast::SqliteFast;
-use crate::token::{hash_token, AGENT_TOKEN_PREFIX};
+use crate::plugin::{Plugin, PluginEnv, Plugins, Registration, SignInContext};
+use crate::store::db::{self, sql_for, Pool, SqliteLocation, Ts};
+use crate::store::sqlite_fast::SqliteFast;
 
 const SELECT_AUTH_BY_HASH: &str =
     "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?";
@@ -42,7 +41,7 @@ pub struct Kavach {
     closed: AtomicBool,
     by_hash_sql: String,
     by_id_sql: String,
-    jwt_keys: crate::jwt::KeyCache,
+    plugins: Plugins,
 }
 
 impl std::fmt::Debug for Kavach {
@@ -63,27 +62,26 @@ fn plausible_token(token: &str) -> bool {
 }
 
 impl Kavach {
-    /// Boots an instance: checks the config, connects, migrates (unless skipped), starts writers.
-    pub async fn open(config: &KavachConfig, node_env: Option<&str>) -> Result<Arc<Self>> {
-        Self::open_with_clock(config, node_env, Arc::new(SystemClock)).await
-    }
-
-    pub async fn open_with_clock(
-        config: &KavachConfig,
-        node_env: Option<&str>,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Arc<Self>> {
-        Self::open_with(config, node_env, clock, Callbacks::default()).await
-    }
-
-    /// Boots an instance that awaits the app's callbacks (`verifyLegacyHash`, ...).
-    pub async fn open_with(
+    /// Boots an instance whose plugins are built from `registry` (the built-in one is
+    /// `plugins::registry::BUILTIN`, which `Kavach::open` passes): checks the config, builds the
+    /// plugins, connects, migrates (unless skipped), starts writers.
+    pub async fn boot(
         config: &KavachConfig,
         node_env: Option<&str>,
         clock: Arc<dyn Clock>,
         callbacks: Callbacks,
+        registry: &[Registration],
     ) -> Result<Arc<Self>> {
         let settings = config.settings(node_env)?;
+        let plugins = Plugins::build(
+            &config.plugins,
+            registry,
+            &PluginEnv {
+                secret: config.secret.as_deref(),
+                base_url: config.base_url.as_deref(),
+                callbacks: &callbacks,
+            },
+        )?;
         if settings.require_email_verification && callbacks.send_verification_email.is_none() {
             return Err(KavachError::ConfigInvalid(
                 "emailAndPassword.requireEmailVerification needs sendVerificationEmail".into(),
@@ -122,7 +120,7 @@ impl Kavach {
             batcher,
             sqlite,
             closed: AtomicBool::new(false),
-            jwt_keys: Default::default(),
+            plugins,
         }))
     }
 
@@ -148,8 +146,30 @@ impl Kavach {
         &self.callbacks
     }
 
-    pub(crate) fn jwt_keys(&self) -> &crate::jwt::KeyCache {
-        &self.jwt_keys
+    /// The plugins this instance runs.
+    pub fn plugins(&self) -> &Plugins {
+        &self.plugins
+    }
+
+    /// The running plugin of type `T`, if it is on.
+    pub fn plugin<T: Plugin>(&self) -> Option<&T> {
+        self.plugins.get::<T>()
+    }
+
+    /// `kavach.<namespace>.<op>(input)`: a plugin's JS call, JSON in and out.
+    pub async fn plugin_call(
+        &self,
+        namespace: &str,
+        op: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        self.check_open()?;
+        match self.plugins.by_namespace(namespace) {
+            Some(p) => p.call(self, op, input).await,
+            None => Err(KavachError::ConfigInvalid(format!(
+                "kavach.{namespace} needs its plugin in createKavach({{ plugins }})"
+            ))),
+        }
     }
 
     pub(crate) fn check_open(&self) -> Result<()> {
@@ -330,6 +350,7 @@ impl Kavach {
             dialect: self.settings.dialect,
             settings: &self.settings,
             callbacks: &self.callbacks,
+            plugins: &self.plugins,
         }
     }
 
@@ -338,15 +359,41 @@ impl Kavach {
         self.humans().sign_up(input, client, self.now_ms()).await
     }
 
-    /// Email and password sign-in; refused with `TWO_FACTOR_REQUIRED` for an account whose second
-    /// factor is on (use [`Kavach::sign_in_flow`] there).
+    /// Email and password sign-in; refused with `TWO_FACTOR_REQUIRED` when a plugin holds the
+    /// sign-in back (a second factor is due: use [`Kavach::sign_in_flow`] there).
     pub async fn sign_in(&self, input: SignIn, client: ClientInfo) -> Result<SignedIn> {
-        match self.sign_in_flow(input, client, None).await? {
-            crate::two_factor::SignInOutcome::Complete(s) => Ok(s),
-            crate::two_factor::SignInOutcome::TwoFactorRequired { .. } => {
-                Err(KavachError::TwoFactorRequired)
+        match self
+            .sign_in_flow(input, client, &SignInContext::default())
+            .await?
+        {
+            SignInOutcome::Complete(s) => Ok(s),
+            SignInOutcome::Interrupted(_) => Err(KavachError::TwoFactorRequired),
+        }
+    }
+
+    /// Sign-in with the plugins' say: once the password checks out, each plugin's `on_sign_in`
+    /// may hold the sign-in back (a second factor is due) or refuse it, before any session exists.
+    pub async fn sign_in_flow(
+        &self,
+        input: SignIn,
+        client: ClientInfo,
+        ctx: &SignInContext,
+    ) -> Result<SignInOutcome> {
+        self.check_open()?;
+        let now = self.now_ms();
+        let humans = self.humans();
+        let user = humans.authenticate(input, &client, now).await?;
+        for p in self.plugins.iter() {
+            if let Some(held) = p.on_sign_in(self, &user, ctx).await? {
+                return Ok(SignInOutcome::Interrupted(held));
             }
         }
+        let (session, token) = humans.create_session(&user.id, client, now).await?;
+        Ok(SignInOutcome::Complete(SignedIn {
+            user,
+            session,
+            token,
+        }))
     }
 
     pub async fn get_session(&self, token: &str) -> Result<Option<(Session, User)>> {
@@ -498,181 +545,6 @@ impl Kavach {
     pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
         self.check_open()?;
         self.humans().revoke_user_sessions(user_id).await
-    }
-
-    // ---- organizations ------------------------------------------------------------------------
-
-    fn orgs(&self) -> Result<OrgStore<'_>> {
-        self.check_open()?;
-        match &self.settings.organization {
-            Some(settings) => Ok(OrgStore {
-                pool: &self.pool,
-                dialect: self.settings.dialect,
-                settings,
-            }),
-            None => Err(KavachError::ConfigInvalid(
-                "organizations need the organization() plugin in plugins".into(),
-            )),
-        }
-    }
-
-    pub async fn create_organization(&self, input: CreateOrganization) -> Result<Organization> {
-        self.orgs()?.create(input, self.now_ms()).await
-    }
-
-    pub async fn get_organization(&self, id: &str) -> Result<Option<Organization>> {
-        self.orgs()?.get(id).await
-    }
-
-    pub async fn update_organization(
-        &self,
-        id: &str,
-        patch: UpdateOrganization,
-    ) -> Result<Organization> {
-        self.orgs()?.update(id, patch, self.now_ms()).await
-    }
-
-    pub async fn delete_organization(&self, id: &str) -> Result<()> {
-        self.orgs()?.delete(id).await
-    }
-
-    pub async fn add_member(&self, input: MemberInput) -> Result<Member> {
-        self.orgs()?.add_member(input, self.now_ms()).await
-    }
-
-    pub async fn remove_member(&self, input: MemberRef) -> Result<Member> {
-        self.orgs()?.remove_member(input).await
-    }
-
-    pub async fn update_member_role(&self, input: MemberInput) -> Result<Member> {
-        self.orgs()?.update_member_role(input).await
-    }
-
-    pub async fn membership(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
-        self.orgs()?.member(org_id, user_id).await
-    }
-
-    pub async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
-        self.orgs()?.list_members(org_id).await
-    }
-
-    pub async fn list_organizations(&self, user_id: &str) -> Result<Vec<Organization>> {
-        self.orgs()?.list_for_user(user_id).await
-    }
-
-    /// `hasPermission`: whether the member's role grants every one of `wanted`.
-    pub async fn has_permission(
-        &self,
-        org_id: &str,
-        user_id: &str,
-        wanted: &[String],
-    ) -> Result<bool> {
-        self.orgs()?.has_permission(org_id, user_id, wanted).await
-    }
-
-    /// Invites an email into an organization and hands the link to `sendInvitationEmail`.
-    /// `request_origin` builds the link when no `baseUrl` is set.
-    pub async fn invite_member(
-        &self,
-        input: InviteInput,
-        request_origin: Option<&str>,
-    ) -> Result<Invitation> {
-        let orgs = self.orgs()?;
-        let sender = self.callbacks.send_invitation_email.clone();
-        let origin = crate::human::link_origin(&self.settings, request_origin)
-            .ok()
-            .map(str::to_owned);
-        if sender.is_some() && origin.is_none() {
-            return Err(KavachError::ConfigInvalid(
-                "set baseUrl so that kavachos can build invitation links".into(),
-            ));
-        }
-        let inviter_id = input.inviter_id.clone();
-        let inv = orgs.invite(input, self.now_ms()).await?;
-        let (Some(sender), Some(origin)) = (sender, origin) else {
-            return Ok(inv);
-        };
-        let org = orgs.get(&inv.organization_id).await?;
-        let inviter = match &inviter_id {
-            Some(id) => self.humans().user_by_id(id).await?,
-            None => None,
-        };
-        let path = self
-            .settings
-            .organization
-            .as_ref()
-            .map(|o| o.invitation_path.as_str())
-            .unwrap_or("/accept-invitation");
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!("{origin}{path}{sep}invitationId={}", inv.id);
-        let message = serde_json::json!({
-            "email": inv.email,
-            "role": inv.role,
-            "invitationId": inv.id,
-            "url": url,
-            "organization": org.map(|o| serde_json::json!({ "id": o.id, "name": o.name, "slug": o.slug })),
-            "inviter": inviter.map(|u| serde_json::json!({ "id": u.id, "email": u.email, "name": u.name })),
-            "expiresAt": inv.expires_at,
-        });
-        if let Err(e) = sender.send(message).await {
-            // Not sent: take it back, so that the same email can be invited again.
-            orgs.forget_invitation(&inv.id).await?;
-            return Err(e);
-        }
-        Ok(inv)
-    }
-
-    pub async fn get_invitation(&self, id: &str) -> Result<Option<Invitation>> {
-        self.orgs()?.invitation(id, self.now_ms()).await
-    }
-
-    pub async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>> {
-        self.orgs()?.list_invitations(org_id, self.now_ms()).await
-    }
-
-    pub async fn invitations_for_email(&self, email: &str) -> Result<Vec<Invitation>> {
-        self.orgs()?
-            .invitations_for_email(email, self.now_ms())
-            .await
-    }
-
-    /// The email of `user_id`, whom an invitation must be addressed to.
-    async fn invitee_email(&self, user_id: &str) -> Result<String> {
-        self.humans()
-            .user_by_id(user_id)
-            .await?
-            .map(|u| u.email)
-            .ok_or_else(|| KavachError::NotFound("user not found".into()))
-    }
-
-    /// Accepts an invitation for a user, found by id: their email must be the invited one.
-    pub async fn accept_invitation(&self, id: &str, user_id: &str) -> Result<Member> {
-        let orgs = self.orgs()?;
-        let email = self.invitee_email(user_id).await?;
-        orgs.accept_invitation(id, user_id, &email, self.now_ms())
-            .await
-    }
-
-    pub async fn decline_invitation(&self, id: &str, user_id: &str) -> Result<Invitation> {
-        let orgs = self.orgs()?;
-        let email = self.invitee_email(user_id).await?;
-        orgs.decline_invitation(id, &email, self.now_ms()).await
-    }
-
-    pub async fn cancel_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {
-        self.orgs()?
-            .cancel_invitation(org_id, id, self.now_ms())
-            .await
-    }
-
-    /// Sets the organization a session acts in (`None` clears it).
-    pub async fn set_active_organization(
-        &self,
-        session_id: &str,
-        user_id: &str,
-        org_id: Option<&str>,
-    ) -> Result<()> {
-        self.orgs()?.set_active(session_id, user_id, org_id).await
     }
 
     // ---- audit --------------------------------------------------------------------------------

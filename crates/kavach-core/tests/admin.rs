@@ -7,9 +7,9 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use kavach_core::admin::{BanUser, Impersonate, ListUsers, SetRole};
-use kavach_core::human::{ClientInfo, SignIn, SignUp};
-use kavach_core::orgs::CreateOrganization;
+use kavach_core::accounts::human::{ClientInfo, SignIn, SignUp};
+use kavach_core::plugins::admin::{BanUser, Impersonate, ListUsers, SetRole};
+use kavach_core::plugins::organization::CreateOrganization;
 use kavach_core::{AuthzRequest, CreateAgent, Kavach, ManualClock};
 
 const TTL_MS: i64 = 600_000;
@@ -273,7 +273,7 @@ async fn admin_story_on_every_backend() {
             .sign_in(inp("bob@example.com", "correct horse"), c())
             .await
             .unwrap();
-        let sql = kavach_core::db::sql_for(
+        let sql = kavach_core::store::db::sql_for(
             k.dialect(),
             "UPDATE kavach_user SET banned = ? WHERE id = ?",
         );
@@ -413,7 +413,7 @@ async fn admin_story_on_every_backend() {
             })
             .await
             .unwrap();
-        k.add_member(kavach_core::orgs::MemberInput {
+        k.add_member(kavach_core::plugins::organization::MemberInput {
             organization_id: org.id.clone(),
             user_id: alice.id.clone(),
             role: "member".into(),

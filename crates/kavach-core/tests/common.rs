@@ -56,7 +56,7 @@ pub async fn fresh_url(backend: &str, tag: &str) -> String {
 }
 
 fn uuid_hex() -> String {
-    kavach_core::token::new_id()
+    kavach_core::crypto::token::new_id()
         .replace('-', "")
         .chars()
         .rev()

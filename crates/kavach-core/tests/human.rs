@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use kavach_core::human::{ClientInfo, SignIn, SignUp};
+use kavach_core::accounts::human::{ClientInfo, SignIn, SignUp};
 use kavach_core::{Kavach, ManualClock};
 use sqlx::Executor;
 
@@ -175,17 +175,20 @@ async fn sign_up_sign_in_sessions_on_every_backend() {
 
         // An imported bcrypt hash signs in and is replaced by PBKDF2 in the same sign-in.
         let bcrypt_hash = bcrypt::hash("imported pw", 4).unwrap();
-        let (uid, aid) = (kavach_core::token::new_id(), kavach_core::token::new_id());
+        let (uid, aid) = (
+            kavach_core::crypto::token::new_id(),
+            kavach_core::crypto::token::new_id(),
+        );
         match k.pool() {
-            kavach_core::db::Pool::Sqlite(p) => {
+            kavach_core::store::db::Pool::Sqlite(p) => {
                 p.execute(format!("INSERT INTO kavach_user (id, email, name, email_verified, created_at, updated_at) VALUES ('{uid}', 'old@example.com', 'Old', 1, 0, 0)").as_str()).await.unwrap();
                 p.execute(format!("INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES ('{aid}', '{uid}', 'credential', '{uid}', '{bcrypt_hash}', 0, 0)").as_str()).await.unwrap();
             }
-            kavach_core::db::Pool::Pg(p) => {
+            kavach_core::store::db::Pool::Pg(p) => {
                 p.execute(format!("INSERT INTO kavach_user (id, email, name, email_verified, created_at, updated_at) VALUES ('{uid}', 'old@example.com', 'Old', true, to_timestamp(0), to_timestamp(0))").as_str()).await.unwrap();
                 p.execute(format!("INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES ('{aid}', '{uid}', 'credential', '{uid}', '{bcrypt_hash}', now(), now())").as_str()).await.unwrap();
             }
-            kavach_core::db::Pool::My(p) => {
+            kavach_core::store::db::Pool::My(p) => {
                 p.execute(format!("INSERT INTO kavach_user (id, email, name, email_verified, created_at, updated_at) VALUES ('{uid}', 'old@example.com', 'Old', 1, NOW(3), NOW(3))").as_str()).await.unwrap();
                 p.execute(format!("INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES ('{aid}', '{uid}', 'credential', '{uid}', '{bcrypt_hash}', NOW(3), NOW(3))").as_str()).await.unwrap();
             }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use kavach_core::human::{ClientInfo, SignIn};
+use kavach_core::accounts::human::{ClientInfo, SignIn};
 use kavach_core::import::{import_better_auth, ImportOptions, ImportReport};
 use kavach_core::{Kavach, ManualClock};
 use sqlx::Executor;
@@ -263,19 +263,17 @@ fn two_factor_rows(backend: &str) -> Vec<String> {
 
 /// A sign-in with the password the source's hash is of: the pending second-factor token, if asked.
 async fn pending(k: &Kavach, email: &str) -> Option<String> {
-    use kavach_core::two_factor::SignInOutcome;
+    use kavach_core::accounts::human::SignInOutcome;
     let creds = SignIn {
         email: email.into(),
         password: "correct horse battery staple".into(),
     };
     match k
-        .sign_in_flow(creds, ClientInfo::default(), None)
+        .sign_in_flow(creds, ClientInfo::default(), &Default::default())
         .await
         .unwrap()
     {
-        SignInOutcome::TwoFactorRequired {
-            two_factor_token, ..
-        } => Some(two_factor_token),
+        SignInOutcome::Interrupted(held) => held.data["twoFactorToken"].as_str().map(str::to_owned),
         SignInOutcome::Complete(_) => None,
     }
 }
@@ -288,20 +286,24 @@ async fn stored_token(k: &Kavach, account: &str, column: &str) -> String {
 
 async fn one_text(k: &Kavach, sql: &str) -> Option<String> {
     match k.pool() {
-        kavach_core::db::Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        kavach_core::db::Pool::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        kavach_core::db::Pool::My(p) => sqlx::query_scalar::<_, Option<kavach_core::db::Text>>(sql)
-            .fetch_one(p)
-            .await
-            .unwrap()
-            .map(|t| t.0),
+        kavach_core::store::db::Pool::Sqlite(p) => {
+            sqlx::query_scalar(sql).fetch_one(p).await.unwrap()
+        }
+        kavach_core::store::db::Pool::Pg(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        kavach_core::store::db::Pool::My(p) => {
+            sqlx::query_scalar::<_, Option<kavach_core::store::db::Text>>(sql)
+                .fetch_one(p)
+                .await
+                .unwrap()
+                .map(|t| t.0)
+        }
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_factor_and_provider_tokens_come_across_sealed_on_every_backend() {
-    use kavach_core::provider_tokens::{self, TokenKind};
-    use kavach_core::two_factor::{code_at_step, step_of, VerifyTwoFactor, DIGITS};
+    use kavach_core::accounts::provider_tokens::{self, TokenKind};
+    use kavach_core::plugins::two_factor::{code_at_step, step_of, VerifyTwoFactor, DIGITS};
     for backend in backends() {
         let statements = [two_factor_schema(backend), two_factor_rows(backend)].concat();
         let (mut options, target) = source_and_target(backend, "ba2", &statements).await;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::*;
+use kavach_core::accounts::human::{ClientInfo, SignUp};
 use kavach_core::callbacks::{Callbacks, JwtClaims};
 use kavach_core::http::HttpRequest;
-use kavach_core::human::{ClientInfo, SignUp};
 use kavach_core::{BoxFut, Kavach, KavachConfig, ManualClock};
 use serde_json::{json, Value};
 

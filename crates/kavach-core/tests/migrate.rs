@@ -11,7 +11,7 @@ async fn migrate_url_applies_once_then_reports_up_to_date() {
         let first = kavach_core::migrate_url(&url)
             .await
             .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
-        let all = kavach_core::db::embedded_versions(kavach_core::Dialect::Sqlite);
+        let all = kavach_core::store::db::embedded_versions(kavach_core::Dialect::Sqlite);
         assert_eq!(first.applied, all, "{backend}");
         let second = kavach_core::migrate_url(&url).await.unwrap();
         assert!(second.applied.is_empty(), "{backend}");
@@ -37,7 +37,7 @@ async fn concurrent_runs_apply_each_migration_once() {
                 .unwrap_or_else(|e| panic!("{backend}: {}", explain(&e)));
             applied += report.applied.len();
         }
-        let all = kavach_core::db::embedded_versions(kavach_core::Dialect::Sqlite);
+        let all = kavach_core::store::db::embedded_versions(kavach_core::Dialect::Sqlite);
         assert_eq!(
             applied,
             all.len(),

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use kavach_core::orgs::{CreateOrganization, MemberInput, MemberRef, UpdateOrganization};
+use kavach_core::plugins::organization::{
+    CreateOrganization, MemberInput, MemberRef, UpdateOrganization,
+};
 use kavach_core::{Kavach, ManualClock};
 
 fn member(org: &str, user: &str, role: &str) -> MemberInput {
@@ -200,8 +202,8 @@ async fn organizations_need_the_plugin_and_other_plugins_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invitations_expire_on_the_clock_on_every_backend() {
-    use kavach_core::human::{ClientInfo, SignUp};
-    use kavach_core::orgs::InviteInput;
+    use kavach_core::accounts::human::{ClientInfo, SignUp};
+    use kavach_core::plugins::organization::InviteInput;
     for backend in backends() {
         let url = fresh_url(backend, "orginv").await;
         let cfg = config(

@@ -6,8 +6,12 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
-use kavach_core::human::{ClientInfo, SignIn, SignUp};
-use kavach_core::two_factor::{code_at_step, step_of, SignInOutcome, VerifyTwoFactor, DIGITS};
+use kavach_core::accounts::human::SignInOutcome;
+use kavach_core::accounts::human::{ClientInfo, SignIn, SignUp};
+use kavach_core::plugin::SignInContext;
+use kavach_core::plugins::two_factor::{
+    code_at_step, step_of, VerifyTwoFactor, DIGITS, TRUSTED_COOKIE,
+};
 use kavach_core::{Kavach, ManualClock};
 
 fn up(email: &str) -> SignUp {
@@ -52,18 +56,26 @@ fn totp(secret: &[u8], clock: &ManualClock, offset: i64) -> String {
     code_at_step(secret, DIGITS, (step_of(clock.now_ms()) + offset) as u64)
 }
 
+/// What a request from a trusted device carries: its cookie.
+fn device_ctx(trusted: Option<&str>) -> SignInContext {
+    SignInContext {
+        cookies: trusted
+            .map(|t| (TRUSTED_COOKIE.to_owned(), t.to_owned()))
+            .into_iter()
+            .collect(),
+    }
+}
+
 async fn pending(k: &Kavach, email: &str, trusted: Option<&str>) -> String {
     match k
-        .sign_in_flow(creds(email), ClientInfo::default(), trusted)
+        .sign_in_flow(creds(email), ClientInfo::default(), &device_ctx(trusted))
         .await
         .unwrap()
     {
-        SignInOutcome::TwoFactorRequired {
-            two_factor_required,
-            two_factor_token,
-        } => {
-            assert!(two_factor_required);
-            two_factor_token
+        SignInOutcome::Interrupted(held) => {
+            assert_eq!(held.data["twoFactorRequired"], true);
+            assert_eq!(held.body, serde_json::json!({ "twoFactorRequired": true }));
+            held.data["twoFactorToken"].as_str().unwrap().to_owned()
         }
         SignInOutcome::Complete(_) => panic!("expected a second factor to be required"),
     }
@@ -72,17 +84,17 @@ async fn pending(k: &Kavach, email: &str, trusted: Option<&str>) -> String {
 async fn stored_secret(k: &Kavach, user_id: &str) -> String {
     let sql = "SELECT secret FROM kavach_two_factor WHERE user_id = ";
     match k.pool() {
-        kavach_core::db::Pool::Sqlite(p) => sqlx::query_scalar(&format!("{sql}?"))
+        kavach_core::store::db::Pool::Sqlite(p) => sqlx::query_scalar(&format!("{sql}?"))
             .bind(user_id)
             .fetch_one(p)
             .await
             .unwrap(),
-        kavach_core::db::Pool::Pg(p) => sqlx::query_scalar(&format!("{sql}$1"))
+        kavach_core::store::db::Pool::Pg(p) => sqlx::query_scalar(&format!("{sql}$1"))
             .bind(user_id)
             .fetch_one(p)
             .await
             .unwrap(),
-        kavach_core::db::Pool::My(p) => {
+        kavach_core::store::db::Pool::My(p) => {
             let v: Vec<u8> = sqlx::query_scalar(&format!("{sql}?"))
                 .bind(user_id)
                 .fetch_one(p)
@@ -147,9 +159,13 @@ async fn two_factor_story_on_every_backend() {
         );
         assert!(!k.two_factor_status(&uid).await.unwrap());
         assert!(matches!(
-            k.sign_in_flow(creds("ada@example.com"), ClientInfo::default(), None)
-                .await
-                .unwrap(),
+            k.sign_in_flow(
+                creds("ada@example.com"),
+                ClientInfo::default(),
+                &device_ctx(None)
+            )
+            .await
+            .unwrap(),
             SignInOutcome::Complete(_)
         ));
         let secret = secret_bytes(&e.secret);
@@ -327,7 +343,7 @@ async fn two_factor_story_on_every_backend() {
             k.sign_in_flow(
                 creds("ada@example.com"),
                 ClientInfo::default(),
-                Some(&device)
+                &device_ctx(Some(&device))
             )
             .await
             .unwrap(),
@@ -357,7 +373,7 @@ async fn two_factor_story_on_every_backend() {
             k.sign_in_flow(
                 creds("ada@example.com"),
                 ClientInfo::default(),
-                Some(&device)
+                &device_ctx(Some(&device))
             )
             .await
             .unwrap(),
@@ -420,7 +436,7 @@ async fn two_factor_story_on_every_backend() {
             k.sign_in_flow(
                 creds("bob@example.com"),
                 ClientInfo::default(),
-                Some(&device)
+                &device_ctx(Some(&device))
             )
             .await
             .unwrap(),

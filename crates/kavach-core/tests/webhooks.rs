@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hmac::{Hmac, Mac};
-use kavach_core::db::{dialect_of, sql_for, Pool};
 use kavach_core::events::{self, EventRecord, Webhook, Worker, WorkerOptions};
+use kavach_core::store::db::{dialect_of, sql_for, Pool};
 use kavach_core::{on_pool, Clock, Kavach, ManualClock, SystemClock};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -536,7 +536,7 @@ async fn leases_of_a_crashed_worker_are_taken_over() {
             "UPDATE kavach_webhook_deliveries SET locked_by = 'lease_dead', locked_until = ?",
         );
         on_pool!(&pool, p => sqlx::query(&lease)
-            .bind(kavach_core::db::Ts(NOON + 60_000))
+            .bind(kavach_core::store::db::Ts(NOON + 60_000))
             .execute(p)
             .await
             .unwrap()

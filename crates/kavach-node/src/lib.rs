@@ -528,7 +528,7 @@ impl NativeKavach {
         user_agent: Option<String>,
     ) -> napi::Result<serde_json::Value> {
         let input = from_json(input, "sign-up")?;
-        let client = kavach_core::human::ClientInfo {
+        let client = kavach_core::accounts::human::ClientInfo {
             ip,
             user_agent,
             origin: None,
@@ -547,7 +547,19 @@ impl NativeKavach {
         trusted_device_token: Option<String>,
     ) -> napi::Result<serde_json::Value> {
         let input = from_json(input, "sign-in")?;
-        let client = kavach_core::human::ClientInfo {
+        // A device the account trusts skips its second factor: the hooks read it as the cookie.
+        let ctx = kavach_core::plugin::SignInContext {
+            cookies: trusted_device_token
+                .map(|t| {
+                    (
+                        kavach_core::plugins::two_factor::TRUSTED_COOKIE.to_owned(),
+                        t,
+                    )
+                })
+                .into_iter()
+                .collect(),
+        };
+        let client = kavach_core::accounts::human::ClientInfo {
             ip,
             user_agent,
             origin: None,
@@ -555,7 +567,7 @@ impl NativeKavach {
         to_json(
             &self
                 .inner
-                .sign_in_flow(input, client, trusted_device_token.as_deref())
+                .sign_in_flow(input, client, &ctx)
                 .await
                 .map_err(to_js)?,
         )
@@ -592,19 +604,11 @@ impl NativeKavach {
         cookie: Option<String>,
         authorization: Option<String>,
     ) -> napi::Result<serde_json::Value> {
-        let found = match self.token_from(cookie.clone(), authorization) {
-            Some(token) => self.inner.get_session(&token).await.map_err(to_js)?,
-            None => None,
-        };
-        // An imported session (externalAuth) is read as it is: no response can carry a new cookie here.
-        let found = match (found, cookie) {
-            (Some(f), _) => Some(f),
-            (None, Some(c)) => {
-                let pairs = c.split(';').filter_map(|p| p.trim().split_once('='));
-                self.inner.external_session(pairs).await.map_err(to_js)?
-            }
-            (None, None) => None,
-        };
+        let found = self
+            .inner
+            .session_of_headers(cookie, authorization)
+            .await
+            .map_err(to_js)?;
         match found {
             Some((session, user)) => {
                 Ok(serde_json::json!({ "session": to_json(&session)?, "user": to_json(&user)? }))
@@ -624,8 +628,8 @@ impl NativeKavach {
     ) -> napi::Result<Option<String>> {
         #[derive(serde::Serialize)]
         struct Found<'a> {
-            session: &'a kavach_core::human::Session,
-            user: &'a kavach_core::human::User,
+            session: &'a kavach_core::accounts::human::Session,
+            user: &'a kavach_core::accounts::human::User,
         }
         let token = self.token_from(cookie, authorization);
         match self.inner.get_session_inline(token.as_deref()) {
@@ -641,301 +645,19 @@ impl NativeKavach {
         }
     }
 
-    /// `organizations.*`: `op` names the call, `input` its argument; answers the JSON result.
+    /// `kavach.<namespace>.<op>(input)` of a plugin (`organizations`, `twoFactor`, `admin`,
+    /// `jwt`, ...): JSON in, the JSON answer out.
     #[napi]
-    pub async fn organizations(
+    pub async fn plugin(
         &self,
+        namespace: String,
         op: String,
         input: serde_json::Value,
     ) -> napi::Result<serde_json::Value> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct ById {
-            organization_id: String,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct Answer {
-            invitation_id: String,
-            user_id: String,
-        }
-        let k = &self.inner;
-        let id = |v: &serde_json::Value| -> napi::Result<String> {
-            v.as_str().map(str::to_owned).ok_or_else(|| {
-                to_js(KavachError::ValidationFailed(
-                    "the organization id must be a string".into(),
-                ))
-            })
-        };
-        match op.as_str() {
-            "create" => to_json(
-                &k.create_organization(from_json(input, "organization")?)
-                    .await
-                    .map_err(to_js)?,
-            ),
-            "get" => to_json(&k.get_organization(&id(&input)?).await.map_err(to_js)?),
-            "update" => {
-                let org = id(&input["id"])?;
-                let patch = from_json(input["patch"].clone(), "organization update")?;
-                to_json(&k.update_organization(&org, patch).await.map_err(to_js)?)
-            }
-            "delete" => {
-                k.delete_organization(&id(&input)?).await.map_err(to_js)?;
-                Ok(serde_json::Value::Null)
-            }
-            "addMember" => to_json(
-                &k.add_member(from_json(input, "member")?)
-                    .await
-                    .map_err(to_js)?,
-            ),
-            "removeMember" => to_json(
-                &k.remove_member(from_json(input, "member")?)
-                    .await
-                    .map_err(to_js)?,
-            ),
-            "updateMemberRole" => to_json(
-                &k.update_member_role(from_json(input, "member")?)
-                    .await
-                    .map_err(to_js)?,
-            ),
-            "listMembers" => {
-                let q: ById = from_json(input, "listMembers input")?;
-                to_json(&k.list_members(&q.organization_id).await.map_err(to_js)?)
-            }
-            "list" => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct ByUser {
-                    user_id: String,
-                }
-                let q: ByUser = from_json(input, "list input")?;
-                to_json(&k.list_organizations(&q.user_id).await.map_err(to_js)?)
-            }
-            "hasPermission" => {
-                let q: kavach_core::orgs::PermissionQuery =
-                    from_json(input, "hasPermission input")?;
-                let wanted = q.permission.into_vec();
-                to_json(
-                    &k.has_permission(&q.organization_id, &q.user_id, &wanted)
-                        .await
-                        .map_err(to_js)?,
-                )
-            }
-            "invite" => to_json(
-                &k.invite_member(from_json(input, "invitation")?, None)
-                    .await
-                    .map_err(to_js)?,
-            ),
-            "getInvitation" => to_json(&k.get_invitation(&id(&input)?).await.map_err(to_js)?),
-            "listInvitations" => {
-                let q: ById = from_json(input, "listInvitations input")?;
-                to_json(
-                    &k.list_invitations(&q.organization_id)
-                        .await
-                        .map_err(to_js)?,
-                )
-            }
-            "listUserInvitations" => {
-                #[derive(serde::Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct ByEmail {
-                    email: String,
-                }
-                let q: ByEmail = from_json(input, "listUserInvitations input")?;
-                to_json(&k.invitations_for_email(&q.email).await.map_err(to_js)?)
-            }
-            "acceptInvitation" | "declineInvitation" => {
-                let q: Answer = from_json(input, "invitation answer")?;
-                if op == "acceptInvitation" {
-                    to_json(
-                        &k.accept_invitation(&q.invitation_id, &q.user_id)
-                            .await
-                            .map_err(to_js)?,
-                    )
-                } else {
-                    to_json(
-                        &k.decline_invitation(&q.invitation_id, &q.user_id)
-                            .await
-                            .map_err(to_js)?,
-                    )
-                }
-            }
-            "cancelInvitation" => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct Cancel {
-                    organization_id: String,
-                    invitation_id: String,
-                }
-                let q: Cancel = from_json(input, "cancelInvitation input")?;
-                to_json(
-                    &k.cancel_invitation(&q.organization_id, &q.invitation_id)
-                        .await
-                        .map_err(to_js)?,
-                )
-            }
-            "setActive" => {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct Active {
-                    session_id: String,
-                    user_id: String,
-                    organization_id: Option<String>,
-                }
-                let q: Active = from_json(input, "setActive input")?;
-                k.set_active_organization(&q.session_id, &q.user_id, q.organization_id.as_deref())
-                    .await
-                    .map_err(to_js)?;
-                Ok(serde_json::Value::Null)
-            }
-            _ => Err(to_js(KavachError::Internal(
-                "unknown organizations call".into(),
-            ))),
-        }
-    }
-
-    /// `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result.
-    #[napi]
-    pub async fn two_factor(
-        &self,
-        op: String,
-        input: serde_json::Value,
-    ) -> napi::Result<serde_json::Value> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct WithPassword {
-            user_id: String,
-            password: String,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct WithCode {
-            user_id: String,
-            code: String,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase", deny_unknown_fields)]
-        struct Verify {
-            two_factor_token: String,
-            #[serde(default)]
-            code: Option<String>,
-            #[serde(default)]
-            backup_code: Option<String>,
-            #[serde(default)]
-            trust_device: Option<bool>,
-        }
-        let k = &self.inner;
-        match op.as_str() {
-            "enable" => {
-                let q: WithPassword = from_json(input, "twoFactor.enable input")?;
-                to_json(
-                    &k.two_factor_enable(&q.user_id, q.password)
-                        .await
-                        .map_err(to_js)?,
-                )
-            }
-            "activate" => {
-                let q: WithCode = from_json(input, "twoFactor.activate input")?;
-                k.two_factor_activate(&q.user_id, &q.code)
-                    .await
-                    .map_err(to_js)?;
-                Ok(serde_json::json!({ "enabled": true }))
-            }
-            "disable" => {
-                let q: WithPassword = from_json(input, "twoFactor.disable input")?;
-                k.two_factor_disable(&q.user_id, q.password)
-                    .await
-                    .map_err(to_js)?;
-                Ok(serde_json::json!({ "enabled": false }))
-            }
-            "status" => {
-                let user_id: String = from_json(input, "user id")?;
-                let enabled = k.two_factor_status(&user_id).await.map_err(to_js)?;
-                Ok(serde_json::json!({ "enabled": enabled }))
-            }
-            "generateBackupCodes" => {
-                let q: WithPassword = from_json(input, "twoFactor.generateBackupCodes input")?;
-                let codes = k
-                    .two_factor_backup_codes(&q.user_id, q.password)
-                    .await
-                    .map_err(to_js)?;
-                Ok(serde_json::json!({ "backupCodes": codes }))
-            }
-            "verify" => {
-                let q: Verify = from_json(input, "twoFactor.verify input")?;
-                let v = kavach_core::two_factor::VerifyTwoFactor {
-                    code: q.code,
-                    backup_code: q.backup_code,
-                    trust_device: q.trust_device,
-                };
-                let client = kavach_core::human::ClientInfo::default();
-                to_json(
-                    &k.two_factor_verify(&q.two_factor_token, v, client)
-                        .await
-                        .map_err(to_js)?,
-                )
-            }
-            _ => Err(to_js(KavachError::Internal(
-                "unknown twoFactor call".into(),
-            ))),
-        }
-    }
-
-    /// `admin.*`: `op` names the call, `input` its argument; answers the JSON result.
-    #[napi]
-    pub async fn admin(
-        &self,
-        op: String,
-        input: serde_json::Value,
-    ) -> napi::Result<serde_json::Value> {
-        self.inner.admin_call(&op, input).await.map_err(to_js)
-    }
-
-    /// `jwt.*`: `issue` (`{ cookie?, authorization? }` -> the token), `verify` (a token -> its
-    /// claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> the new kid).
-    #[napi]
-    pub async fn jwt(
-        &self,
-        op: String,
-        input: serde_json::Value,
-    ) -> napi::Result<serde_json::Value> {
-        let k = &self.inner;
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-        match op.as_str() {
-            "issue" => {
-                k.jwt_settings().map_err(to_js)?;
-                let cookie = text(&input["cookie"]);
-                let found = match self.token_from(cookie.clone(), text(&input["authorization"])) {
-                    Some(token) => k.get_session(&token).await.map_err(to_js)?,
-                    None => None,
-                };
-                // An imported session (externalAuth) counts as getSession counts it.
-                let found = match (found, cookie) {
-                    (Some(f), _) => Some(f),
-                    (None, Some(c)) => {
-                        let pairs = c.split(';').filter_map(|p| p.trim().split_once('='));
-                        k.external_session(pairs).await.map_err(to_js)?
-                    }
-                    (None, None) => None,
-                };
-                let (session, user) = found.ok_or_else(|| to_js(KavachError::Unauthorized))?;
-                let token = k.jwt_issue(&session, &user).await.map_err(to_js)?;
-                Ok(serde_json::json!({ "token": token }))
-            }
-            "verify" => {
-                let token = text(&input).ok_or_else(|| {
-                    to_js(KavachError::ValidationFailed(
-                        "the token must be a string".into(),
-                    ))
-                })?;
-                k.jwt_verify(&token).await.map_err(to_js)
-            }
-            "jwks" => k.jwt_jwks().await.map_err(to_js),
-            "rotateKeys" => {
-                Ok(serde_json::json!({ "kid": k.jwt_rotate_keys().await.map_err(to_js)? }))
-            }
-            _ => Err(to_js(KavachError::Internal("unknown jwt call".into()))),
-        }
+        self.inner
+            .plugin_call(&namespace, &op, input)
+            .await
+            .map_err(to_js)
     }
 
     #[napi]

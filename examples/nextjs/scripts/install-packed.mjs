@@ -27,12 +27,13 @@ if (!existsSync(join(repo, 'package.json')) || !existsSync(join(repo, 'npm', tri
   console.error(`${repo} is not the kavachos repository: set KAVACH_REPO`)
   process.exit(1)
 }
-// The built addon goes into its npm/<triple> package (what `npm run build` does at its end).
-run('node', [join(repo, 'scripts', 'build-packages.mjs')], repo)
-if (!existsSync(join(repo, 'npm', triple, `kavachos.${triple}.node`))) {
-  console.error(`no kavachos.${triple}.node in ${join(repo, 'npm', triple)}: run \`npm run build\` in ${repo} first`)
+// The addon that `npm run build` made in the repository goes into its npm/<triple> package (what the
+// build does at its end): never a copy left there by an older build.
+if (!existsSync(join(repo, `kavachos.${triple}.node`))) {
+  console.error(`no kavachos.${triple}.node in ${repo}: run \`npm run build\` there first`)
   process.exit(1)
 }
+run('node', [join(repo, 'scripts', 'build-packages.mjs')], repo)
 
 rmSync(packs, { recursive: true, force: true })
 mkdirSync(packs)

@@ -76,7 +76,7 @@ impl EventRecord {
     /// A new event with a fresh `evt_` id.
     pub fn new(event: &str, data: serde_json::Value, now_ms: i64) -> Self {
         Self {
-            id: format!("evt_{}", crate::token::new_id()),
+            id: format!("evt_{}", crate::crypto::token::new_id()),
             event: event.to_owned(),
             timestamp_ms: now_ms,
             data,

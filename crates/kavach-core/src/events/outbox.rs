@@ -6,8 +6,8 @@ use sqlx::{Executor, Row};
 
 use super::{EventRecord, Webhook, STATUSES};
 use crate::config::Dialect;
-use crate::db::{dialect_of, sql_for, Pool, Ts};
 use crate::error::{KavachError, Result};
+use crate::store::db::{dialect_of, sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool, BoxFut};
 
 /// What [`enqueue`] writes: the event row and one delivery row per subscribed webhook.
@@ -81,7 +81,7 @@ pub async fn enqueue<C: OutboxConn + ?Sized>(
         .filter(|h| h.wants(&ev.event))
         .map(|h| {
             (
-                format!("whd_{}", crate::token::new_id()),
+                format!("whd_{}", crate::crypto::token::new_id()),
                 h.url().to_owned(),
             )
         })

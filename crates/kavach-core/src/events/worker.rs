@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use super::outbox::{self, Claimed, Outcome};
 use super::Webhook;
 use crate::clock::Clock;
-use crate::db::Pool;
 use crate::error::{KavachError, Result};
+use crate::store::db::Pool;
 
 /// Tuning of the [`Worker`]; the defaults suit production.
 #[derive(Debug, Clone)]
@@ -169,7 +169,7 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
 async fn run(ctx: Arc<Ctx>, notify: Arc<Notify>, mut stop: watch::Receiver<bool>) {
     let poll = ctx.opts.poll_interval;
     loop {
-        let lease_id = format!("lease_{}", crate::token::new_id());
+        let lease_id = format!("lease_{}", crate::crypto::token::new_id());
         let round = tokio::select! {
             biased;
             _ = stopped(&mut stop) => {

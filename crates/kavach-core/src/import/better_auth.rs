@@ -15,11 +15,11 @@ use super::{
     fetch_strings as strings, placeholders, users_by_id_or_email, ImportEvent, ImportOptions,
     ImportReport, OnEvent, TableCounts,
 };
+use crate::accounts::human::normalize_email;
+use crate::accounts::provider_tokens::{self, TokenKind};
 use crate::config::Dialect;
-use crate::db::{dialect_of, sql_for, Pool};
 use crate::error::{KavachError, Result};
-use crate::human::normalize_email;
-use crate::provider_tokens::{self, TokenKind};
+use crate::store::db::{dialect_of, sql_for, Pool};
 use crate::{col_opt_str, on_pool};
 
 const USER: &[Field] = &[
@@ -339,14 +339,14 @@ impl Target {
             (
                 "kavach_two_factor",
                 "SELECT user_id, secret FROM kavach_two_factor ORDER BY user_id LIMIT 1",
-                |secret, user, sealed| crate::two_factor::open(secret, user, sealed).is_ok(),
+                |secret, user, sealed| crate::plugins::two_factor::open(secret, user, sealed).is_ok(),
             ),
             (
                 "kavach_jwks",
                 "SELECT kid, private_key FROM kavach_jwks ORDER BY kid LIMIT 1",
                 |secret, kid, sealed| {
-                    let label = crate::jwt::seal_label(kid);
-                    crate::sealed::open(secret.as_bytes(), &label, sealed).is_ok()
+                    let label = crate::plugins::jwt::seal_label(kid);
+                    crate::crypto::sealed::open(secret.as_bytes(), &label, sealed).is_ok()
                 },
             ),
             (
@@ -817,7 +817,7 @@ impl Run<'_> {
                     continue;
                 }
                 let password = r.t(res, "password").filter(|p| !p.is_empty());
-                if provider == crate::human::CREDENTIAL_PROVIDER {
+                if provider == crate::accounts::human::CREDENTIAL_PROVIDER {
                     match &password {
                         None => self.no_password += 1,
                         Some(h) if !is_known_hash(h) => self.unknown_hash += 1,
@@ -1328,10 +1328,10 @@ impl Run<'_> {
                         })
                     }
                 };
-                let sealed = crate::two_factor::seal(secret, &user, totp.as_bytes())?;
+                let sealed = crate::plugins::two_factor::seal(secret, &user, totp.as_bytes())?;
                 let mut hashes: Vec<String> = codes
                     .iter()
-                    .filter_map(|c| crate::two_factor::backup_code_hash(c))
+                    .filter_map(|c| crate::plugins::two_factor::backup_code_hash(c))
                     .collect();
                 hashes.sort();
                 hashes.dedup();
@@ -1339,7 +1339,9 @@ impl Run<'_> {
                     .into_iter()
                     .map(|h| {
                         vec![
-                            Bv::S(Some(crate::token::hash_token(&format!("{user}:{h}")))),
+                            Bv::S(Some(crate::crypto::token::hash_token(&format!(
+                                "{user}:{h}"
+                            )))),
                             Bv::S(Some(user.clone())),
                             Bv::S(Some(h)),
                             Bv::T(Some(self.now_ms)),
@@ -1456,7 +1458,7 @@ async fn run(
         }
     } else {
         let pool = super::open_for_writing(to).await?;
-        match crate::db::migrate(&pool, now_ms).await {
+        match crate::store::db::migrate(&pool, now_ms).await {
             Ok(m) => report.migrations_applied = m.applied,
             Err(e) => {
                 super::close(&pool).await;

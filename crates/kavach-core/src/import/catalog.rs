@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use crate::col_str;
 use crate::config::Dialect;
-use crate::db::Pool;
 use crate::error::Result;
+use crate::store::db::Pool;
 
 /// One table of the source: its name as the database spells it, and its columns with their
 /// declared types (lowercased).

@@ -13,9 +13,9 @@ use serde::Deserializer as _;
 
 use super::writer::{self, Bv};
 use super::{users_by_id_or_email, ImportEvent, ImportReport, OnEvent, TableCounts};
-use crate::db::Pool;
+use crate::accounts::human::{normalize_email, CREDENTIAL_PROVIDER};
 use crate::error::{KavachError, Result};
-use crate::human::{normalize_email, CREDENTIAL_PROVIDER};
+use crate::store::db::Pool;
 
 /// What to import.
 #[derive(Debug, Clone)]
@@ -611,7 +611,7 @@ pub fn import_clerk<'a>(
             }
         } else {
             let p = super::open_for_writing(&options.to).await?;
-            match crate::db::migrate(&p, now_ms).await {
+            match crate::store::db::migrate(&p, now_ms).await {
                 Ok(m) => report.migrations_applied = m.applied,
                 Err(e) => {
                     super::close(&p).await;

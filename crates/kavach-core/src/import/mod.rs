@@ -17,8 +17,8 @@ use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 use crate::config::{Dialect, KavachConfig};
-use crate::db::{self, dialect_of, sql_for, Pool};
 use crate::error::{KavachError, Result};
+use crate::store::db::{self, dialect_of, sql_for, Pool};
 use crate::{col_opt_str, on_pool};
 use sqlx::Row;
 

@@ -1,9 +1,9 @@
 //! After an import: one call that sends every user without a password (a Clerk export without
 //! digests, OAuth-only users) a password-reset link through `sendResetPassword`.
 
-use crate::db::{dialect_of, sql_for};
 use crate::error::Result;
 use crate::kavach::Kavach;
+use crate::store::db::{dialect_of, sql_for};
 use crate::{col_str, on_pool};
 
 impl Kavach {

@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use super::{fetch_strings, placeholders};
 use crate::config::Dialect;
-use crate::db::{dialect_of, sql_for, Pool, Ts};
 use crate::error::Result;
+use crate::store::db::{dialect_of, sql_for, Pool, Ts};
 use crate::{col_str, on_pool};
 
 /// A value bound into our tables.

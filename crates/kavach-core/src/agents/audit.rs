@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{QueryBuilder, Row};
 
-use crate::db::{Pool, Ts};
 use crate::error::{KavachError, Result};
+use crate::store::db::{Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
 /// `audit.query(filter)`. Times are Unix milliseconds.

@@ -6,10 +6,57 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::config::Dialect;
-use crate::db::{sql_for, Pool, Ts};
+use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::token::new_id;
+use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
+
+mod api;
+mod calls;
+mod routes;
+
+/// `organization(options)` of `kavachos/plugins`, running.
+#[derive(Debug)]
+pub struct OrganizationPlugin {
+    pub settings: OrgSettings,
+}
+
+/// The registry's factory.
+pub fn plugin(
+    options: &serde_json::Value,
+    _env: &crate::plugin::PluginEnv<'_>,
+) -> Result<std::sync::Arc<dyn crate::plugin::Plugin>> {
+    Ok(std::sync::Arc::new(OrganizationPlugin {
+        settings: OrgSettings::parse(options)?,
+    }))
+}
+
+impl crate::plugin::Plugin for OrganizationPlugin {
+    fn id(&self) -> &'static str {
+        "organization"
+    }
+
+    fn routes(&self) -> &'static [crate::plugin::Route] {
+        routes::ROUTES
+    }
+
+    fn namespace(&self) -> Option<&'static str> {
+        Some("organizations")
+    }
+
+    fn call<'a>(
+        &'a self,
+        k: &'a crate::kavach::Kavach,
+        op: &'a str,
+        input: serde_json::Value,
+    ) -> crate::BoxFut<'a, Result<serde_json::Value>> {
+        Box::pin(calls::call(k, op, input))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
 
 /// The built-in roles; apps may add their own with `organization({ roles })`.
 pub const BUILT_IN_ROLES: [&str; 3] = ["owner", "admin", "member"];
@@ -414,7 +461,7 @@ impl OrgStore<'_> {
                         )));
                     }
                     // A derived slug that is taken gets a short random suffix.
-                    let suffix = &crate::token::new_id().replace('-', "")[26..32];
+                    let suffix = &crate::crypto::token::new_id().replace('-', "")[26..32];
                     slug = format!(
                         "{}-{suffix}",
                         slugify(&name).chars().take(40).collect::<String>()
@@ -725,7 +772,7 @@ impl OrgStore<'_> {
     /// already or has a pending invitation.
     pub async fn invite(&self, input: InviteInput, now_ms: i64) -> Result<Invitation> {
         self.check_role(&input.role)?;
-        let email = crate::human::normalize_email(&input.email)?;
+        let email = crate::accounts::human::normalize_email(&input.email)?;
         if self.get(&input.organization_id).await?.is_none() {
             return Err(KavachError::NotFound("organization not found".into()));
         }
@@ -795,7 +842,7 @@ impl OrgStore<'_> {
 
     /// Pending invitations addressed to `email`.
     pub async fn invitations_for_email(&self, email: &str, now_ms: i64) -> Result<Vec<Invitation>> {
-        let email = crate::human::normalize_email(email)?;
+        let email = crate::accounts::human::normalize_email(email)?;
         let all = self.invitations_where("email = ?", &email, now_ms).await?;
         Ok(all.into_iter().filter(|i| i.status == "pending").collect())
     }

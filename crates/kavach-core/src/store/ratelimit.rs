@@ -1,7 +1,7 @@
 //! Fixed-window counters in the database, so every process on it shares the same limits.
 
-use crate::db::Pool;
 use crate::error::Result;
+use crate::store::db::Pool;
 
 /// A limit: at most `max` events per `window_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

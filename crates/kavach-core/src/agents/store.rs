@@ -4,11 +4,11 @@
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::agents::permission::{compile_all, Permission};
 use crate::config::Dialect;
-use crate::db::{sql_for, Pool, Ts};
+use crate::crypto::token::{mint_agent_token, new_id};
 use crate::error::{KavachError, Result};
-use crate::permission::{compile_all, Permission};
-use crate::token::{mint_agent_token, new_id};
+use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
 /// The kinds of agent.
@@ -253,7 +253,7 @@ impl AgentStore<'_> {
                 let mut conn = p.acquire().await?;
                 let lock = format!(
                     "kavach_owner_{}",
-                    crate::token::hash_token(&input.owner_id)
+                    crate::crypto::token::hash_token(&input.owner_id)
                         .get(..40)
                         .unwrap_or("")
                 );

@@ -49,9 +49,9 @@ impl std::fmt::Debug for Pool {
 macro_rules! on_pool {
     ($pool:expr, $p:ident => $body:expr) => {
         match $pool {
-            $crate::db::Pool::Sqlite($p) => $body,
-            $crate::db::Pool::Pg($p) => $body,
-            $crate::db::Pool::My($p) => $body,
+            $crate::store::db::Pool::Sqlite($p) => $body,
+            $crate::store::db::Pool::Pg($p) => $body,
+            $crate::store::db::Pool::My($p) => $body,
         }
     };
 }
@@ -164,7 +164,8 @@ text_as_string!(Postgres);
 #[doc(hidden)]
 macro_rules! col_str {
     ($row:expr, $col:expr) => {
-        $row.try_get::<$crate::db::Text, _>($col).map(|t| t.0)
+        $row.try_get::<$crate::store::db::Text, _>($col)
+            .map(|t| t.0)
     };
 }
 
@@ -173,7 +174,7 @@ macro_rules! col_str {
 #[doc(hidden)]
 macro_rules! col_opt_str {
     ($row:expr, $col:expr) => {
-        $row.try_get::<Option<$crate::db::Text>, _>($col)
+        $row.try_get::<Option<$crate::store::db::Text>, _>($col)
             .map(|t| t.map(|t| t.0))
     };
 }

@@ -20,15 +20,16 @@ use sqlx::Row;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, TOTP};
 
+use crate::accounts::human::{ClientInfo, SignedIn, User, CREDENTIAL_PROVIDER};
 use crate::config::Dialect;
-use crate::db::{sql_for, Pool, Ts};
+use crate::crypto::passwords::{burn_verification, verify_password, Verified};
+use crate::crypto::token::{hash_token, new_id};
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, ApiResult, HttpRequest};
-use crate::human::{ClientInfo, SignIn, SignedIn, CREDENTIAL_PROVIDER};
+use crate::http::{ok, parse_body};
 use crate::kavach::Kavach;
-use crate::passwords::{burn_verification, verify_password, Verified};
-use crate::ratelimit;
-use crate::token::{hash_token, new_id};
+use crate::route;
+use crate::store::db::{sql_for, Pool, Ts};
+use crate::store::ratelimit;
 use crate::{col_opt_str, col_str, on_pool};
 
 /// The cookie holding a sign-in that waits for its second factor.
@@ -49,6 +50,79 @@ const SEAL_LABEL: &str = "two-factor:totp-secret:";
 /// Backup code characters (no 0/O, 1/I): 32 symbols, so `byte & 31` picks one without bias.
 const BACKUP_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const BACKUP_LEN: usize = 10;
+
+/// `twoFactor(options)` of `kavachos/plugins`, running.
+#[derive(Debug)]
+pub struct TwoFactorPlugin {
+    pub settings: TwoFactorSettings,
+}
+
+/// The registry's factory.
+pub fn plugin(
+    options: &serde_json::Value,
+    env: &crate::plugin::PluginEnv<'_>,
+) -> Result<std::sync::Arc<dyn crate::plugin::Plugin>> {
+    Ok(std::sync::Arc::new(TwoFactorPlugin {
+        settings: parse_options(options, env.secret)?,
+    }))
+}
+
+impl crate::plugin::Plugin for TwoFactorPlugin {
+    fn id(&self) -> &'static str {
+        "two-factor"
+    }
+
+    fn routes(&self) -> &'static [crate::plugin::Route] {
+        ROUTES
+    }
+
+    fn namespace(&self) -> Option<&'static str> {
+        Some("twoFactor")
+    }
+
+    fn call<'a>(
+        &'a self,
+        k: &'a Kavach,
+        op: &'a str,
+        input: serde_json::Value,
+    ) -> crate::BoxFut<'a, Result<serde_json::Value>> {
+        Box::pin(calls::call(k, op, input))
+    }
+
+    /// An account whose second factor is on gets no session until `verify` has its code, unless
+    /// the request comes from a device it trusts.
+    fn on_sign_in<'a>(
+        &'a self,
+        k: &'a Kavach,
+        user: &'a User,
+        ctx: &'a crate::plugin::SignInContext,
+    ) -> crate::BoxFut<'a, Result<Option<crate::plugin::Interruption>>> {
+        Box::pin(async move {
+            let store = k.two_factor_store()?;
+            if !store.is_enabled(&user.id).await? {
+                return Ok(None);
+            }
+            let now = k.now_ms();
+            if let Some(t) = ctx.cookie(TRUSTED_COOKIE) {
+                if store.is_trusted(&user.id, t, now).await? {
+                    return Ok(None);
+                }
+            }
+            let token = store.create_pending(&user.id, now).await?;
+            Ok(Some(crate::plugin::Interruption {
+                data: json!({ "twoFactorRequired": true, "twoFactorToken": token }),
+                body: json!({ "twoFactorRequired": true }),
+                set_cookie: Some(k.plugin_cookie(PENDING_COOKIE, &token, PENDING_TTL_MS / 1000)),
+            }))
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+mod calls;
 
 /// The checked `twoFactor({ issuer?, trustDeviceDays?, backupCodeCount? })`.
 #[derive(Clone)]
@@ -82,15 +156,12 @@ struct Options {
     backup_code_count: Option<u32>,
 }
 
-/// Finds `twoFactor()` in `plugins` and checks its options; the key comes from `secret`.
-pub fn parse_plugin(
-    plugins: &[crate::external::ExternalAuthEntry],
+/// Checks `twoFactor()`'s options; the key comes from `secret`.
+pub fn parse_options(
+    options: &serde_json::Value,
     secret: Option<&str>,
-) -> Result<Option<TwoFactorSettings>> {
-    let Some(p) = plugins.iter().find(|p| p.id == "two-factor") else {
-        return Ok(None);
-    };
-    let o: Options = match &p.options {
+) -> Result<TwoFactorSettings> {
+    let o: Options = match options {
         serde_json::Value::Null => Options::default(),
         v => serde_json::from_value(v.clone())
             .map_err(|e| KavachError::ConfigInvalid(format!("invalid twoFactor() options: {e}")))?,
@@ -119,19 +190,19 @@ pub fn parse_plugin(
             "twoFactor() needs secret (at least 32 characters): TOTP secrets are encrypted with a key derived from it".into(),
         )
     })?;
-    Ok(Some(TwoFactorSettings {
+    Ok(TwoFactorSettings {
         issuer,
         trust_device_days,
         backup_code_count: backup_code_count as usize,
         secret: secret.to_owned(),
-    }))
+    })
 }
 
 // ---- crypto -------------------------------------------------------------------------------------
 
-/// Seals a TOTP secret with [`crate::sealed`] under the instance secret, bound to `user_id`.
+/// Seals a TOTP secret with [`crate::crypto::sealed`] under the instance secret, bound to `user_id`.
 pub fn seal(secret: &str, user_id: &str, plaintext: &[u8]) -> Result<String> {
-    crate::sealed::seal(
+    crate::crypto::sealed::seal(
         secret.as_bytes(),
         &format!("{SEAL_LABEL}{user_id}"),
         plaintext,
@@ -140,14 +211,13 @@ pub fn seal(secret: &str, user_id: &str, plaintext: &[u8]) -> Result<String> {
 
 /// Opens what [`seal`] made; fails for another secret, another user or a changed byte.
 pub fn open(secret: &str, user_id: &str, sealed: &str) -> Result<Vec<u8>> {
-    crate::sealed::open(secret.as_bytes(), &format!("{SEAL_LABEL}{user_id}"), sealed).map_err(
-        |_| {
+    crate::crypto::sealed::open(secret.as_bytes(), &format!("{SEAL_LABEL}{user_id}"), sealed)
+        .map_err(|_| {
             KavachError::Internal(
             "the stored two-factor secret could not be decrypted (was the instance secret changed?)"
                 .into(),
         )
-        },
-    )
+        })
 }
 
 // ---- TOTP ---------------------------------------------------------------------------------------
@@ -254,22 +324,6 @@ pub struct Enrollment {
     pub totp_uri: String,
     pub secret: String,
     pub backup_codes: Vec<String>,
-}
-
-/// What a sign-in answers when the plugin may ask for a second factor.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-// Returned once per sign-in and matched at once: boxing would only add an allocation.
-#[allow(clippy::large_enum_variant)]
-pub enum SignInOutcome {
-    /// Signed in: a session exists.
-    Complete(SignedIn),
-    /// No session yet: `two_factor_token` goes to `verify` with the code.
-    #[serde(rename_all = "camelCase")]
-    TwoFactorRequired {
-        two_factor_required: bool,
-        two_factor_token: String,
-    },
 }
 
 /// `verify({ code } | { backupCode }, trustDevice?)`.
@@ -583,52 +637,16 @@ fn not_set_up() -> KavachError {
 impl Kavach {
     fn two_factor_store(&self) -> Result<TwoFactorStore<'_>> {
         self.check_open()?;
-        match &self.settings().two_factor {
-            Some(opts) => Ok(TwoFactorStore {
+        match self.plugin::<TwoFactorPlugin>() {
+            Some(plugin) => Ok(TwoFactorStore {
                 pool: self.pool(),
                 dialect: self.dialect(),
-                opts,
+                opts: &plugin.settings,
             }),
             None => Err(KavachError::ConfigInvalid(
                 "two-factor calls need the twoFactor() plugin in plugins".into(),
             )),
         }
-    }
-
-    /// Sign-in that honours the second factor: with `twoFactor()` on and 2FA enabled for the user
-    /// (and no valid trusted-device token), no session is created and a pending token is returned.
-    pub async fn sign_in_flow(
-        &self,
-        input: SignIn,
-        client: ClientInfo,
-        trusted_device: Option<&str>,
-    ) -> Result<SignInOutcome> {
-        self.check_open()?;
-        let now = self.now_ms();
-        let humans = self.humans();
-        let user = humans.authenticate(input, &client, now).await?;
-        if self.settings().two_factor.is_some() {
-            let store = self.two_factor_store()?;
-            if store.is_enabled(&user.id).await? {
-                let trusted = match trusted_device {
-                    Some(t) => store.is_trusted(&user.id, t, now).await?,
-                    None => false,
-                };
-                if !trusted {
-                    let token = store.create_pending(&user.id, now).await?;
-                    return Ok(SignInOutcome::TwoFactorRequired {
-                        two_factor_required: true,
-                        two_factor_token: token,
-                    });
-                }
-            }
-        }
-        let (session, token) = humans.create_session(&user.id, client, now).await?;
-        Ok(SignInOutcome::Complete(SignedIn {
-            user,
-            session,
-            token,
-        }))
     }
 
     /// Completes a pending sign-in with a TOTP code or a backup code.
@@ -810,108 +828,79 @@ impl Kavach {
             }
         )
     }
-
-    /// `200 { twoFactorRequired: true }` and the pending cookie: the answer of a sign-in that waits.
-    pub(crate) fn two_factor_required_response(&self, token: &str) -> ApiResult {
-        let mut r = ok(&json!({ "twoFactorRequired": true }))?;
-        r.headers.push((
-            "set-cookie".into(),
-            self.plugin_cookie(PENDING_COOKIE, token, PENDING_TTL_MS / 1000),
-        ));
-        Ok(r)
-    }
-
-    /// `/two-factor/...` (only with the plugin on).
-    pub(crate) async fn route_two_factor(
-        &self,
-        req: &HttpRequest,
-        method: &str,
-        segs: &[&str],
-    ) -> ApiResult {
-        if self.settings().two_factor.is_none() {
-            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
-        }
-        match (method, segs) {
-            ("GET", ["two-factor", "status"]) => {
-                let user = self.session_user(req).await?;
-                ok(&json!({ "enabled": self.two_factor_status(&user.id).await? }))
-            }
-            ("POST", ["two-factor", "enable"]) => {
-                let user = self.session_user(req).await?;
-                let b: PasswordBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                ok(&self.two_factor_enable(&user.id, b.password).await?)
-            }
-            ("POST", ["two-factor", "activate"]) => {
-                let user = self.session_user(req).await?;
-                let b: CodeBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                self.two_factor_activate(&user.id, &b.code).await?;
-                ok(&json!({ "enabled": true }))
-            }
-            ("POST", ["two-factor", "disable"]) => {
-                let user = self.session_user(req).await?;
-                let b: PasswordBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                self.two_factor_disable(&user.id, b.password).await?;
-                let mut r = ok(&json!({ "enabled": false }))?;
-                r.headers.push((
-                    "set-cookie".into(),
-                    self.plugin_cookie(TRUSTED_COOKIE, "", 0),
-                ));
-                Ok(r)
-            }
-            ("POST", ["two-factor", "backup-codes"]) => {
-                let user = self.session_user(req).await?;
-                let b: PasswordBody = parse_body(req)?;
-                self.limit_ip(req).await?;
-                let codes = self.two_factor_backup_codes(&user.id, b.password).await?;
-                ok(&json!({ "backupCodes": codes }))
-            }
-            ("POST", ["two-factor", "verify"]) => {
-                let token = req
-                    .cookie(PENDING_COOKIE)
-                    .filter(|t| !t.is_empty())
-                    .ok_or(KavachError::TwoFactorTokenInvalid)?;
-                let b: VerifyTwoFactor = parse_body(req)?;
-                self.limit_ip(req).await?;
-                let done = match self.two_factor_verify(token, b, req.client()).await {
-                    Ok(d) => d,
-                    Err(KavachError::TooManyAttempts(s)) => {
-                        return Err(crate::http::too_many(ratelimit::RetryAfter(s)))
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                let mut r = ok(&json!({
-                    "user": done.signed_in.user,
-                    "session": done.signed_in.session,
-                }))?;
-                r.headers.push((
-                    "set-cookie".into(),
-                    self.session_cookie(&done.signed_in.token),
-                ));
-                r.headers.push((
-                    "set-cookie".into(),
-                    self.plugin_cookie(PENDING_COOKIE, "", 0),
-                ));
-                if let Some(t) = &done.trusted_device_token {
-                    let days = i64::from(
-                        self.settings()
-                            .two_factor
-                            .as_ref()
-                            .map_or(0, |o| o.trust_device_days),
-                    );
-                    r.headers.push((
-                        "set-cookie".into(),
-                        self.plugin_cookie(TRUSTED_COOKIE, t, days * 86_400),
-                    ));
-                }
-                Ok(r)
-            }
-            _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
-        }
-    }
 }
+
+/// The plugin's HTTP routes.
+const ROUTES: &[crate::plugin::Route] = &[
+    route!("GET", "/two-factor/status", |k, req, p| {
+        let user = k.session_user(req).await?;
+        ok(&json!({ "enabled": k.two_factor_status(&user.id).await? }))
+    }),
+    route!("POST", "/two-factor/enable", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: PasswordBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        ok(&k.two_factor_enable(&user.id, b.password).await?)
+    }),
+    route!("POST", "/two-factor/activate", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: CodeBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        k.two_factor_activate(&user.id, &b.code).await?;
+        ok(&json!({ "enabled": true }))
+    }),
+    route!("POST", "/two-factor/disable", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: PasswordBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        k.two_factor_disable(&user.id, b.password).await?;
+        let mut r = ok(&json!({ "enabled": false }))?;
+        r.headers
+            .push(("set-cookie".into(), k.plugin_cookie(TRUSTED_COOKIE, "", 0)));
+        Ok(r)
+    }),
+    route!("POST", "/two-factor/backup-codes", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: PasswordBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        let codes = k.two_factor_backup_codes(&user.id, b.password).await?;
+        ok(&json!({ "backupCodes": codes }))
+    }),
+    route!("POST", "/two-factor/verify", |k, req, p| {
+        let token = req
+            .cookie(PENDING_COOKIE)
+            .filter(|t| !t.is_empty())
+            .ok_or(KavachError::TwoFactorTokenInvalid)?;
+        let b: VerifyTwoFactor = parse_body(req)?;
+        k.limit_ip(req).await?;
+        let done = match k.two_factor_verify(token, b, req.client()).await {
+            Ok(d) => d,
+            Err(KavachError::TooManyAttempts(s)) => {
+                return Err(crate::http::too_many(ratelimit::RetryAfter(s)))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut r = ok(&json!({
+            "user": done.signed_in.user,
+            "session": done.signed_in.session,
+        }))?;
+        r.headers
+            .push(("set-cookie".into(), k.session_cookie(&done.signed_in.token)));
+        r.headers
+            .push(("set-cookie".into(), k.plugin_cookie(PENDING_COOKIE, "", 0)));
+        if let Some(t) = &done.trusted_device_token {
+            let days = i64::from(
+                k.plugin::<TwoFactorPlugin>()
+                    .map_or(0, |p| p.settings.trust_device_days),
+            );
+            r.headers.push((
+                "set-cookie".into(),
+                k.plugin_cookie(TRUSTED_COOKIE, t, days * 86_400),
+            ));
+        }
+        Ok(r)
+    }),
+];
 
 #[cfg(test)]
 mod tests {
@@ -1029,22 +1018,14 @@ mod tests {
 
     #[test]
     fn options() {
-        let entry = |options: serde_json::Value| {
-            vec![crate::external::ExternalAuthEntry {
-                id: "two-factor".into(),
-                options,
-            }]
-        };
+        let entry = |options: serde_json::Value| options;
         let secret = "s".repeat(32);
-        let s = parse_plugin(&entry(json!({})), Some(&secret))
-            .unwrap()
-            .unwrap();
+        let s = parse_options(&entry(json!({})), Some(&secret)).unwrap();
         assert_eq!(
             (s.issuer.as_str(), s.trust_device_days, s.backup_code_count),
             ("kavachos", 30, 10)
         );
         assert!(!format!("{s:?}").contains("key"));
-        assert!(parse_plugin(&[], Some(&secret)).unwrap().is_none());
         for bad in [
             json!({ "issuer": "a:b" }),
             json!({ "trustDeviceDays": -1 }),
@@ -1052,7 +1033,7 @@ mod tests {
             json!({ "nope": 1 }),
         ] {
             assert_eq!(
-                parse_plugin(&entry(bad.clone()), Some(&secret))
+                parse_options(&entry(bad.clone()), Some(&secret))
                     .unwrap_err()
                     .code(),
                 "CONFIG_INVALID",
@@ -1060,7 +1041,7 @@ mod tests {
             );
         }
         assert_eq!(
-            parse_plugin(&entry(json!({})), None).unwrap_err().code(),
+            parse_options(&entry(json!({})), None).unwrap_err().code(),
             "CONFIG_INVALID"
         );
     }

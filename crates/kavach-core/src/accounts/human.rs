@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::config::{Dialect, Settings};
-use crate::db::{sql_for, Pool, Ts};
+use crate::crypto::passwords::{burn_verification, hash_password, verify_password, Verified};
+use crate::crypto::token::{hash_token, new_id};
 use crate::error::{KavachError, Result};
-use crate::passwords::{burn_verification, hash_password, verify_password, Verified};
-use crate::token::{hash_token, new_id};
+use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
 /// The provider id of email-and-password credentials in `kavach_account`.
@@ -67,6 +67,18 @@ pub struct SignedIn {
     pub user: User,
     pub session: Session,
     pub token: String,
+}
+
+/// What a sign-in answers: a session, or a sign-in a plugin holds back (a second factor is due).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+// Returned once per sign-in and matched at once: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum SignInOutcome {
+    /// Signed in: a session exists.
+    Complete(SignedIn),
+    /// No session yet: what the plugin answers instead.
+    Interrupted(crate::plugin::Interruption),
 }
 
 /// `signUp({ email, password, name?, image? })`.
@@ -151,11 +163,34 @@ pub fn link_origin<'o>(settings: &'o Settings, request_origin: Option<&'o str>) 
     }
 }
 
+/// Lifts a ban whose expiry has passed (sign-in calls this once the password matched). A ban is
+/// account state (columns of `kavach_user` the admin plugin sets): every session lookup reads it
+/// in the same query, so it needs no plugin hook on the hot path.
+pub(crate) async fn lift_expired_ban(
+    pool: &Pool,
+    dialect: Dialect,
+    user: &mut User,
+    now_ms: i64,
+) -> Result<()> {
+    let sql = sql_for(
+        dialect,
+        "UPDATE kavach_user SET banned = ?, ban_reason = NULL, ban_expires = NULL, updated_at = ? \
+         WHERE id = ? AND banned = ? AND ban_expires IS NOT NULL AND ban_expires <= ?",
+    );
+    on_pool!(pool, p => sqlx::query(&sql).bind(false).bind(Ts(now_ms)).bind(&user.id).bind(true).bind(Ts(now_ms)).execute(p).await?.rows_affected());
+    user.banned = false;
+    user.ban_reason = None;
+    user.ban_expires = None;
+    user.updated_at = now_ms;
+    Ok(())
+}
+
 pub struct HumanStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
     pub settings: &'a Settings,
     pub callbacks: &'a crate::callbacks::Callbacks,
+    pub plugins: &'a crate::plugin::Plugins,
 }
 
 macro_rules! user_from_row {
@@ -212,7 +247,7 @@ impl HumanStore<'_> {
         let iterations = self.settings.pbkdf2_iterations;
         let password = input.password;
         let hash = blocking(move || hash_password(&password, iterations)).await?;
-        let user = User {
+        let mut user = User {
             id: new_id(),
             email,
             name: input.name,
@@ -220,16 +255,14 @@ impl HumanStore<'_> {
             image: input.image,
             created_at: now_ms,
             updated_at: now_ms,
-            role: self
-                .settings
-                .admin
-                .as_ref()
-                .map_or("user", |a| a.default_role.as_str())
-                .to_owned(),
+            role: "user".to_owned(),
             banned: false,
             ban_reason: None,
             ban_expires: None,
         };
+        for p in self.plugins.iter() {
+            p.prepare_user(&mut user);
+        }
         let insert_user = self.sql(
             "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         );
@@ -352,7 +385,7 @@ impl HumanStore<'_> {
             if user.is_banned(now_ms) {
                 return Err(KavachError::UserBanned);
             }
-            crate::admin::lift_expired_ban(self.pool, self.dialect, &mut user, now_ms).await?;
+            lift_expired_ban(self.pool, self.dialect, &mut user, now_ms).await?;
         }
         if self.settings.require_email_verification && !user.email_verified {
             if self.callbacks.send_verification_email.is_some() {

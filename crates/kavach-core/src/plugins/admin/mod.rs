@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::config::Dialect;
-use crate::db::{sql_for, Pool, Ts};
+use crate::accounts::human::{
+    new_session_token, user_from_row, ClientInfo, Session, SignedIn, User,
+};
+use crate::crypto::token::{hash_token, new_id};
 use crate::error::{KavachError, Result};
 use crate::http::{ok, parse_body, session_token, ApiError, ApiResult, HttpRequest};
-use crate::human::{new_session_token, user_from_row, ClientInfo, Session, SignedIn, User};
 use crate::kavach::Kavach;
-use crate::token::{hash_token, new_id};
+use crate::route;
+use crate::store::db::{sql_for, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
 /// The cookie that keeps the admin's own session while they impersonate someone.
@@ -45,14 +47,57 @@ struct RawOptions {
     default_role: Option<String>,
 }
 
-/// The admin plugin's options from `plugins`, if it is on.
-pub(crate) fn options(
-    plugins: &[crate::external::ExternalAuthEntry],
-) -> Result<Option<AdminOptions>> {
-    let Some(p) = plugins.iter().find(|p| p.id == "admin") else {
-        return Ok(None);
-    };
-    let raw: RawOptions = match &p.options {
+/// `admin(options)` of `kavachos/plugins`, running.
+#[derive(Debug)]
+pub struct AdminPlugin {
+    pub options: AdminOptions,
+}
+
+/// The registry's factory.
+pub fn plugin(
+    options: &Value,
+    _env: &crate::plugin::PluginEnv<'_>,
+) -> Result<std::sync::Arc<dyn crate::plugin::Plugin>> {
+    Ok(std::sync::Arc::new(AdminPlugin {
+        options: parse_options(options)?,
+    }))
+}
+
+impl crate::plugin::Plugin for AdminPlugin {
+    fn id(&self) -> &'static str {
+        "admin"
+    }
+
+    fn routes(&self) -> &'static [crate::plugin::Route] {
+        ROUTES
+    }
+
+    fn namespace(&self) -> Option<&'static str> {
+        Some("admin")
+    }
+
+    fn call<'a>(
+        &'a self,
+        k: &'a Kavach,
+        op: &'a str,
+        input: Value,
+    ) -> crate::BoxFut<'a, Result<Value>> {
+        Box::pin(k.admin_call(op, input))
+    }
+
+    /// New users get `defaultRole`.
+    fn prepare_user(&self, user: &mut User) {
+        user.role.clone_from(&self.options.default_role);
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Checks `admin()`'s options.
+fn parse_options(options: &Value) -> Result<AdminOptions> {
+    let raw: RawOptions = match options {
         Value::Null => serde_json::from_value(json!({})),
         v => serde_json::from_value(v.clone()),
     }
@@ -77,11 +122,11 @@ pub(crate) fn options(
             "admin({ defaultRole }) must not make every new user an admin".into(),
         ));
     }
-    Ok(Some(AdminOptions {
+    Ok(AdminOptions {
         admin_user_ids: raw.admin_user_ids.unwrap_or_default(),
         impersonation_ttl_ms,
         default_role,
-    }))
+    })
 }
 
 fn check_role(role: &str) -> Result<()> {
@@ -169,26 +214,6 @@ pub struct Impersonate {
     pub user_id: String,
 }
 
-/// Lifts a ban whose expiry has passed (sign-in calls this once the password matched).
-pub(crate) async fn lift_expired_ban(
-    pool: &Pool,
-    dialect: Dialect,
-    user: &mut User,
-    now_ms: i64,
-) -> Result<()> {
-    let sql = sql_for(
-        dialect,
-        "UPDATE kavach_user SET banned = ?, ban_reason = NULL, ban_expires = NULL, updated_at = ? \
-         WHERE id = ? AND banned = ? AND ban_expires IS NOT NULL AND ban_expires <= ?",
-    );
-    on_pool!(pool, p => sqlx::query(&sql).bind(false).bind(Ts(now_ms)).bind(&user.id).bind(true).bind(Ts(now_ms)).execute(p).await?.rows_affected());
-    user.banned = false;
-    user.ban_reason = None;
-    user.ban_expires = None;
-    user.updated_at = now_ms;
-    Ok(())
-}
-
 fn like_pattern(search: &str) -> String {
     let mut out = String::with_capacity(search.len() + 2);
     out.push('%');
@@ -215,9 +240,11 @@ fn check_id(id: &str, what: &str) -> Result<()> {
 impl Kavach {
     fn admin_options(&self) -> Result<&AdminOptions> {
         self.check_open()?;
-        self.settings().admin.as_ref().ok_or_else(|| {
-            KavachError::ConfigInvalid("admin calls need the admin() plugin in plugins".into())
-        })
+        self.plugin::<AdminPlugin>()
+            .map(|p| &p.options)
+            .ok_or_else(|| {
+                KavachError::ConfigInvalid("admin calls need the admin() plugin in plugins".into())
+            })
     }
 
     fn admin_sql<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
@@ -226,9 +253,12 @@ impl Kavach {
 
     /// Whether `user` is an admin: role `admin` (alone or in a comma list) or listed in `adminUserIds`.
     pub fn is_admin(&self, user: &User) -> bool {
-        self.settings().admin.as_ref().is_some_and(|o| {
-            user.role.split(',').any(|r| r.trim() == "admin") || o.admin_user_ids.contains(&user.id)
-        })
+        self.plugin::<AdminPlugin>()
+            .map(|p| &p.options)
+            .is_some_and(|o| {
+                user.role.split(',').any(|r| r.trim() == "admin")
+                    || o.admin_user_ids.contains(&user.id)
+            })
     }
 
     /// `admin.listUsers`: oldest first; `limit` defaults to 100 (at most 1,000).
@@ -538,16 +568,9 @@ impl Kavach {
         format!("{ADMIN_SESSION_COOKIE}{}", &cookie[name.len()..])
     }
 
-    /// `/admin/*` (only with the plugin; admins only, except stop-impersonating).
-    pub(crate) async fn route_admin(
-        &self,
-        req: &HttpRequest,
-        method: &str,
-        segs: &[&str],
-    ) -> ApiResult {
-        if segs == ["admin", "stop-impersonating"] {
-            return self.http_stop_impersonating(req).await;
-        }
+    /// The signed-in admin behind a request (401 without a session, 403 for anyone else) and the
+    /// session token it came with.
+    async fn admin_session<'r>(&self, req: &'r HttpRequest) -> Result<(&'r str, User), ApiError> {
         let token =
             session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
         let (_, me) = self
@@ -557,96 +580,7 @@ impl Kavach {
         if !self.is_admin(&me) {
             return Err(ApiError::new(403, "FORBIDDEN", "admins only"));
         }
-        let yourself =
-            |what: &str| ApiError::new(403, "FORBIDDEN", format!("you cannot {what} yourself"));
-        match (method, segs) {
-            ("GET", ["admin", "users"]) => {
-                let mut q = ListUsers::default();
-                for (k, v) in req.query_map() {
-                    let num = |v: &str| {
-                        v.parse::<u32>().map_err(|_| {
-                            ApiError::new(
-                                400,
-                                "VALIDATION_FAILED",
-                                format!("{k} must be a whole number"),
-                            )
-                        })
-                    };
-                    match k.as_str() {
-                        "search" => q.search = Some(v),
-                        "limit" => q.limit = Some(num(&v)?),
-                        "offset" => q.offset = Some(num(&v)?),
-                        _ => {}
-                    }
-                }
-                ok(&self.list_users(q).await?)
-            }
-            ("GET", ["admin", "users", id]) => ok(&self
-                .admin_get_user(id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("user"))?),
-            ("DELETE", ["admin", "users", id]) => {
-                if *id == me.id {
-                    return Err(yourself("remove"));
-                }
-                self.remove_user(id).await?;
-                ok(&json!({ "success": true }))
-            }
-            ("POST", ["admin", "users", id, "ban"]) => {
-                if *id == me.id {
-                    return Err(yourself("ban"));
-                }
-                #[derive(Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct BanBody {
-                    #[serde(default)]
-                    reason: Option<String>,
-                    #[serde(default, deserialize_with = "de_opt_time")]
-                    expires_at: Option<i64>,
-                }
-                let b: BanBody = parse_body(req)?;
-                ok(&self
-                    .ban_user(BanUser {
-                        user_id: id.to_string(),
-                        reason: b.reason,
-                        expires_at: b.expires_at,
-                    })
-                    .await?)
-            }
-            ("POST", ["admin", "users", id, "unban"]) => ok(&self.unban_user(id).await?),
-            ("POST", ["admin", "users", id, "role"]) => {
-                #[derive(Deserialize)]
-                #[serde(deny_unknown_fields)]
-                struct RoleBody {
-                    role: String,
-                }
-                let b: RoleBody = parse_body(req)?;
-                ok(&self
-                    .set_role(SetRole {
-                        user_id: id.to_string(),
-                        role: b.role,
-                    })
-                    .await?)
-            }
-            ("POST", ["admin", "users", id, "impersonate"]) => {
-                let signed = self
-                    .impersonate(
-                        Impersonate {
-                            admin_id: me.id.clone(),
-                            user_id: id.to_string(),
-                        },
-                        req.client(),
-                    )
-                    .await?;
-                let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
-                r.headers
-                    .push(("set-cookie".into(), self.session_cookie(&signed.token)));
-                r.headers
-                    .push(("set-cookie".into(), self.admin_cookie(token)));
-                Ok(r)
-            }
-            _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
-        }
+        Ok((token, me))
     }
 
     /// Ends the impersonation the request carries and puts the admin's own session (kept in the
@@ -711,6 +645,112 @@ impl Kavach {
     }
 }
 
+fn yourself(what: &str) -> ApiError {
+    ApiError::new(403, "FORBIDDEN", format!("you cannot {what} yourself"))
+}
+
+/// `/admin/*`: admins only, except stop-impersonating.
+const ROUTES: &[crate::plugin::Route] = &[
+    route!("GET", "/admin/users", |k, req, p| {
+        k.admin_session(req).await?;
+        let mut q = ListUsers::default();
+        for (key, v) in req.query_map() {
+            let num = |v: &str| {
+                v.parse::<u32>().map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("{key} must be a whole number"),
+                    )
+                })
+            };
+            match key.as_str() {
+                "search" => q.search = Some(v),
+                "limit" => q.limit = Some(num(&v)?),
+                "offset" => q.offset = Some(num(&v)?),
+                _ => {}
+            }
+        }
+        ok(&k.list_users(q).await?)
+    }),
+    route!("GET", "/admin/users/:id", |k, req, p| {
+        k.admin_session(req).await?;
+        ok(&k
+            .admin_get_user(p[0])
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?)
+    }),
+    route!("DELETE", "/admin/users/:id", |k, req, p| {
+        let (_, me) = k.admin_session(req).await?;
+        if p[0] == me.id {
+            return Err(yourself("remove"));
+        }
+        k.remove_user(p[0]).await?;
+        ok(&json!({ "success": true }))
+    }),
+    route!("POST", "/admin/users/:id/ban", |k, req, p| {
+        let (_, me) = k.admin_session(req).await?;
+        if p[0] == me.id {
+            return Err(yourself("ban"));
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        struct BanBody {
+            #[serde(default)]
+            reason: Option<String>,
+            #[serde(default, deserialize_with = "de_opt_time")]
+            expires_at: Option<i64>,
+        }
+        let b: BanBody = parse_body(req)?;
+        ok(&k
+            .ban_user(BanUser {
+                user_id: p[0].to_string(),
+                reason: b.reason,
+                expires_at: b.expires_at,
+            })
+            .await?)
+    }),
+    route!("POST", "/admin/users/:id/unban", |k, req, p| {
+        k.admin_session(req).await?;
+        ok(&k.unban_user(p[0]).await?)
+    }),
+    route!("POST", "/admin/users/:id/role", |k, req, p| {
+        k.admin_session(req).await?;
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RoleBody {
+            role: String,
+        }
+        let b: RoleBody = parse_body(req)?;
+        ok(&k
+            .set_role(SetRole {
+                user_id: p[0].to_string(),
+                role: b.role,
+            })
+            .await?)
+    }),
+    route!("POST", "/admin/users/:id/impersonate", |k, req, p| {
+        let (token, me) = k.admin_session(req).await?;
+        let signed = k
+            .impersonate(
+                Impersonate {
+                    admin_id: me.id.clone(),
+                    user_id: p[0].to_string(),
+                },
+                req.client(),
+            )
+            .await?;
+        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+        r.headers
+            .push(("set-cookie".into(), k.session_cookie(&signed.token)));
+        r.headers.push(("set-cookie".into(), k.admin_cookie(token)));
+        Ok(r)
+    }),
+    route!("POST", "/admin/stop-impersonating", |k, req, p| {
+        k.http_stop_impersonating(req).await
+    }),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -723,19 +763,11 @@ mod tests {
 
     #[test]
     fn plugin_options() {
-        use crate::external::ExternalAuthEntry;
-        let entry = |options: Value| ExternalAuthEntry {
-            id: "admin".into(),
-            options,
-        };
-        let o = options(&[entry(json!({}))]).unwrap().unwrap();
+        let entry = |options: Value| options;
+        let o = parse_options(&entry(json!({}))).unwrap();
         assert_eq!(o.impersonation_ttl_ms, 3_600_000);
         assert_eq!(o.default_role, "user");
-        let o = options(&[entry(
-            json!({ "adminUserIds": ["u1"], "impersonationTtl": 2 }),
-        )])
-        .unwrap()
-        .unwrap();
+        let o = parse_options(&json!({ "adminUserIds": ["u1"], "impersonationTtl": 2 })).unwrap();
         assert_eq!(
             (o.admin_user_ids, o.impersonation_ttl_ms),
             (vec!["u1".to_string()], 2000)
@@ -748,11 +780,11 @@ mod tests {
             json!({ "nope": 1 }),
         ] {
             assert_eq!(
-                options(&[entry(bad.clone())]).unwrap_err().code(),
+                parse_options(&entry(bad.clone())).unwrap_err().code(),
                 "CONFIG_INVALID",
                 "{bad}"
             );
         }
-        assert!(options(&[]).unwrap().is_none());
+        assert_eq!(parse_options(&Value::Null).unwrap().default_role, "user");
     }
 }

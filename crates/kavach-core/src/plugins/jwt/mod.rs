@@ -16,12 +16,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sqlx::Row;
 
-use crate::db::{sql_for, Ts};
+use crate::accounts::human::{Session, User};
+use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, ApiError, ApiResult, HttpRequest};
-use crate::human::{Session, User};
+use crate::http::ok;
 use crate::kavach::Kavach;
-use crate::token::new_id;
+use crate::route;
+use crate::store::db::{sql_for, Ts};
 use crate::{col_str, on_pool};
 
 /// Claims kavachos sets itself; `customClaims` may not return them (the issue fails instead).
@@ -116,20 +117,13 @@ struct JwtOptions {
 
 /// Reads the `jwt` entry of `plugins` (if any). The plugin needs the instance secret: its private
 /// keys are stored sealed with a key derived from it.
-pub(crate) fn settings(
-    plugins: &[crate::external::ExternalAuthEntry],
+fn parse_options(
+    options: &Value,
     secret: Option<&str>,
     base_url: Option<&str>,
-) -> Result<Option<JwtSettings>> {
-    let mut entries = plugins.iter().filter(|p| p.id == "jwt");
-    let Some(entry) = entries.next() else {
-        return Ok(None);
-    };
+) -> Result<JwtSettings> {
     let bad = |m: &str| KavachError::ConfigInvalid(format!("jwt(): {m}"));
-    if entries.next().is_some() {
-        return Err(bad("the plugin is listed twice"));
-    }
-    let o: JwtOptions = match &entry.options {
+    let o: JwtOptions = match options {
         Value::Null => JwtOptions::default(),
         v => serde_json::from_value(v.clone()).map_err(|e| bad(&e.to_string()))?,
     };
@@ -160,19 +154,86 @@ pub(crate) fn settings(
     let secret = secret.ok_or_else(|| {
         bad("needs the instance secret (its signing keys are stored encrypted with it)")
     })?;
-    Ok(Some(JwtSettings {
+    Ok(JwtSettings {
         algorithm,
         expires_in_secs: i64::try_from(expires_in).unwrap_or(DEFAULT_EXPIRES_IN as i64),
         issuer,
         audience,
         secret: secret.as_bytes().to_vec(),
+    })
+}
+
+/// `jwt(options)` of `kavachos/plugins`, running: its settings and the keys it parsed.
+pub struct JwtPlugin {
+    pub settings: JwtSettings,
+    keys: KeyCache,
+}
+
+/// The registry's factory.
+pub fn plugin(
+    options: &Value,
+    env: &crate::plugin::PluginEnv<'_>,
+) -> Result<Arc<dyn crate::plugin::Plugin>> {
+    Ok(Arc::new(JwtPlugin {
+        settings: parse_options(options, env.secret, env.base_url)?,
+        keys: KeyCache::default(),
     }))
+}
+
+impl crate::plugin::Plugin for JwtPlugin {
+    fn id(&self) -> &'static str {
+        "jwt"
+    }
+
+    fn routes(&self) -> &'static [crate::plugin::Route] {
+        ROUTES
+    }
+
+    fn namespace(&self) -> Option<&'static str> {
+        Some("jwt")
+    }
+
+    fn call<'a>(
+        &'a self,
+        k: &'a Kavach,
+        op: &'a str,
+        input: Value,
+    ) -> crate::BoxFut<'a, Result<Value>> {
+        Box::pin(call(k, op, input))
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// `kavach.jwt.<op>(input)`: `issue` (`{ cookie?, authorization? }` -> `{ token }`), `verify` (a
+/// token -> its claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> `{ kid }`).
+async fn call(k: &Kavach, op: &str, input: Value) -> Result<Value> {
+    match op {
+        "issue" => {
+            k.jwt_settings()?;
+            let text = |v: &Value| v.as_str().map(str::to_owned);
+            let (session, user) = k
+                .session_of_headers(text(&input["cookie"]), text(&input["authorization"]))
+                .await?
+                .ok_or(KavachError::Unauthorized)?;
+            Ok(json!({ "token": k.jwt_issue(&session, &user).await? }))
+        }
+        "verify" => match &input {
+            Value::String(token) => k.jwt_verify(token).await,
+            _ => Err(KavachError::validation("the token must be a string")),
+        },
+        "jwks" => k.jwt_jwks().await,
+        "rotateKeys" => Ok(json!({ "kid": k.jwt_rotate_keys().await? })),
+        _ => Err(KavachError::Internal("unknown jwt call".into())),
+    }
 }
 
 /// Keys parsed once per `kid` (a kid's key material never changes; whether it is active or
 /// published is read from the database on every use, so other instances' rotations count at once).
 #[derive(Default)]
-pub(crate) struct KeyCache {
+struct KeyCache {
     signers: parking_lot::Mutex<HashMap<String, Arc<EncodingKey>>>,
     verifiers: parking_lot::Mutex<HashMap<String, Arc<DecodingKey>>>,
 }
@@ -262,7 +323,7 @@ pub(crate) fn seal_label(kid: &str) -> String {
 }
 
 fn encoding_key(secret: &[u8], row: &KeyRow) -> Result<EncodingKey> {
-    let der = crate::sealed::open(secret, &seal_label(&row.kid), &row.private_key)?;
+    let der = crate::crypto::sealed::open(secret, &seal_label(&row.kid), &row.private_key)?;
     match JwtAlg::parse(&row.alg) {
         Some(JwtAlg::EdDsa) => Ok(EncodingKey::from_ed_der(&der)),
         Some(JwtAlg::Rs256) => {
@@ -319,7 +380,11 @@ impl Kavach {
         let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
             &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
         );
-        self.settings().jwt.as_ref().ok_or_else(|| {
+        self.jwt_plugin().map(|p| &p.settings)
+    }
+
+    fn jwt_plugin(&self) -> Result<&JwtPlugin> {
+        self.plugin::<JwtPlugin>().ok_or_else(|| {
             KavachError::ConfigInvalid("JWTs need the jwt() plugin in plugins".into())
         })
     }
@@ -364,7 +429,7 @@ impl Kavach {
             .await
             .map_err(|_| internal("key generation stopped"))??;
         let now = self.now_ms();
-        let sealed = crate::sealed::seal(&s.secret, &seal_label(&key.kid), &key.pkcs8)?;
+        let sealed = crate::crypto::sealed::seal(&s.secret, &seal_label(&key.kid), &key.pkcs8)?;
         let jwk = key.public_jwk.to_string();
         let retire_sql = self.jwt_sql(
             "UPDATE kavach_jwks SET active_slot = NULL, retired_at = ? WHERE active_slot = 1",
@@ -528,12 +593,19 @@ impl Kavach {
 
         let row = self.jwt_signing_key(s).await?;
         let alg = JwtAlg::parse(&row.alg).ok_or_else(|| internal("unknown key algorithm"))?;
-        let cached = self.jwt_keys().signers.lock().get(&row.kid).cloned();
+        let cached = self
+            .jwt_plugin()?
+            .keys
+            .signers
+            .lock()
+            .get(&row.kid)
+            .cloned();
         let key = match cached {
             Some(k) => k,
             None => {
                 let k = Arc::new(encoding_key(&s.secret, &row)?);
-                self.jwt_keys()
+                self.jwt_plugin()?
+                    .keys
                     .signers
                     .lock()
                     .insert(row.kid.clone(), k.clone());
@@ -571,12 +643,16 @@ impl Kavach {
         if header.alg != alg.algorithm() {
             return Err(invalid("the token's algorithm is not its key's"));
         }
-        let cached = self.jwt_keys().verifiers.lock().get(&kid).cloned();
+        let cached = self.jwt_plugin()?.keys.verifiers.lock().get(&kid).cloned();
         let key = match cached {
             Some(k) => k,
             None => {
                 let k = Arc::new(decoding_key(&row)?);
-                self.jwt_keys().verifiers.lock().insert(kid, k.clone());
+                self.jwt_plugin()?
+                    .keys
+                    .verifiers
+                    .lock()
+                    .insert(kid, k.clone());
                 k
             }
         };
@@ -631,54 +707,37 @@ impl Kavach {
         }
         Ok(Value::Object(claims))
     }
-
-    /// `GET /jwt/token` and `GET /jwks` (present only with the plugin on).
-    pub(crate) async fn route_jwt(
-        &self,
-        req: &HttpRequest,
-        method: &str,
-        segs: &[&str],
-    ) -> ApiResult {
-        if self.settings().jwt.is_none() {
-            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
-        }
-        match (method, segs) {
-            ("GET", ["jwt", "token"]) => {
-                let (session, user) = self.session_and_user(req).await?;
-                ok(&json!({ "token": self.jwt_issue(&session, &user).await? }))
-            }
-            ("GET", ["jwks"]) => {
-                let mut r = ok(&self.jwt_jwks().await?)?;
-                for (k, v) in r.headers.iter_mut() {
-                    if k == "cache-control" {
-                        *v = "public, max-age=300".into();
-                    }
-                }
-                Ok(r)
-            }
-            _ => Err(ApiError::new(404, "NOT_FOUND", "no such route")),
-        }
-    }
 }
+
+/// The plugin's HTTP routes.
+const ROUTES: &[crate::plugin::Route] = &[
+    route!("GET", "/jwt/token", |k, req, p| {
+        let (session, user) = k.session_and_user(req).await?;
+        ok(&json!({ "token": k.jwt_issue(&session, &user).await? }))
+    }),
+    route!("GET", "/jwks", |k, req, p| {
+        let mut r = ok(&k.jwt_jwks().await?)?;
+        for (k, v) in r.headers.iter_mut() {
+            if k == "cache-control" {
+                *v = "public, max-age=300".into();
+            }
+        }
+        Ok(r)
+    }),
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::external::ExternalAuthEntry;
 
-    fn plugin(options: Value) -> Vec<ExternalAuthEntry> {
-        vec![ExternalAuthEntry {
-            id: "jwt".into(),
-            options,
-        }]
+    fn plugin(options: Value) -> Value {
+        options
     }
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
     fn options_are_checked() {
-        let s = settings(&plugin(Value::Null), Some(SECRET), None)
-            .unwrap()
-            .unwrap();
+        let s = parse_options(&plugin(Value::Null), Some(SECRET), None).unwrap();
         assert_eq!(s.algorithm, JwtAlg::EdDsa);
         assert_eq!(s.expires_in_secs, 900);
         assert_eq!(s.issuer, "kavachos");
@@ -686,17 +745,15 @@ mod tests {
         assert_eq!(s.retired_window_ms(), 960_000);
         assert!(!format!("{s:?}").contains(SECRET));
 
-        let s = settings(
+        let s = parse_options(
             &plugin(json!({ "algorithm": "RS256", "expiresIn": 60, "audience": ["a", "b"] })),
             Some(SECRET),
             Some("https://app.example.com/"),
         )
-        .unwrap()
         .unwrap();
         assert_eq!(s.algorithm, JwtAlg::Rs256);
         assert_eq!(s.issuer, "https://app.example.com");
         assert_eq!(s.audience, vec!["a", "b"]);
-        assert!(settings(&[], None, None).unwrap().is_none());
 
         for bad in [
             json!({ "algorithm": "none" }),
@@ -709,12 +766,12 @@ mod tests {
             json!({ "audience": 5 }),
             json!({ "accessTokenTtl": 900 }),
         ] {
-            let e = settings(&plugin(bad.clone()), Some(SECRET), None).unwrap_err();
+            let e = parse_options(&plugin(bad.clone()), Some(SECRET), None).unwrap_err();
             assert_eq!(e.code(), "CONFIG_INVALID", "{bad}");
         }
         // The private keys are sealed with the secret: no secret, no plugin.
         assert_eq!(
-            settings(&plugin(Value::Null), None, None)
+            parse_options(&plugin(Value::Null), None, None)
                 .unwrap_err()
                 .code(),
             "CONFIG_INVALID"
@@ -730,8 +787,12 @@ mod tests {
                 kid: k.kid.clone(),
                 alg: alg.as_str().into(),
                 public_jwk: k.public_jwk.to_string(),
-                private_key: crate::sealed::seal(SECRET.as_bytes(), &seal_label(&k.kid), &k.pkcs8)
-                    .unwrap(),
+                private_key: crate::crypto::sealed::seal(
+                    SECRET.as_bytes(),
+                    &seal_label(&k.kid),
+                    &k.pkcs8,
+                )
+                .unwrap(),
                 retired_at: None,
             };
             assert_eq!(k.public_jwk["alg"], alg.as_str());

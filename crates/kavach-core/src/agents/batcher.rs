@@ -6,9 +6,9 @@ use std::sync::Arc;
 use sqlx::{MySqlPool, PgPool, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::authz::{AuditRow, Decision, PendingAudit, HOUR_MS};
-use crate::db::{sql_for, Pool, Ts};
+use crate::agents::authz::{AuditRow, Decision, PendingAudit, HOUR_MS};
 use crate::error::{DbCause, KavachError, Result};
+use crate::store::db::{sql_for, Pool, Ts};
 
 const MAX_BATCH: usize = 512;
 const CONCURRENT_FLUSHES: usize = 4;
@@ -165,7 +165,7 @@ impl AuditBatcher {
 
 /// Settles a rate-limited decision in its own transaction, serialized per agent by a row lock.
 pub async fn commit_rate_limited(pool: &Pool, mut audit: PendingAudit) -> Result<Decision> {
-    let dialect = crate::db::dialect_of(pool);
+    let dialect = crate::store::db::dialect_of(pool);
     let lock = sql_for(
         dialect,
         "SELECT id FROM kavach_agents WHERE id = ? FOR UPDATE",

@@ -1,5 +1,5 @@
 //! OAuth provider tokens kept on a `kavach_account` row (`access_token`, `refresh_token`): never in
-//! clear. Each is sealed with [`crate::sealed`] under the instance `secret`, with a label naming the
+//! clear. Each is sealed with [`crate::crypto::sealed`] under the instance `secret`, with a label naming the
 //! account row and the kind of token, so a sealed value copied onto another row or column does
 //! not open. The importers write them this way; OAuth sign-in reads and writes them the same way.
 
@@ -24,13 +24,13 @@ impl TokenKind {
 
 /// Seals a provider token for the account row `account_id`.
 pub fn seal(secret: &str, account_id: &str, kind: TokenKind, token: &str) -> Result<String> {
-    crate::sealed::seal(secret.as_bytes(), &kind.label(account_id), token.as_bytes())
+    crate::crypto::sealed::seal(secret.as_bytes(), &kind.label(account_id), token.as_bytes())
 }
 
 /// Opens what [`seal`] made for the same row and kind.
 pub fn open(secret: &str, account_id: &str, kind: TokenKind, sealed: &str) -> Result<String> {
-    let plain =
-        crate::sealed::open(secret.as_bytes(), &kind.label(account_id), sealed).map_err(|_| {
+    let plain = crate::crypto::sealed::open(secret.as_bytes(), &kind.label(account_id), sealed)
+        .map_err(|_| {
             KavachError::Internal(
                 "a stored provider token could not be decrypted (was the instance secret changed?)"
                     .into(),

@@ -16,7 +16,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
-use crate::authz::{AuditRow, AuthRow, Decision, PendingAudit, HOUR_MS};
+use crate::agents::authz::{AuditRow, AuthRow, Decision, PendingAudit, HOUR_MS};
 use crate::config::Durability;
 use crate::error::{DbCause, KavachError, Result};
 
@@ -337,13 +337,18 @@ impl SqliteFast {
     pub fn session_by_stored(
         &self,
         hashed: &str,
-    ) -> Result<Option<(crate::human::Session, crate::human::User)>> {
+    ) -> Result<
+        Option<(
+            crate::accounts::human::Session,
+            crate::accounts::human::User,
+        )>,
+    > {
         self.with_reader(|conn| {
             let mut stmt = conn.prepare_cached(SELECT_SESSION)?;
             Ok(stmt
                 .query_row([hashed], |r| {
                     Ok((
-                        crate::human::Session {
+                        crate::accounts::human::Session {
                             id: r.get(0)?,
                             user_id: r.get(1)?,
                             expires_at: r.get(2)?,
@@ -354,7 +359,7 @@ impl SqliteFast {
                             impersonated_by: r.get(14)?,
                             active_organization_id: r.get(19)?,
                         },
-                        crate::human::User {
+                        crate::accounts::human::User {
                             id: r.get(7)?,
                             email: r.get(8)?,
                             name: r.get(9)?,

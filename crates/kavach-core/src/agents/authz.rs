@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
+use crate::agents::permission::AuthzRequest;
+use crate::agents::permission::{evaluate, CompiledCache, DenyCode, RateCandidate};
+use crate::crypto::token::new_id;
 use crate::error::Result;
-use crate::permission::AuthzRequest;
-use crate::permission::{evaluate, CompiledCache, DenyCode, RateCandidate};
-use crate::token::new_id;
 
 /// What the caller gets back: `{ allowed, reason, code, auditId }`.
 #[derive(Debug, Clone, Serialize, PartialEq)]

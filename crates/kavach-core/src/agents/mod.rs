@@ -1,0 +1,10 @@
+//! Agents and their authorization: the agent rows, permission patterns and constraints, the
+//! decision on the hot path, and the audit trail every decision is written to.
+
+pub mod audit;
+pub mod authz;
+pub(crate) mod batcher;
+pub mod permission;
+mod store;
+
+pub use store::*;

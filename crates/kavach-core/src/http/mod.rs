@@ -1,0 +1,755 @@
+//! The HTTP API (`kavach.handler(request)`): routing, JSON in and out, cookies, Origin checks. The
+//! framework shims only convert their request into [`HttpRequest`] and the answer back.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::human::{ClientInfo, User};
+use crate::agents::audit::AuditFilter;
+use crate::error::KavachError;
+use crate::kavach::Kavach;
+use crate::plugin::Route;
+use crate::store::ratelimit;
+
+mod routes;
+use crate::crypto::token::AGENT_TOKEN_PREFIX;
+
+/// A request, as a shim hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub method: String,
+    /// The path inside the mount, e.g. `/auth/sign-in`.
+    pub path: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// Header names in any case; repeated headers may appear several times.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// `scheme://host` of the URL the request was sent to (used when no `baseUrl` is configured).
+    pub url_origin: Option<String>,
+    /// The peer address the shim knows.
+    pub client_ip: Option<String>,
+}
+
+/// The answer: status, headers (several `set-cookie` allowed), body bytes.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A failure shaped as `{ error: { code, message } }`.
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(401, "UNAUTHORIZED", "sign in first")
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "NOT_FOUND", format!("{what} not found"))
+    }
+}
+
+impl From<KavachError> for ApiError {
+    fn from(e: KavachError) -> Self {
+        let message = match &e {
+            // Driver detail never leaves the process.
+            KavachError::Database(_) | KavachError::Internal(_) => {
+                "the request could not be completed".to_owned()
+            }
+            other => other.to_string(),
+        };
+        Self::new(e.http_status(), e.code(), message)
+    }
+}
+
+pub type ApiResult = Result<HttpResponse, ApiError>;
+
+pub(crate) fn too_many(retry: ratelimit::RetryAfter) -> ApiError {
+    let mut e = ApiError::new(429, "RATE_LIMITED", "too many attempts; try again later");
+    e.headers.push(("retry-after".into(), retry.0.to_string()));
+    e
+}
+
+fn json_response(status: u16, body: &Value) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: vec![
+            (
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            ),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// Keys whose values are Unix milliseconds inside the core and ISO 8601 strings over HTTP.
+const TIME_KEYS: [&str; 5] = [
+    "createdAt",
+    "updatedAt",
+    "expiresAt",
+    "timestamp",
+    "banExpires",
+];
+
+fn iso_times(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                match item {
+                    Value::Number(n) if TIME_KEYS.contains(&k.as_str()) => {
+                        if let Some(d) = n
+                            .as_i64()
+                            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
+                        {
+                            *item = Value::String(
+                                d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                            );
+                        }
+                    }
+                    // Permissions, metadata and call arguments are the caller's own data.
+                    _ if matches!(k.as_str(), "metadata" | "parameters" | "permissions") => {}
+                    other => iso_times(other),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(iso_times),
+        _ => {}
+    }
+}
+
+pub fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
+    let mut body = serde_json::to_value(v)
+        .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
+    iso_times(&mut body);
+    Ok(json_response(200, &body))
+}
+
+fn error_response(e: ApiError) -> HttpResponse {
+    let mut r = json_response(
+        e.status,
+        &json!({ "error": { "code": e.code, "message": e.message } }),
+    );
+    r.headers.extend(e.headers);
+    r
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every `(name, value)` pair of the Cookie headers.
+    pub fn cookies(&self) -> impl Iterator<Item = (&str, &str)> + Clone {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+    }
+
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            .flat_map(|(_, v)| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+
+    fn bearer(&self) -> Option<&str> {
+        let v = self.header("authorization")?;
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    pub(crate) fn query_map(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    pub(crate) fn client(&self) -> ClientInfo {
+        ClientInfo {
+            ip: self.client_ip.clone(),
+            user_agent: self.header("user-agent").map(str::to_owned),
+            origin: self.url_origin.clone(),
+        }
+    }
+}
+
+/// The session token a request carries: the cookie, or a Bearer value that is not an agent token.
+pub fn session_token<'a>(req: &'a HttpRequest, cookie_name: &str) -> Option<&'a str> {
+    req.cookie(cookie_name)
+        .filter(|t| !t.is_empty())
+        .or_else(|| req.bearer().filter(|t| !t.starts_with(AGENT_TOKEN_PREFIX)))
+}
+
+pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    if req.body.is_empty() {
+        return serde_json::from_str("{}")
+            .map_err(|e| ApiError::new(400, "VALIDATION_FAILED", e.to_string()));
+    }
+    let ct = req.header("content-type").unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the body as application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| ApiError::new(400, "INVALID_JSON", "the body is not valid JSON"))?;
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            400,
+            "VALIDATION_FAILED",
+            format!("invalid request body: {e}"),
+        )
+    })
+}
+
+const STATE_CHANGING: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
+
+/// The segments of a path inside the mount.
+fn segments(path: &str) -> Vec<&str> {
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split('/').collect()
+    }
+}
+
+/// How well `pattern` fits `segs`: `None` if it does not, else its number of literal segments.
+fn fit(pattern: &str, segs: &[&str]) -> Option<usize> {
+    let mut literal = 0;
+    let mut parts = pattern.trim_matches('/').split('/');
+    for seg in segs {
+        let part = parts.next()?;
+        if part.starts_with(':') {
+            if seg.is_empty() {
+                return None;
+            }
+        } else if part == *seg {
+            literal += 1;
+        } else {
+            return None;
+        }
+    }
+    parts.next().is_none().then_some(literal)
+}
+
+/// The values of the `:name` segments of `pattern` in `segs`.
+fn params_of<'s>(pattern: &str, segs: &[&'s str]) -> Vec<&'s str> {
+    pattern
+        .trim_matches('/')
+        .split('/')
+        .zip(segs)
+        .filter(|(part, _)| part.starts_with(':'))
+        .map(|(_, seg)| *seg)
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ForgotBody {
+    email: String,
+    #[serde(default)]
+    redirect_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ChangeBody {
+    current_password: String,
+    new_password: String,
+    #[serde(default)]
+    revoke_other_sessions: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResendBody {
+    #[serde(default, rename = "callbackURL")]
+    callback_url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SignOutBody {
+    #[serde(default)]
+    all: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VerifyBody {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeBody {
+    #[serde(rename = "agentId")]
+    agent_id: String,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthorizeTokenBody {
+    #[serde(default)]
+    token: Option<String>,
+    action: String,
+    resource: String,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(default)]
+    ip: Option<String>,
+}
+
+fn audit_filter(q: &[(String, String)], owner: &str) -> Result<AuditFilter, ApiError> {
+    let mut f = AuditFilter {
+        user_id: Some(owner.to_owned()),
+        ..Default::default()
+    };
+    let num = |v: &str, what: &str| -> Result<i64, ApiError> {
+        v.parse::<i64>().or_else(|_| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|d| d.timestamp_millis())
+                .map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("{what} must be a number of milliseconds or an ISO date"),
+                    )
+                })
+        })
+    };
+    for (k, v) in q {
+        match k.as_str() {
+            "agentId" => f.agent_id = Some(v.clone()),
+            "since" => f.since = Some(num(v, "since")?),
+            "until" => f.until = Some(num(v, "until")?),
+            "actions" => {
+                f.actions = Some(
+                    v.split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                )
+            }
+            "result" => f.result = Some(v.clone()),
+            "limit" | "offset" => {
+                let n = v.parse::<u32>().map_err(|_| {
+                    ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        format!("{k} must be a whole number"),
+                    )
+                })?;
+                if k == "limit" {
+                    f.limit = Some(n)
+                } else {
+                    f.offset = Some(n)
+                }
+            }
+            "format" => {}
+            other => {
+                return Err(ApiError::new(
+                    400,
+                    "VALIDATION_FAILED",
+                    format!("unknown query parameter \"{other}\""),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+impl Kavach {
+    pub(crate) fn session_cookie(&self, token: &str) -> String {
+        let s = self.settings();
+        format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=34560000{}",
+            s.cookie_name,
+            token,
+            if s.secure_cookies { "; Secure" } else { "" }
+        )
+    }
+
+    pub(crate) fn clear_cookie(&self) -> String {
+        let s = self.settings();
+        format!(
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            s.cookie_name,
+            if s.secure_cookies { "; Secure" } else { "" }
+        )
+    }
+
+    fn check_origin(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let s = self.settings();
+        match req.header("origin") {
+            None => {
+                // A browser always sends Origin on a cross-site state change; a cookie without one is refused.
+                if req.cookie(&s.cookie_name).is_some() {
+                    return Err(ApiError::new(
+                        403,
+                        "INVALID_ORIGIN",
+                        "a request carrying a session cookie must send Origin",
+                    ));
+                }
+                Ok(())
+            }
+            Some(_) => match self.allowed_origin(req) {
+                Some(_) => Ok(()),
+                None => Err(ApiError::new(
+                    403,
+                    "INVALID_ORIGIN",
+                    "this Origin may not call this route",
+                )),
+            },
+        }
+    }
+
+    /// Counts a credential request against the client's IP (when the shim knows it).
+    pub(crate) async fn limit_ip(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        let (Some((_, per_ip)), Some(ip)) = (self.settings().rate_limits, req.client_ip.as_deref())
+        else {
+            return Ok(());
+        };
+        match ratelimit::hit(self.pool(), &format!("ip:{ip}"), per_ip, self.now_ms()).await? {
+            Some(retry) => Err(too_many(retry)),
+            None => Ok(()),
+        }
+    }
+
+    /// The request's live session and its user, or 401.
+    pub(crate) async fn session_and_user(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<(crate::accounts::human::Session, User), ApiError> {
+        let token =
+            session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
+        self.get_session(token)
+            .await?
+            .ok_or_else(ApiError::unauthorized)
+    }
+
+    /// `{ session, user }` for the values of a Cookie and an Authorization header: the session
+    /// token they carry, else an imported session of an `externalAuth` cookie (read as it is: no
+    /// answer can carry a new cookie here).
+    pub async fn session_of_headers(
+        &self,
+        cookie: Option<String>,
+        authorization: Option<String>,
+    ) -> crate::error::Result<Option<(crate::accounts::human::Session, User)>> {
+        let mut headers = Vec::with_capacity(2);
+        if let Some(c) = cookie {
+            headers.push(("cookie".to_owned(), c));
+        }
+        if let Some(a) = authorization {
+            headers.push(("authorization".to_owned(), a));
+        }
+        let req = HttpRequest {
+            headers,
+            ..Default::default()
+        };
+        if let Some(token) = session_token(&req, &self.settings().cookie_name) {
+            if let Some(found) = self.get_session(token).await? {
+                return Ok(Some(found));
+            }
+        }
+        if req.cookies().next().is_none() {
+            return Ok(None);
+        }
+        self.external_session(req.cookies()).await
+    }
+
+    pub(crate) async fn session_user(&self, req: &HttpRequest) -> Result<User, ApiError> {
+        Ok(self.session_and_user(req).await?.1)
+    }
+
+    async fn owned_agent(&self, id: &str, owner: &str) -> Result<crate::agents::Agent, ApiError> {
+        match self.get_agent(id).await? {
+            Some(a) if a.owner_id == owner => Ok(a),
+            _ => Err(ApiError::not_found("agent")),
+        }
+    }
+
+    /// The request's Origin when it is one allowed to call this API.
+    fn allowed_origin(&self, req: &HttpRequest) -> Option<String> {
+        let s = self.settings();
+        let origin = crate::config::origin_of(req.header("origin")?.trim())?;
+        let own = s.base_origin.as_deref().or(req.url_origin.as_deref());
+        if own == Some(origin.as_str()) || s.trusted_origins.contains(&origin) {
+            return Some(origin);
+        }
+        // Without baseUrl, a same-origin request is one whose Origin names the host it was sent to:
+        // Next.js hands route handlers a localhost URL whatever the Host. A cross-site page cannot
+        // choose the Host (nor, without a preflight we refuse, an X-Forwarded-Host) its request
+        // carries. Links in emails never come from these headers.
+        if s.base_origin.is_none() {
+            let host = req
+                .header("x-forwarded-host")
+                .or_else(|| req.header("host"))?
+                .split(',')
+                .next()?
+                .trim();
+            let (_, origin_host) = origin.split_once("://")?;
+            if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+                return Some(origin);
+            }
+        }
+        None
+    }
+
+    /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.
+    pub async fn handle(&self, mut req: HttpRequest) -> HttpResponse {
+        // A session of the library the app migrated from becomes a kavachos session on first use:
+        // the request then carries the new cookie, and the response sets it.
+        let mut upgraded = None;
+        if !self.settings().cookie_auth.is_empty()
+            && session_token(&req, &self.settings().cookie_name).is_none()
+        {
+            if let Ok(Some((old, _))) = self.external_session(req.cookies()).await {
+                if let Ok((_, token)) = self.replace_imported_session(&old, req.client()).await {
+                    req.headers.push((
+                        "cookie".into(),
+                        format!("{}={}", self.settings().cookie_name, token),
+                    ));
+                    upgraded = Some(self.session_cookie(&token));
+                }
+            }
+        }
+        let req = req;
+        let mut response = if req.method.eq_ignore_ascii_case("OPTIONS") {
+            self.preflight(&req)
+        } else {
+            match self.route(&req).await {
+                Ok(r) => r,
+                Err(e) => error_response(e),
+            }
+        };
+        if let Some(cookie) = upgraded {
+            // First, so that a cookie the route itself sets (sign-out clears it) wins.
+            response.headers.insert(0, ("set-cookie".into(), cookie));
+        }
+        if let Some(origin) = self.allowed_origin(&req) {
+            response
+                .headers
+                .push(("access-control-allow-origin".into(), origin));
+            response
+                .headers
+                .push(("access-control-allow-credentials".into(), "true".into()));
+            response.headers.push(("vary".into(), "Origin".into()));
+        }
+        response
+    }
+
+    fn preflight(&self, req: &HttpRequest) -> HttpResponse {
+        let segs = segments(&req.path);
+        let found = self.routes_for(&segs);
+        match found.is_empty() {
+            true => error_response(ApiError::new(404, "NOT_FOUND", "no such route")),
+            false => {
+                let methods: Vec<&str> = found.iter().map(|r| r.method).collect();
+                let list = format!("{}, OPTIONS", methods.join(", "));
+                let mut headers = vec![("allow".to_owned(), list.clone())];
+                if self.allowed_origin(req).is_some() {
+                    headers.push(("access-control-allow-methods".into(), list));
+                    headers.push((
+                        "access-control-allow-headers".into(),
+                        "content-type, authorization".into(),
+                    ));
+                    headers.push(("access-control-max-age".into(), "600".into()));
+                }
+                HttpResponse {
+                    status: 204,
+                    headers,
+                    body: Vec::new(),
+                }
+            }
+        }
+    }
+
+    /// The routes of the core and of the running plugins whose pattern fits `segs` best (the most
+    /// literal segments: `/organizations/active` before `/organizations/:id`), one per method.
+    fn routes_for(&self, segs: &[&str]) -> Vec<&'static Route> {
+        let tables = std::iter::once(routes::CORE).chain(self.plugins().iter().map(|p| p.routes()));
+        let mut best: Vec<&'static Route> = Vec::new();
+        let mut best_fit = 0;
+        for route in tables.flatten() {
+            let Some(f) = fit(route.path, segs) else {
+                continue;
+            };
+            if best.is_empty() || f > best_fit {
+                best.clear();
+                best_fit = f;
+            } else if f < best_fit {
+                continue;
+            }
+            if !best.iter().any(|r| r.method == route.method) {
+                best.push(route);
+            }
+        }
+        best
+    }
+
+    async fn route(&self, req: &HttpRequest) -> ApiResult {
+        let segs = segments(&req.path);
+        let method = req.method.to_ascii_uppercase();
+        let found = self.routes_for(&segs);
+        if found.is_empty() {
+            return Err(ApiError::new(404, "NOT_FOUND", "no such route"));
+        }
+        let Some(route) = found.iter().find(|r| r.method == method) else {
+            let allowed: Vec<&str> = found.iter().map(|r| r.method).collect();
+            let mut e = ApiError::new(
+                405,
+                "METHOD_NOT_ALLOWED",
+                format!("use {}", allowed.join(" or ")),
+            );
+            e.headers.push(("allow".into(), allowed.join(", ")));
+            return Err(e);
+        };
+        let params = params_of(route.path, &segs);
+        if req.body.len() > self.settings().max_body_bytes {
+            return Err(ApiError::new(
+                413,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is too large",
+            ));
+        }
+        if STATE_CHANGING.contains(&method.as_str()) {
+            self.check_origin(req)?;
+        }
+        (route.handler)(self, req, &params).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn session_token_sources() {
+        assert_eq!(
+            session_token(
+                &req(&[("Cookie", "a=1; kavach_session=abc; b=2")]),
+                "kavach_session"
+            ),
+            Some("abc")
+        );
+        assert_eq!(
+            session_token(&req(&[("authorization", "Bearer xyz")]), "kavach_session"),
+            Some("xyz")
+        );
+        assert_eq!(
+            session_token(
+                &req(&[("authorization", "Bearer kv_agent")]),
+                "kavach_session"
+            ),
+            None,
+            "agent tokens are never sessions"
+        );
+        assert_eq!(
+            session_token(&req(&[("cookie", "other=1")]), "kavach_session"),
+            None
+        );
+    }
+
+    #[test]
+    fn patterns_fit_paths() {
+        assert_eq!(fit("/auth/sign-in", &["auth", "sign-in"]), Some(2));
+        assert_eq!(
+            fit("/agents/:id/rotate", &["agents", "x", "rotate"]),
+            Some(2)
+        );
+        assert_eq!(fit("/agents/:id", &["agents", "x", "rotate"]), None);
+        assert_eq!(fit("/agents/:id", &["agents"]), None);
+        assert_eq!(fit("/agents/:id", &["agents", ""]), None);
+        assert_eq!(fit("/nope", &["auth"]), None);
+        // A literal segment beats a parameter.
+        assert!(
+            fit("/organizations/active", &["organizations", "active"])
+                > fit("/organizations/:id", &["organizations", "active"])
+        );
+        assert_eq!(
+            params_of(
+                "/organizations/:id/members/:user",
+                &["organizations", "o", "members", "u"]
+            ),
+            vec!["o", "u"]
+        );
+    }
+
+    #[test]
+    fn every_route_has_a_well_formed_pattern_and_no_twin() {
+        for (i, r) in routes::CORE.iter().enumerate() {
+            assert!(
+                r.path.starts_with('/') && !r.path.ends_with('/'),
+                "{}",
+                r.path
+            );
+            assert!(
+                STATE_CHANGING.contains(&r.method) || r.method == "GET",
+                "{}",
+                r.method
+            );
+            let twin = routes::CORE[i + 1..]
+                .iter()
+                .any(|o| o.method == r.method && o.path == r.path);
+            assert!(!twin, "{} {} is listed twice", r.method, r.path);
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The core's HTTP routes (accounts, agents, authorization, audit). Plugins add theirs through
+//! `Plugin::routes`; 404, 405 and preflight answers are derived from these tables.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::accounts::human::{SignIn, SignInOutcome, SignUp};
+use crate::agents::audit::ExportFormat;
+use crate::agents::permission::AuthzRequest;
+use crate::agents::{AgentFilter, CreateAgent, UpdateAgent};
+use crate::crypto::token::{hash_token, AGENT_TOKEN_PREFIX};
+use crate::error::KavachError;
+use crate::plugin::{Route, SignInContext};
+use crate::route;
+use crate::store::ratelimit;
+
+pub(super) const CORE: &[Route] = &[
+    route!("POST", "/auth/sign-up", |k, req, p| {
+        let input: SignUp = parse_body(req)?;
+        k.limit_ip(req).await?;
+        let signed = k.sign_up(input, req.client()).await?;
+        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+        if let Some(token) = &signed.token {
+            r.headers
+                .push(("set-cookie".into(), k.session_cookie(token)));
+        }
+        Ok(r)
+    }),
+    route!("POST", "/auth/sign-in", |k, req, p| {
+        let input: SignIn = parse_body(req)?;
+        k.limit_ip(req).await?;
+        // Failed sign-ins count per account (keyed by a hash: attempted emails are not stored).
+        let account_key = format!(
+            "signin:{}",
+            &hash_token(&input.email.trim().to_lowercase())[..32]
+        );
+        if let Some((per_account, _)) = k.settings().rate_limits {
+            if let Some(retry) =
+                ratelimit::blocked(k.pool(), &account_key, per_account, k.now_ms()).await?
+            {
+                return Err(too_many(retry));
+            }
+        }
+        let ctx = SignInContext {
+            cookies: req
+                .cookies()
+                .map(|(n, v)| (n.to_owned(), v.trim_matches('"').to_owned()))
+                .collect(),
+        };
+        let signed = match k.sign_in_flow(input, req.client(), &ctx).await {
+            Ok(SignInOutcome::Complete(s)) => s,
+            Ok(SignInOutcome::Interrupted(held)) => {
+                let mut r = ok(&held.body)?;
+                if let Some(cookie) = held.set_cookie {
+                    r.headers.push(("set-cookie".into(), cookie));
+                }
+                return Ok(r);
+            }
+            Err(KavachError::InvalidCredentials) => {
+                if let Some((per_account, _)) = k.settings().rate_limits {
+                    ratelimit::hit(k.pool(), &account_key, per_account, k.now_ms()).await?;
+                }
+                return Err(KavachError::InvalidCredentials.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+        r.headers
+            .push(("set-cookie".into(), k.session_cookie(&signed.token)));
+        Ok(r)
+    }),
+    route!("POST", "/auth/sign-out", |k, req, p| {
+        // `{ "all": true }` ends every session of the user, on every device.
+        let b: SignOutBody = parse_body(req)?;
+        if let Some(token) = session_token(req, &k.settings().cookie_name) {
+            if b.all {
+                if let Some((_, user)) = k.get_session(token).await? {
+                    k.revoke_user_sessions(&user.id).await?;
+                }
+            }
+            k.sign_out(token).await?;
+        }
+        let mut r = ok(&json!({ "success": true }))?;
+        r.headers.push(("set-cookie".into(), k.clear_cookie()));
+        Ok(r)
+    }),
+    route!("GET", "/auth/session", |k, req, p| {
+        let token = session_token(req, &k.settings().cookie_name);
+        match token {
+            Some(t) => match k.get_session(t).await? {
+                Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+                None => {
+                    let mut e = ApiError::unauthorized();
+                    if req.cookie(&k.settings().cookie_name).is_some() {
+                        e.headers.push(("set-cookie".into(), k.clear_cookie()));
+                    }
+                    Err(e)
+                }
+            },
+            None => Err(ApiError::unauthorized()),
+        }
+    }),
+    route!("POST", "/auth/forgot-password", |k, req, p| {
+        let b: ForgotBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        k.forgot_password(
+            &b.email,
+            b.redirect_to.as_deref(),
+            req.url_origin.as_deref(),
+        )
+        .await?;
+        // The same answer whether or not the email has an account.
+        ok(&json!({ "success": true }))
+    }),
+    route!("POST", "/auth/reset-password", |k, req, p| {
+        let b: ResetBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        k.reset_password(&b.token, b.new_password).await?;
+        ok(&json!({ "success": true }))
+    }),
+    route!("POST", "/auth/change-password", |k, req, p| {
+        let (session, user) = k.session_and_user(req).await?;
+        let b: ChangeBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        let revoke = b.revoke_other_sessions.unwrap_or(true);
+        k.change_password(
+            &user,
+            &session.id,
+            b.current_password,
+            b.new_password,
+            revoke,
+        )
+        .await?;
+        ok(&json!({ "success": true }))
+    }),
+    route!("POST", "/auth/send-verification-email", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: ResendBody = parse_body(req)?;
+        k.limit_ip(req).await?;
+        k.send_verification_email(&user, req.url_origin.as_deref(), b.callback_url.as_deref())
+            .await?;
+        ok(&json!({ "success": true }))
+    }),
+    route!("GET", "/auth/verify-email", |k, req, p| {
+        let method = "GET";
+        let q = req.query_map();
+        let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
+        let token = match method {
+            "GET" => query_token,
+            _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
+        }
+        .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
+        let user = k.verify_email(&token).await?;
+        let callback = q
+            .iter()
+            .find(|(k, _)| k == "callbackURL")
+            .map(|(_, v)| v.clone());
+        match (method, callback) {
+            ("GET", Some(cb)) => {
+                let cb = crate::accounts::human::same_origin_path(&cb)?;
+                Ok(HttpResponse {
+                    status: 302,
+                    headers: vec![("location".into(), cb.to_owned())],
+                    body: Vec::new(),
+                })
+            }
+            _ => ok(&json!({ "success": true, "user": user })),
+        }
+    }),
+    route!("POST", "/auth/verify-email", |k, req, p| {
+        let method = "POST";
+        let q = req.query_map();
+        let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
+        let token = match method {
+            "GET" => query_token,
+            _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
+        }
+        .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
+        let user = k.verify_email(&token).await?;
+        let callback = q
+            .iter()
+            .find(|(k, _)| k == "callbackURL")
+            .map(|(_, v)| v.clone());
+        match (method, callback) {
+            ("GET", Some(cb)) => {
+                let cb = crate::accounts::human::same_origin_path(&cb)?;
+                Ok(HttpResponse {
+                    status: 302,
+                    headers: vec![("location".into(), cb.to_owned())],
+                    body: Vec::new(),
+                })
+            }
+            _ => ok(&json!({ "success": true, "user": user })),
+        }
+    }),
+    route!("GET", "/agents", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let mut f = AgentFilter {
+            owner_id: Some(user.id),
+            ..Default::default()
+        };
+        for (k, v) in req.query_map() {
+            match k.as_str() {
+                "status" => f.status = Some(v),
+                "type" => f.kind = Some(v),
+                "limit" => f.limit = v.parse().ok(),
+                "offset" => f.offset = v.parse().ok(),
+                _ => {}
+            }
+        }
+        ok(&k.list_agents(f).await?)
+    }),
+    route!("POST", "/agents", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let mut body: Value = parse_body(req)?;
+        let obj = body
+            .as_object_mut()
+            .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "the body must be an object"))?;
+        match obj.get("ownerId") {
+            None | Some(Value::Null) => {
+                obj.insert("ownerId".into(), Value::String(user.id.clone()));
+            }
+            Some(Value::String(o)) if *o == user.id => {}
+            Some(_) => {
+                return Err(ApiError::new(
+                    403,
+                    "FORBIDDEN",
+                    "agents are created for the signed-in user only",
+                ))
+            }
+        }
+        let input: CreateAgent = serde_json::from_value(body).map_err(|e| {
+            ApiError::new(
+                400,
+                "VALIDATION_FAILED",
+                format!("invalid request body: {e}"),
+            )
+        })?;
+        ok(&k.create_agent(input).await?)
+    }),
+    route!("GET", "/agents/:id", |k, req, p| {
+        let id = p[0];
+        let user = k.session_user(req).await?;
+        ok(&k.owned_agent(id, &user.id).await?)
+    }),
+    route!("PATCH", "/agents/:id", |k, req, p| {
+        let id = p[0];
+        let user = k.session_user(req).await?;
+        k.owned_agent(id, &user.id).await?;
+        let patch: UpdateAgent = parse_body(req)?;
+        ok(&k.update_agent(id, patch).await?)
+    }),
+    route!("DELETE", "/agents/:id", |k, req, p| {
+        let id = p[0];
+        let user = k.session_user(req).await?;
+        k.owned_agent(id, &user.id).await?;
+        k.revoke_agent(id).await?;
+        ok(&json!({ "success": true }))
+    }),
+    route!("POST", "/agents/:id/rotate", |k, req, p| {
+        let id = p[0];
+        let user = k.session_user(req).await?;
+        k.owned_agent(id, &user.id).await?;
+        ok(&k.rotate_agent(id).await?)
+    }),
+    route!("POST", "/authorize", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let b: AuthorizeBody = parse_body(req)?;
+        k.owned_agent(&b.agent_id, &user.id).await?;
+        let r = AuthzRequest {
+            action: b.action,
+            resource: b.resource,
+            arguments: b.arguments,
+            ip: b.ip,
+        };
+        ok(&k.authorize(&b.agent_id, &r).await?)
+    }),
+    route!("POST", "/authorize/token", |k, req, p| {
+        let b: AuthorizeTokenBody = parse_body(req)?;
+        let token = req
+            .bearer()
+            .filter(|t| t.starts_with(AGENT_TOKEN_PREFIX))
+            .map(str::to_owned)
+            .or(b.token)
+            .ok_or_else(|| {
+                ApiError::new(
+                    401,
+                    "INVALID_TOKEN",
+                    "send the agent token as Authorization: Bearer kv_...",
+                )
+            })?;
+        // The caller here is the agent itself: its address is the one to check.
+        let ip = b.ip.or_else(|| req.client_ip.clone());
+        let r = AuthzRequest {
+            action: b.action,
+            resource: b.resource,
+            arguments: b.arguments,
+            ip,
+        };
+        ok(&k.authorize_by_token(&token, &r).await?)
+    }),
+    route!("GET", "/audit", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let f = audit_filter(&req.query_map(), &user.id)?;
+        ok(&k.audit_query(&f).await?)
+    }),
+    route!("GET", "/audit/export", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let q = req.query_map();
+        let format = match q
+            .iter()
+            .find(|(k, _)| k == "format")
+            .map(|(_, v)| v.as_str())
+        {
+            None | Some("json") => ExportFormat::Json,
+            Some("csv") => ExportFormat::Csv,
+            Some(_) => {
+                return Err(ApiError::new(
+                    400,
+                    "VALIDATION_FAILED",
+                    "format must be json or csv",
+                ))
+            }
+        };
+        let f = audit_filter(&q, &user.id)?;
+        let body = k.audit_export(&f, format).await?;
+        let (ct, ext) = match format {
+            ExportFormat::Json => ("application/json; charset=utf-8", "json"),
+            ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        };
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), ct.into()),
+                ("cache-control".into(), "no-store".into()),
+                (
+                    "content-disposition".into(),
+                    format!("attachment; filename=\"kavach-audit.{ext}\""),
+                ),
+            ],
+            body: body.into_bytes(),
+        })
+    }),
+];

@@ -1,0 +1,9 @@
+//! The built-in plugins, one folder each, and the registry that lists them. Each depends on the
+//! core (through `crate::plugin`, the interface, and the instance's public calls); the core never
+//! imports anything from here.
+
+pub mod admin;
+pub mod jwt;
+pub mod organization;
+pub mod registry;
+pub mod two_factor;

@@ -1,0 +1,60 @@
+//! The built-in plugins: one line each. A new plugin adds its folder under `plugins/`, one line
+//! here, its migrations under `migrations/<dialect>/` and its typings in `plugins.d.ts`.
+//!
+//! This module sits above the core: it names the plugins, and gives [`Kavach`] the constructors
+//! that boot an instance with them, so that the core itself never names a plugin.
+
+use std::sync::Arc;
+
+use crate::callbacks::Callbacks;
+use crate::clock::{Clock, SystemClock};
+use crate::config::KavachConfig;
+use crate::error::Result;
+use crate::kavach::Kavach;
+use crate::plugin::Registration;
+
+/// Every plugin this build of kavachos has, by the `id` of its `{ id, options }` description.
+pub const BUILTIN: &[Registration] = &[
+    Registration {
+        id: "organization",
+        factory: super::organization::plugin,
+    },
+    Registration {
+        id: "two-factor",
+        factory: super::two_factor::plugin,
+    },
+    Registration {
+        id: "admin",
+        factory: super::admin::plugin,
+    },
+    Registration {
+        id: "jwt",
+        factory: super::jwt::plugin,
+    },
+];
+
+impl Kavach {
+    /// Boots an instance with the built-in plugins: checks the config, connects, migrates (unless
+    /// skipped), starts writers.
+    pub async fn open(config: &KavachConfig, node_env: Option<&str>) -> Result<Arc<Self>> {
+        Self::open_with_clock(config, node_env, Arc::new(SystemClock)).await
+    }
+
+    pub async fn open_with_clock(
+        config: &KavachConfig,
+        node_env: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>> {
+        Self::open_with(config, node_env, clock, Callbacks::default()).await
+    }
+
+    /// Boots an instance that awaits the app's callbacks (`verifyLegacyHash`, ...).
+    pub async fn open_with(
+        config: &KavachConfig,
+        node_env: Option<&str>,
+        clock: Arc<dyn Clock>,
+        callbacks: Callbacks,
+    ) -> Result<Arc<Self>> {
+        Self::boot(config, node_env, clock, callbacks, BUILTIN).await
+    }
+}
