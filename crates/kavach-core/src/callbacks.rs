@@ -23,6 +23,40 @@ pub trait JwtClaims: Send + Sync + 'static {
     fn claims(&self, input: serde_json::Value) -> BoxFut<'static, Result<serde_json::Value>>;
 }
 
+/// One function of `createKavach({ hooks })`: a `before*`/`after*` hook or an event's listener.
+pub trait HookFn: Send + Sync + 'static {
+    /// Calls it and awaits its answer (the `before*` hooks): the JSON it resolved to, `null` when
+    /// it returned nothing. A throw is an error.
+    fn call(&self, payload: serde_json::Value) -> BoxFut<'static, Result<serde_json::Value>>;
+    /// Calls it without waiting: its answer, a throw or a hang never reach the caller (the JS side
+    /// logs a failure, without the payload).
+    fn fire(&self, payload: serde_json::Value);
+}
+
+/// `hooks: { beforeAuthorize?, afterAuthorize?, beforeAgentCreate?, afterAgentCreate?,
+/// onAgentRevoke?, onViolation?, events?: { [name]: fn } }`.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub before_authorize: Option<Arc<dyn HookFn>>,
+    pub after_authorize: Option<Arc<dyn HookFn>>,
+    pub before_agent_create: Option<Arc<dyn HookFn>>,
+    pub after_agent_create: Option<Arc<dyn HookFn>>,
+    pub on_agent_revoke: Option<Arc<dyn HookFn>>,
+    pub on_violation: Option<Arc<dyn HookFn>>,
+    /// Listeners by event name (`user.created`, ...).
+    pub events: Vec<(String, Arc<dyn HookFn>)>,
+}
+
+impl Hooks {
+    /// Whether any hook runs around authorize (the same-thread fast path is then skipped when
+    /// one must be awaited).
+    pub fn around_authorize(&self) -> bool {
+        self.before_authorize.is_some()
+            || self.after_authorize.is_some()
+            || self.on_violation.is_some()
+    }
+}
+
 /// Every callback an instance may hold.
 #[derive(Clone, Default)]
 pub struct Callbacks {
@@ -32,6 +66,8 @@ pub struct Callbacks {
     /// `organization({ sendInvitationEmail })`: `{ email, role, organization, inviter, invitationId, url }`.
     pub send_invitation_email: Option<Arc<dyn EmailSender>>,
     pub jwt_claims: Option<Arc<dyn JwtClaims>>,
+    /// `hooks`.
+    pub hooks: Hooks,
 }
 
 impl std::fmt::Debug for Callbacks {

@@ -47,6 +47,9 @@ pub struct KavachConfig {
     /// Plugin descriptions (`{ id, options }`) from `kavachos/plugins`.
     #[serde(default)]
     pub plugins: Vec<crate::accounts::external::ExternalAuthEntry>,
+    /// `webhooks: [{ url, secret, events, retries?, backoff? }]` (checked by `events::parse`).
+    #[serde(default)]
+    pub webhooks: serde_json::Value,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`

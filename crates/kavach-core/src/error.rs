@@ -62,6 +62,9 @@ pub enum KavachError {
     /// Sign-in of a banned user (checked after the password, so it is no oracle for passwords).
     #[error("this account is banned")]
     UserBanned,
+    /// A `before*` hook of the app refused the change (its reason).
+    #[error("{0}")]
+    HookBlocked(String),
     /// The call needs a signed-in session and the request carries none.
     #[error("sign in first")]
     Unauthorized,
@@ -144,6 +147,7 @@ impl KavachError {
             Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             Self::TooManyAttempts(_) => "RATE_LIMITED",
             Self::UserBanned => "USER_BANNED",
+            Self::HookBlocked(_) => "HOOK_BLOCKED",
             Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
@@ -164,7 +168,7 @@ impl KavachError {
             Self::InvitationExpired => 410,
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
             Self::TooManyAttempts(_) => 429,
-            Self::UserBanned => 403,
+            Self::UserBanned | Self::HookBlocked(_) => 403,
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,

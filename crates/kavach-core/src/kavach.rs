@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Dialect, KavachConfig, Settings};
 use crate::crypto::token::{hash_token, AGENT_TOKEN_PREFIX};
 use crate::error::{KavachError, Result};
+use crate::events::Emitter;
 use crate::plugin::{Plugin, PluginEnv, Plugins, Registration, SignInContext};
 use crate::store::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::store::sqlite_fast::SqliteFast;
@@ -42,6 +43,7 @@ pub struct Kavach {
     by_hash_sql: String,
     by_id_sql: String,
     plugins: Plugins,
+    emitter: Emitter,
 }
 
 impl std::fmt::Debug for Kavach {
@@ -91,6 +93,7 @@ impl Kavach {
             Dialect::Sqlite => Some(db::sqlite_location(&settings.url)?),
             _ => None,
         };
+        let webhooks = crate::events::parse(&config.webhooks)?;
         let pool = db::connect(&settings, sqlite.as_ref()).await?;
         if let Err(e) = prepare_schema(&pool, settings.run_migrations, clock.now_ms()).await {
             on_close_pool(&pool).await;
@@ -107,6 +110,18 @@ impl Kavach {
             Dialect::Sqlite => None,
             _ => Some(AuditBatcher::start(pool.clone())),
         };
+        let emitter = match Emitter::start(
+            webhooks,
+            callbacks.hooks.events.clone(),
+            &pool,
+            clock.clone(),
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                on_close_pool(&pool).await;
+                return Err(e);
+            }
+        };
         let dialect = settings.dialect;
         Ok(Arc::new(Self {
             by_hash_sql: sql_for(dialect, SELECT_AUTH_BY_HASH).into_owned(),
@@ -121,6 +136,7 @@ impl Kavach {
             sqlite,
             closed: AtomicBool::new(false),
             plugins,
+            emitter,
         }))
     }
 
@@ -149,6 +165,16 @@ impl Kavach {
     /// The plugins this instance runs.
     pub fn plugins(&self) -> &Plugins {
         &self.plugins
+    }
+
+    /// Events: the outbox of the webhooks and the listeners of `hooks.events`.
+    pub fn emitter(&self) -> &Emitter {
+        &self.emitter
+    }
+
+    /// The app's hooks (`createKavach({ hooks })`).
+    pub fn hooks(&self) -> &crate::callbacks::Hooks {
+        &self.callbacks.hooks
     }
 
     /// The running plugin of type `T`, if it is on.
@@ -184,21 +210,43 @@ impl Kavach {
         AgentStore {
             pool: &self.pool,
             dialect: self.settings.dialect,
+            emitter: &self.emitter,
         }
     }
 
     // ---- agents -------------------------------------------------------------------------------
 
+    /// Creates an agent; `beforeAgentCreate` may refuse it (`HOOK_BLOCKED`), `afterAgentCreate`
+    /// hears of it once committed (never its token).
     pub async fn create_agent(&self, input: CreateAgent) -> Result<AgentWithToken> {
         self.check_open()?;
-        self.agents()
+        let hooks = &self.callbacks.hooks;
+        if let Some(hook) = &hooks.before_agent_create {
+            let payload = serde_json::json!({
+                "ownerId": input.owner_id,
+                "name": input.name,
+                "type": input.kind,
+                "permissions": input.permissions,
+                "expiresAt": input.expires_at,
+                "metadata": input.metadata,
+            });
+            if let Some(reason) = blocked_by(hook.call(payload).await, "beforeAgentCreate") {
+                return Err(KavachError::HookBlocked(reason));
+            }
+        }
+        let created = self
+            .agents()
             .create(
                 input,
                 self.now_ms(),
                 self.settings.max_agents_per_owner,
                 self.settings.default_agent_ttl_ms,
             )
-            .await
+            .await?;
+        if let Some(hook) = &hooks.after_agent_create {
+            hook.fire(serde_json::json!(created.agent));
+        }
+        Ok(created)
     }
 
     pub async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
@@ -218,7 +266,11 @@ impl Kavach {
 
     pub async fn revoke_agent(&self, id: &str) -> Result<()> {
         self.check_open()?;
-        self.agents().revoke(id, self.now_ms()).await
+        let revoked = self.agents().revoke(id, self.now_ms()).await?;
+        if let (Some(owner), Some(hook)) = (revoked, &self.callbacks.hooks.on_agent_revoke) {
+            hook.fire(serde_json::json!({ "agentId": id, "ownerId": owner }));
+        }
+        Ok(())
     }
 
     pub async fn rotate_agent(&self, id: &str) -> Result<AgentWithToken> {
@@ -279,8 +331,7 @@ impl Kavach {
         let Some(agent) = self.load(Lookup::Hash(&hash)).await? else {
             return Ok(Decision::invalid_token());
         };
-        let pending = decide(&agent, req, &self.cache, self.now_ms(), started)?;
-        self.commit(pending).await
+        self.decide_and_commit(&agent, req, started).await
     }
 
     /// `authorize(agentId, req)`: the same checks (status, expiry, permissions) by agent id.
@@ -294,8 +345,63 @@ impl Kavach {
         let Some(agent) = self.load(Lookup::Id(agent_id)).await? else {
             return Ok(Decision::agent_not_found());
         };
-        let pending = decide(&agent, req, &self.cache, self.now_ms(), started)?;
-        self.commit(pending).await
+        self.decide_and_commit(&agent, req, started).await
+    }
+
+    /// The decision for a loaded agent, with the app's hooks around it: `beforeAuthorize` may turn
+    /// it into a `HOOK_BLOCKED` denial (audited like any other); `afterAuthorize` and, on a denial,
+    /// `onViolation` are called once the audit row is committed, without waiting for them.
+    async fn decide_and_commit(
+        &self,
+        agent: &AuthRow,
+        req: &AuthzRequest,
+        started: Instant,
+    ) -> Result<Decision> {
+        let blocked = match &self.callbacks.hooks.before_authorize {
+            None => None,
+            Some(hook) => {
+                let payload = serde_json::json!({
+                    "agentId": agent.id,
+                    "ownerId": agent.owner_id,
+                    "action": req.action,
+                    "resource": req.resource,
+                    "arguments": req.arguments,
+                    "ip": req.ip,
+                });
+                blocked_by(hook.call(payload).await, "beforeAuthorize")
+            }
+        };
+        let mut pending = decide(agent, req, &self.cache, self.now_ms(), started)?;
+        if let Some(reason) = blocked {
+            pending.block(reason);
+        }
+        let decision = self.commit(pending).await?;
+        self.after_decision(agent, req, &decision);
+        Ok(decision)
+    }
+
+    /// `afterAuthorize` and `onViolation` for a committed decision (never awaited).
+    fn after_decision(&self, agent: &AuthRow, req: &AuthzRequest, d: &Decision) {
+        let hooks = &self.callbacks.hooks;
+        if hooks.after_authorize.is_none() && (d.allowed || hooks.on_violation.is_none()) {
+            return;
+        }
+        let mut payload = serde_json::json!({
+            "agentId": agent.id,
+            "ownerId": agent.owner_id,
+            "action": req.action,
+            "resource": req.resource,
+            "code": d.code,
+            "reason": d.reason,
+            "auditId": d.audit_id,
+        });
+        if let (Some(h), false) = (&hooks.on_violation, d.allowed) {
+            h.fire(payload.clone());
+        }
+        if let Some(h) = &hooks.after_authorize {
+            payload["allowed"] = serde_json::Value::Bool(d.allowed);
+            h.fire(payload);
+        }
     }
 
     /// The same decision committed on the calling thread when nothing else is being written
@@ -306,6 +412,10 @@ impl Kavach {
         req: &AuthzRequest,
     ) -> Option<Result<Decision>> {
         let fast = self.fast.as_ref()?;
+        // Hooks around authorize (one may need awaiting) run on the async path.
+        if self.callbacks.hooks.around_authorize() {
+            return None;
+        }
         if let Err(e) = self.check_open().and_then(|_| req.validate()) {
             return Some(Err(e));
         }
@@ -326,6 +436,9 @@ impl Kavach {
     /// Inline twin of [`Kavach::authorize`].
     pub fn authorize_inline(&self, agent_id: &str, req: &AuthzRequest) -> Option<Result<Decision>> {
         let fast = self.fast.as_ref()?;
+        if self.callbacks.hooks.around_authorize() {
+            return None;
+        }
         if let Err(e) = self.check_open().and_then(|_| req.validate()) {
             return Some(Err(e));
         }
@@ -351,6 +464,7 @@ impl Kavach {
             settings: &self.settings,
             callbacks: &self.callbacks,
             plugins: &self.plugins,
+            emitter: &self.emitter,
         }
     }
 
@@ -388,7 +502,7 @@ impl Kavach {
                 return Ok(SignInOutcome::Interrupted(held));
             }
         }
-        let (session, token) = humans.create_session(&user.id, client, now).await?;
+        let (session, token) = humans.create_session(&user.id, client, now, true).await?;
         Ok(SignInOutcome::Complete(SignedIn {
             user,
             session,
@@ -482,7 +596,7 @@ impl Kavach {
 
     pub async fn sign_out(&self, token: &str) -> Result<bool> {
         self.check_open()?;
-        self.humans().sign_out(token).await
+        self.humans().sign_out(token, self.now_ms()).await
     }
 
     pub async fn forgot_password(
@@ -544,7 +658,9 @@ impl Kavach {
 
     pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
         self.check_open()?;
-        self.humans().revoke_user_sessions(user_id).await
+        self.humans()
+            .revoke_user_sessions(user_id, self.now_ms())
+            .await
     }
 
     // ---- audit --------------------------------------------------------------------------------
@@ -575,6 +691,7 @@ impl Kavach {
         if let Some(b) = &self.batcher {
             b.shutdown().await;
         }
+        self.emitter.shutdown().await;
         on_close_pool(&self.pool).await;
         if let Some(loc) = self.sqlite.as_ref().filter(|l| l.ephemeral) {
             remove_sqlite_files(loc);
@@ -642,4 +759,22 @@ pub async fn migrate_url(url: &str) -> Result<db::MigrationReport> {
     let report = db::migrate(&pool, SystemClock.now_ms()).await;
     on_close_pool(&pool).await;
     report
+}
+
+/// The reason a `before*` hook's answer refuses the change: `{ allow: false, reason? }`, or a throw
+/// (fail closed). `None`: go on.
+pub(crate) fn blocked_by(answer: Result<serde_json::Value>, hook: &str) -> Option<String> {
+    match answer {
+        Err(_) => Some(format!("the {hook} hook failed")),
+        Ok(v) if v.get("allow") == Some(&serde_json::Value::Bool(false)) => Some(
+            v.get("reason")
+                .and_then(|r| r.as_str())
+                .filter(|r| !r.is_empty())
+                .map_or_else(
+                    || format!("blocked by the {hook} hook"),
+                    |r| r.chars().take(500).collect(),
+                ),
+        ),
+        Ok(_) => None,
+    }
 }

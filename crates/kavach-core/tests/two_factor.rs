@@ -487,8 +487,9 @@ async fn two_factor_needs_the_plugin_and_a_secret() {
         &serde_json::json!({ "database": { "url": ":memory:" }, "plugins": [{ "id": "two-factor", "options": {} }] }).to_string(),
     )
     .unwrap();
+    // Checked at boot, before any database is opened.
     assert_eq!(
-        cfg.settings(Some("test")).unwrap_err().code(),
+        Kavach::open(&cfg, Some("test")).await.unwrap_err().code(),
         "CONFIG_INVALID"
     );
 }

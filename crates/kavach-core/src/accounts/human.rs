@@ -191,6 +191,7 @@ pub struct HumanStore<'a> {
     pub settings: &'a Settings,
     pub callbacks: &'a crate::callbacks::Callbacks,
     pub plugins: &'a crate::plugin::Plugins,
+    pub emitter: &'a crate::events::Emitter,
 }
 
 macro_rules! user_from_row {
@@ -218,6 +219,11 @@ pub(crate) use user_from_row;
 impl HumanStore<'_> {
     fn sql<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
         sql_for(self.dialect, s)
+    }
+
+    /// [`Self::sql`] of a statement assembled from fixed pieces (never from input).
+    fn sql_owned(&self, s: String) -> String {
+        sql_for(self.dialect, &s).into_owned()
     }
 
     fn require_enabled(&self) -> Result<()> {
@@ -269,25 +275,36 @@ impl HumanStore<'_> {
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         );
-        let result: std::result::Result<(), sqlx::Error> = on_pool!(self.pool, p => async {
+        let events: Vec<_> = [
+            self.emitter
+                .event("user.created", now_ms, || serde_json::json!(user)),
+            self.emitter.event(
+                "auth.sign-up",
+                now_ms,
+                || serde_json::json!({ "userId": user.id, "email": user.email }),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let taken = |e: sqlx::Error| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => KavachError::UserExists,
+            other => other.into(),
+        };
+        on_pool!(self.pool, p => {
             let mut tx = p.begin().await?;
             sqlx::query(&insert_user)
                 .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
                 .bind(Ts(now_ms)).bind(Ts(now_ms)).bind(&user.role)
-                .execute(&mut *tx).await?;
+                .execute(&mut *tx).await.map_err(taken)?;
             sqlx::query(&insert_account)
                 .bind(new_id()).bind(&user.id).bind(CREDENTIAL_PROVIDER).bind(&user.id).bind(&hash)
                 .bind(Ts(now_ms)).bind(Ts(now_ms))
-                .execute(&mut *tx).await?;
-            tx.commit().await
-        }.await);
-        match result {
-            Ok(()) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(KavachError::UserExists)
-            }
-            Err(e) => return Err(e.into()),
-        }
+                .execute(&mut *tx).await.map_err(taken)?;
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await.map_err(taken)?;
+        });
+        self.emitter.committed(events);
         if self.callbacks.send_verification_email.is_some() {
             self.send_verification(&user, client.origin.as_deref(), None, now_ms)
                 .await?;
@@ -299,7 +316,7 @@ impl HumanStore<'_> {
                 token: None,
             });
         }
-        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
+        let (session, token) = self.create_session(&user.id, client, now_ms, false).await?;
         Ok(SignedUp {
             user,
             session: Some(session),
@@ -314,7 +331,7 @@ impl HumanStore<'_> {
         now_ms: i64,
     ) -> Result<SignedIn> {
         let user = self.authenticate(input, &client, now_ms).await?;
-        let (session, token) = self.create_session(&user.id, client, now_ms).await?;
+        let (session, token) = self.create_session(&user.id, client, now_ms, true).await?;
         Ok(SignedIn {
             user,
             session,
@@ -398,11 +415,14 @@ impl HumanStore<'_> {
     }
 
     /// Issues a new session for `user_id`: a random token, stored as its SHA-256.
+    /// Issues a new session for `user_id`: a random token, stored as its SHA-256. `sign_in`: it
+    /// completes a sign-in (`auth.sign-in` is emitted with `session.created`).
     pub async fn create_session(
         &self,
         user_id: &str,
         client: ClientInfo,
         now_ms: i64,
+        sign_in: bool,
     ) -> Result<(Session, String)> {
         let token = new_session_token();
         let session = Session {
@@ -419,10 +439,46 @@ impl HumanStore<'_> {
         let sql = self.sql(
             "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         );
-        on_pool!(self.pool, p => sqlx::query(&sql)
-            .bind(&session.id).bind(&session.user_id).bind(hash_token(&token)).bind(Ts(session.expires_at))
-            .bind(&session.ip_address).bind(&session.user_agent).bind(Ts(now_ms)).bind(Ts(now_ms))
-            .execute(p).await?.rows_affected());
+        let events: Vec<_> = [
+            self.emitter
+                .event("session.created", now_ms, || serde_json::json!(session)),
+            sign_in
+                .then(|| {
+                    self.emitter.event("auth.sign-in", now_ms, || {
+                        serde_json::json!({ "userId": session.user_id, "sessionId": session.id })
+                    })
+                })
+                .flatten(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        macro_rules! insert {
+            ($c:expr) => {
+                sqlx::query(&sql)
+                    .bind(&session.id)
+                    .bind(&session.user_id)
+                    .bind(hash_token(&token))
+                    .bind(Ts(session.expires_at))
+                    .bind(&session.ip_address)
+                    .bind(&session.user_agent)
+                    .bind(Ts(now_ms))
+                    .bind(Ts(now_ms))
+                    .execute($c)
+                    .await?
+            };
+        }
+        if self.emitter.needs_outbox(&events) {
+            on_pool!(self.pool, p => {
+                let mut tx = p.begin().await?;
+                insert!(&mut *tx);
+                self.emitter.write(&mut *tx, &events).await?;
+                tx.commit().await?;
+            });
+        } else {
+            on_pool!(self.pool, p => { insert!(p); });
+        }
+        self.emitter.committed(events);
         Ok((session, token))
     }
 
@@ -458,7 +514,8 @@ impl HumanStore<'_> {
             // Another request replaced it first.
             return Err(KavachError::InvalidToken);
         }
-        self.create_session(&old.user_id, client, now_ms).await
+        self.create_session(&old.user_id, client, now_ms, false)
+            .await
     }
 
     async fn session_by_stored(
@@ -519,19 +576,73 @@ impl HumanStore<'_> {
     }
 
     /// Ends the session holding `token` (nothing happens for an unknown token).
-    pub async fn sign_out(&self, token: &str) -> Result<bool> {
-        let sql = self.sql("DELETE FROM kavach_session WHERE token = ?");
-        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(hash_token(token)).execute(p).await?.rows_affected());
-        Ok(n > 0)
+    pub async fn sign_out(&self, token: &str, now_ms: i64) -> Result<bool> {
+        Ok(self
+            .end_sessions(Sessions::Token(&hash_token(token)), now_ms)
+            .await?
+            > 0)
     }
 
     /// Ends every session of a user; returns how many.
-    pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64> {
-        let sql = self.sql("DELETE FROM kavach_session WHERE user_id = ?");
-        Ok(
-            on_pool!(self.pool, p => sqlx::query(&sql).bind(user_id).execute(p).await?.rows_affected()),
-        )
+    pub async fn revoke_user_sessions(&self, user_id: &str, now_ms: i64) -> Result<u64> {
+        self.end_sessions(Sessions::OfUser(user_id), now_ms).await
     }
+
+    /// Deletes sessions; with anyone listening for `session.revoked`, one event per session ended,
+    /// in the same transaction.
+    pub(crate) async fn end_sessions(&self, which: Sessions<'_>, now_ms: i64) -> Result<u64> {
+        let (filter, a, b) = match which {
+            Sessions::Token(hash) => ("token = ?", hash, None),
+            Sessions::OfUser(user) => ("user_id = ?", user, None),
+            Sessions::OfUserBut(user, keep) => ("user_id = ? AND id <> ?", user, Some(keep)),
+        };
+        if !self.emitter.wants("session.revoked") {
+            let sql = self.sql_owned(format!("DELETE FROM kavach_session WHERE {filter}"));
+            return Ok(
+                on_pool!(self.pool, p => sqlx::query(&sql).bind(a).bind(b).execute(p).await?.rows_affected()),
+            );
+        }
+        let select = self.sql_owned(format!(
+            "SELECT id, user_id FROM kavach_session WHERE {filter}"
+        ));
+        let (n, events) = on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            let rows = sqlx::query(&select).bind(a).bind(b).fetch_all(&mut *tx).await?;
+            let mut ended = Vec::with_capacity(rows.len());
+            for r in &rows {
+                ended.push((col_str!(r, 0)?, col_str!(r, 1)?));
+            }
+            let mut n = 0;
+            let delete = self.sql("DELETE FROM kavach_session WHERE id = ?");
+            for (id, _) in &ended {
+                n += sqlx::query(&delete).bind(id).execute(&mut *tx).await?.rows_affected();
+            }
+            let events: Vec<_> = ended
+                .iter()
+                .filter_map(|(id, user)| {
+                    self.emitter.event("session.revoked", now_ms, || {
+                        serde_json::json!({ "id": id, "userId": user })
+                    })
+                })
+                .collect();
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (n, events)
+        });
+        self.emitter.committed(events);
+        Ok(n)
+    }
+}
+
+/// Which sessions [`HumanStore::end_sessions`] ends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sessions<'a> {
+    /// The one whose token hashes to this.
+    Token(&'a str),
+    /// Every session of the user.
+    OfUser(&'a str),
+    /// Every session of the user but one (by id).
+    OfUserBut(&'a str, &'a str),
 }
 
 #[cfg(test)]
@@ -727,10 +838,29 @@ impl HumanStore<'_> {
             .await?;
         let sql =
             self.sql("UPDATE kavach_user SET email_verified = ?, updated_at = ? WHERE id = ?");
-        on_pool!(self.pool, p => sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(&user_id).execute(p).await?.rows_affected());
-        self.user_by_id(&user_id)
-            .await?
-            .ok_or(KavachError::InvalidToken)
+        let select = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE id = ?");
+        let (user, events) = on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(&user_id).execute(&mut *tx).await?;
+            let user = match sqlx::query(&select).bind(&user_id).fetch_optional(&mut *tx).await? {
+                Some(r) => user_from_row!(&r, ""),
+                None => return Err(KavachError::InvalidToken),
+            };
+            let events: Vec<_> = [
+                self.emitter.event("user.updated", now_ms, || serde_json::json!(user)),
+                self.emitter.event("auth.email-verified", now_ms, || {
+                    serde_json::json!({ "userId": user.id, "email": user.email })
+                }),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (user, events)
+        });
+        self.emitter.committed(events);
+        Ok(user)
     }
 
     /// Sends a reset link if the email has an account; says nothing either way (no account discovery).
@@ -787,7 +917,25 @@ impl HumanStore<'_> {
             .consume_token(token, TokenPurpose::ResetPassword, now_ms)
             .await?;
         self.set_password(&user_id, new_password, now_ms).await?;
-        self.revoke_user_sessions(&user_id).await?;
+        let events: Vec<_> = self
+            .emitter
+            .event(
+                "auth.password-reset",
+                now_ms,
+                || serde_json::json!({ "userId": user_id }),
+            )
+            .into_iter()
+            .collect();
+        if self.emitter.needs_outbox(&events) {
+            on_pool!(self.pool, p => {
+                let mut tx = p.begin().await?;
+                self.emitter.write(&mut *tx, &events).await?;
+                tx.commit().await?;
+            });
+        }
+        self.emitter.committed(events);
+        self.end_sessions(Sessions::OfUser(&user_id), now_ms)
+            .await?;
         Ok(())
     }
 
@@ -820,8 +968,8 @@ impl HumanStore<'_> {
         }
         self.set_password(&user.id, new_password, now_ms).await?;
         if revoke_others {
-            let sql = self.sql("DELETE FROM kavach_session WHERE user_id = ? AND id <> ?");
-            on_pool!(self.pool, p => sqlx::query(&sql).bind(&user.id).bind(current_session).execute(p).await?.rows_affected());
+            self.end_sessions(Sessions::OfUserBut(&user.id, current_session), now_ms)
+                .await?;
         }
         Ok(())
     }

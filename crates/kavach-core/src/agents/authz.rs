@@ -95,6 +95,15 @@ pub struct PendingAudit {
 pub const HOUR_MS: i64 = 3_600_000;
 
 impl PendingAudit {
+    /// Turns the decision into a denial by the app's `beforeAuthorize` hook.
+    pub fn block(&mut self, reason: String) {
+        self.rate.clear();
+        self.row.allowed = false;
+        self.row.code = Some("HOOK_BLOCKED");
+        self.row.reason = Some(reason);
+        self.row.rate_key = None;
+    }
+
     /// Settles a rate-limited row. `count(key)` returns the allowed calls through `key` in the last hour,
     /// as seen inside the writing transaction (so earlier rows of the same batch count too).
     pub fn settle(&mut self, mut count: impl FnMut(&str) -> Result<i64>) -> Result<()> {

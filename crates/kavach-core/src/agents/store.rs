@@ -8,6 +8,7 @@ use crate::agents::permission::{compile_all, Permission};
 use crate::config::Dialect;
 use crate::crypto::token::{mint_agent_token, new_id};
 use crate::error::{KavachError, Result};
+use crate::events::Emitter;
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -173,6 +174,7 @@ pub fn effective_status(status: String, expires_at: Option<i64>, now_ms: i64) ->
 pub struct AgentStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
+    pub emitter: &'a Emitter,
 }
 
 impl AgentStore<'_> {
@@ -205,9 +207,30 @@ impl AgentStore<'_> {
             None => default_ttl_ms.map(|ttl| now_ms.saturating_add(ttl)),
         };
         let minted = mint_agent_token();
-        let id = new_id();
+        let agent = Agent {
+            id: new_id(),
+            owner_id: input.owner_id,
+            name: input.name,
+            kind: input.kind,
+            status: "active".into(),
+            permissions: input.permissions,
+            metadata: metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
+            token_prefix: minted.prefix.clone(),
+            expires_at,
+            created_at: now_ms,
+            updated_at: now_ms,
+        };
+        let events: Vec<_> = self
+            .emitter
+            .event("agent.created", now_ms, || serde_json::json!(agent))
+            .into_iter()
+            .collect();
+        let outbox = self.emitter.needs_outbox(&events);
         // One statement inserts only while the owner is under the limit; the dialect lock around it
-        // makes the count and the insert atomic against concurrent creates.
+        // makes the count and the insert atomic against concurrent creates. The event's outbox rows
+        // go into the same transaction.
         let insert = self.sql(
             "INSERT INTO kavach_agents (id, owner_id, name, type, status, token_hash, token_prefix, permissions, metadata, expires_at, created_at, updated_at) \
              SELECT ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ? FROM (SELECT 1 AS one) AS seed \
@@ -215,10 +238,10 @@ impl AgentStore<'_> {
         );
         macro_rules! bind_insert {
             ($q:expr) => {
-                $q.bind(&id)
-                    .bind(&input.owner_id)
-                    .bind(&input.name)
-                    .bind(&input.kind)
+                $q.bind(&agent.id)
+                    .bind(&agent.owner_id)
+                    .bind(&agent.name)
+                    .bind(&agent.kind)
                     .bind(&minted.hash)
                     .bind(&minted.prefix)
                     .bind(&perms)
@@ -226,26 +249,41 @@ impl AgentStore<'_> {
                     .bind(expires_at.map(Ts))
                     .bind(Ts(now_ms))
                     .bind(Ts(now_ms))
-                    .bind(&input.owner_id)
+                    .bind(&agent.owner_id)
                     .bind(Ts(now_ms))
                     .bind(i64::from(max_per_owner))
             };
         }
         let inserted = match self.pool {
-            Pool::Sqlite(p) => bind_insert!(sqlx::query(&insert))
+            Pool::Sqlite(p) if !outbox => bind_insert!(sqlx::query(&insert))
                 .execute(p)
                 .await?
                 .rows_affected(),
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                let n = bind_insert!(sqlx::query(&insert))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n > 0 {
+                    self.emitter.write(&mut *tx, &events).await?;
+                }
+                tx.commit().await?;
+                n
+            }
             Pool::Pg(p) => {
                 let mut tx = p.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
-                    .bind(&input.owner_id)
+                    .bind(&agent.owner_id)
                     .execute(&mut *tx)
                     .await?;
                 let n = bind_insert!(sqlx::query(&insert))
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                if n > 0 {
+                    self.emitter.write(&mut *tx, &events).await?;
+                }
                 tx.commit().await?;
                 n
             }
@@ -253,7 +291,7 @@ impl AgentStore<'_> {
                 let mut conn = p.acquire().await?;
                 let lock = format!(
                     "kavach_owner_{}",
-                    crate::crypto::token::hash_token(&input.owner_id)
+                    crate::crypto::token::hash_token(&agent.owner_id)
                         .get(..40)
                         .unwrap_or("")
                 );
@@ -266,12 +304,25 @@ impl AgentStore<'_> {
                         "timed out waiting for a lock".into(),
                     ));
                 }
-                let r = bind_insert!(sqlx::query(&insert)).execute(&mut *conn).await;
+                let r = async {
+                    use sqlx::Connection;
+                    let mut tx = conn.begin().await?;
+                    let n = bind_insert!(sqlx::query(&insert))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if n > 0 && outbox {
+                        self.emitter.write(&mut *tx, &events).await?;
+                    }
+                    tx.commit().await?;
+                    Ok::<u64, KavachError>(n)
+                }
+                .await;
                 let _ = sqlx::query("SELECT RELEASE_LOCK(?)")
                     .bind(&lock)
                     .execute(&mut *conn)
                     .await;
-                r?.rows_affected()
+                r?
             }
         };
         if inserted == 0 {
@@ -279,19 +330,7 @@ impl AgentStore<'_> {
                 "this owner already has the maximum of {max_per_owner} active agents"
             )));
         }
-        let agent = Agent {
-            id,
-            owner_id: input.owner_id,
-            name: input.name,
-            kind: input.kind,
-            status: "active".into(),
-            permissions: input.permissions,
-            metadata: metadata.and_then(|m| serde_json::from_str(&m).ok()),
-            token_prefix: minted.prefix.clone(),
-            expires_at,
-            created_at: now_ms,
-            updated_at: now_ms,
-        };
+        self.emitter.committed(events);
         Ok(AgentWithToken {
             agent,
             token: minted.token,
@@ -392,37 +431,79 @@ impl AgentStore<'_> {
             .ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))
     }
 
-    /// Marks the agent revoked (the row stays for the audit trail). Idempotent.
-    pub async fn revoke(&self, id: &str, now_ms: i64) -> Result<()> {
-        let sql =
-            self.sql("UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE id = ?");
-        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(Ts(now_ms)).bind(id).execute(p).await?.rows_affected());
-        if n == 0 && self.get(id, now_ms).await?.is_none() {
+    /// Marks the agent revoked (the row stays for the audit trail). Idempotent: `Some(owner id)` when
+    /// this call revoked it, `None` when it was revoked already.
+    pub async fn revoke(&self, id: &str, now_ms: i64) -> Result<Option<String>> {
+        let update = self.sql(
+            "UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE id = ? AND status <> 'revoked'",
+        );
+        let owner_sql = self.sql("SELECT owner_id FROM kavach_agents WHERE id = ?");
+        let (owner, events) = on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(&update).bind(Ts(now_ms)).bind(id).execute(&mut *tx).await?.rows_affected();
+            let owner = if n > 0 {
+                let row = sqlx::query(&owner_sql).bind(id).fetch_one(&mut *tx).await?;
+                Some(col_str!(row, 0)?)
+            } else {
+                None
+            };
+            let events: Vec<_> = owner
+                .as_ref()
+                .and_then(|o| {
+                    self.emitter.event("agent.revoked", now_ms, || {
+                        serde_json::json!({ "id": id, "ownerId": o })
+                    })
+                })
+                .into_iter()
+                .collect();
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (owner, events)
+        });
+        if owner.is_none() && self.get(id, now_ms).await?.is_none() {
             return Err(KavachError::NotFound(format!("agent {id} not found")));
         }
-        Ok(())
+        self.emitter.committed(events);
+        Ok(owner)
     }
 
     /// Issues a new token; the old one stops working with this single UPDATE.
     pub async fn rotate(&self, id: &str, now_ms: i64) -> Result<AgentWithToken> {
         let minted = mint_agent_token();
-        let sql = self.sql(
+        let update = self.sql(
             "UPDATE kavach_agents SET token_hash = ?, token_prefix = ?, updated_at = ? \
              WHERE id = ? AND status = 'active' AND (expires_at IS NULL OR expires_at > ?)",
         );
-        let n = on_pool!(self.pool, p => sqlx::query(&sql)
-            .bind(&minted.hash).bind(&minted.prefix).bind(Ts(now_ms)).bind(id).bind(Ts(now_ms))
-            .execute(p).await?.rows_affected());
-        let agent = self
-            .get(id, now_ms)
-            .await?
-            .ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))?;
+        let select = self.sql(concat!(select_agent!(), " WHERE id = ?"));
+        let (n, agent, events) = on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(&update)
+                .bind(&minted.hash).bind(&minted.prefix).bind(Ts(now_ms)).bind(id).bind(Ts(now_ms))
+                .execute(&mut *tx).await?.rows_affected();
+            let agent = match sqlx::query(&select).bind(id).fetch_optional(&mut *tx).await? {
+                Some(r) => Some(agent_from_row!(&r, now_ms)),
+                None => None,
+            };
+            let events: Vec<_> = match (&agent, n) {
+                (Some(a), 1..) => self
+                    .emitter
+                    .event("agent.rotated", now_ms, || serde_json::json!(a))
+                    .into_iter()
+                    .collect(),
+                _ => Vec::new(),
+            };
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (n, agent, events)
+        });
+        let agent = agent.ok_or_else(|| KavachError::NotFound(format!("agent {id} not found")))?;
         if n == 0 {
             return Err(KavachError::Conflict(format!(
                 "cannot rotate the token of an agent that is {}",
                 agent.status
             )));
         }
+        self.emitter.committed(events);
         Ok(AgentWithToken {
             agent,
             token: minted.token,

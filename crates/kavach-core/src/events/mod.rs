@@ -9,6 +9,7 @@
 //!
 //! Secrets never leave [`Webhook`]: not in `Debug`, errors, `last_error` or the payload.
 
+mod emitter;
 mod outbox;
 mod worker;
 
@@ -21,6 +22,7 @@ use sha2::Sha256;
 
 use crate::error::{KavachError, Result};
 
+pub use emitter::{iso_times, Emitter};
 pub use outbox::{deliveries, enqueue, redeliver, Delivery, OutboxConn};
 pub use worker::{Worker, WorkerOptions};
 

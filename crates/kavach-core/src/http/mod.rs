@@ -100,45 +100,10 @@ fn json_response(status: u16, body: &Value) -> HttpResponse {
     }
 }
 
-/// Keys whose values are Unix milliseconds inside the core and ISO 8601 strings over HTTP.
-const TIME_KEYS: [&str; 5] = [
-    "createdAt",
-    "updatedAt",
-    "expiresAt",
-    "timestamp",
-    "banExpires",
-];
-
-fn iso_times(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            for (k, item) in map.iter_mut() {
-                match item {
-                    Value::Number(n) if TIME_KEYS.contains(&k.as_str()) => {
-                        if let Some(d) = n
-                            .as_i64()
-                            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_millis)
-                        {
-                            *item = Value::String(
-                                d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                            );
-                        }
-                    }
-                    // Permissions, metadata and call arguments are the caller's own data.
-                    _ if matches!(k.as_str(), "metadata" | "parameters" | "permissions") => {}
-                    other => iso_times(other),
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(iso_times),
-        _ => {}
-    }
-}
-
 pub fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
     let mut body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
-    iso_times(&mut body);
+    crate::events::iso_times(&mut body);
     Ok(json_response(200, &body))
 }
 

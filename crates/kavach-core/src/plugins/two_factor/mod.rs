@@ -706,7 +706,7 @@ impl Kavach {
             .user_by_id(&user_id)
             .await?
             .ok_or(KavachError::TwoFactorTokenInvalid)?;
-        let (session, token) = humans.create_session(&user.id, client, now).await?;
+        let (session, token) = humans.create_session(&user.id, client, now, true).await?;
         let trusted_device_token =
             if input.trust_device == Some(true) && store.opts.trust_device_days > 0 {
                 Some(store.trust(&user.id, now).await?)
