@@ -114,6 +114,86 @@ export interface KavachConfig {
     maxCredentialRequestsPerIp?: number
     credentialWindow?: number
   }
+  /**
+   * Functions kavachos calls in your process. The `before*` hooks are awaited and may refuse with
+   * `{ allow: false, reason }` (authorize then denies with code `HOOK_BLOCKED`, audited; agent
+   * creation throws `HOOK_BLOCKED`); a `before*` hook that throws refuses too. The others run after
+   * the change is committed and never delay or fail the caller (a throw is logged).
+   */
+  hooks?: KavachHooks
+  /** Each event POSTed, signed, to these URLs; written to an outbox in the change's transaction. */
+  webhooks?: WebhookConfig[]
+}
+
+export type KavachEventName =
+  | 'user.created'
+  | 'user.updated'
+  | 'user.deleted'
+  | 'session.created'
+  | 'session.revoked'
+  | 'agent.created'
+  | 'agent.revoked'
+  | 'agent.rotated'
+  | 'organization.created'
+  | 'organization.updated'
+  | 'organization.deleted'
+  | 'member.added'
+  | 'member.removed'
+  | 'member.updated'
+  | 'auth.sign-in'
+  | 'auth.sign-up'
+  | 'auth.password-reset'
+  | 'auth.email-verified'
+
+/** What a listener of `hooks.events` and a webhook receive: `id` is the same on every retry. */
+export interface KavachEvent {
+  id: string
+  event: KavachEventName
+  /** ISO 8601 time of the change. */
+  timestamp: string
+  /** The user, session, agent, organization or member (times as ISO strings); never a hash, token or secret. */
+  data: Record<string, unknown>
+}
+
+export type HookVerdict = { allow: boolean; reason?: string } | void | undefined | null
+
+export interface KavachHooks {
+  beforeAuthorize?: (input: { agentId: string; ownerId: string; action: string; resource: string; arguments: unknown; ip: string | null }) => HookVerdict | Promise<HookVerdict>
+  afterAuthorize?: (input: { agentId: string; ownerId: string; action: string; resource: string; allowed: boolean; code: string | null; reason: string | null; auditId: string | null }) => void | Promise<void>
+  beforeAgentCreate?: (input: Omit<CreateAgentInput, 'expiresAt'> & { expiresAt?: Date | null }) => HookVerdict | Promise<HookVerdict>
+  /** The agent created (never its token). */
+  afterAgentCreate?: (agent: Agent) => void | Promise<void>
+  onAgentRevoke?: (input: { agentId: string; ownerId: string }) => void | Promise<void>
+  /** Every denial of a known agent. */
+  onViolation?: (input: { agentId: string; ownerId: string; action: string; resource: string; code: string | null; reason: string | null; auditId: string | null }) => void | Promise<void>
+  events?: { [E in KavachEventName]?: (event: KavachEvent) => void | Promise<void> }
+}
+
+export interface WebhookConfig {
+  url: string
+  /** Signs each delivery: `X-Kavach-Signature: sha256=<hex HMAC-SHA256(secret, "<X-Kavach-Timestamp>.<body>")>`. At least 16 characters. */
+  secret: string
+  /** Event names, or `'*'` for all. */
+  events: Array<KavachEventName | '*'>
+  /** Retries after the first attempt (default 5). */
+  retries?: number
+  /** Exponential backoff between attempts (defaults 1,000 ms doubling up to 300,000 ms). */
+  backoff?: { initialMs?: number; maxMs?: number }
+}
+
+export interface WebhookDelivery {
+  id: string
+  eventId: string
+  event: KavachEventName
+  url: string
+  status: 'pending' | 'delivered' | 'failed'
+  attempts: number
+  /** The receiver's last HTTP status. */
+  lastStatus: number | null
+  lastError: string | null
+  nextAttemptAt: Date
+  createdAt: Date
+  deliveredAt: Date | null
 }
 
 export interface User {
@@ -467,6 +547,13 @@ export interface Kavach {
     getJwks(): Promise<{ keys: Jwk[] }>
     /** Makes a new signing key; the old one keeps verifying its tokens until they expire. */
     rotateKeys(): Promise<Result<{ kid: string }>>
+  }
+  /** The outbox of `webhooks`. */
+  webhooks: {
+    /** Newest first (100 unless `limit`, at most 1,000). */
+    deliveries(filter?: { status?: 'pending' | 'delivered' | 'failed'; limit?: number }): Promise<WebhookDelivery[]>
+    /** Sends one delivery again (NOT_FOUND for an unknown id). */
+    redeliver(id: string): Promise<void>
   }
   /** The whole HTTP API (the shims call it). */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>

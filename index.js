@@ -141,7 +141,7 @@ function auditEntryFromNative(e) {
   return e
 }
 
-const NOT_YET = ['mcp', 'hooks']
+const NOT_YET = ['mcp']
 
 const ok = (data) => ({ success: true, data })
 const fail = (e) => {
@@ -452,10 +452,77 @@ function makeInstance(n, maxBody, release) {
       getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
       rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
     },
+    // webhooks.*: what the outbox holds for the configured webhooks.
+    webhooks: {
+      deliveries: (filter) =>
+        call(() => {
+          if (filter !== undefined && filter !== null && typeof filter !== 'object') throw new KavachError('VALIDATION_FAILED', 'deliveries takes { status?, limit? }')
+          const status = filter && filter.status !== undefined ? requireString(filter.status, 'status') : null
+          const limit = filter && filter.limit !== undefined ? filter.limit : null
+          return n.webhookDeliveries(status, limit).then((list) => list.map(deliveryFromNative))
+        }),
+      redeliver: (id) => call(() => n.webhookRedeliver(requireString(id, 'id'))),
+    },
     /** The configured mount (default `/api/kavach`). */
     basePath,
     close: release,
   }
+}
+
+const HOOKS = ['beforeAuthorize', 'afterAuthorize', 'beforeAgentCreate', 'afterAgentCreate', 'onAgentRevoke', 'onViolation']
+
+// `hooks`: checked here; the core learns only the names of the functions given (`event:<name>`
+// for the listeners) and calls them back through hookCall (awaited) and hookFire (not awaited).
+function prepareHooks(hooks) {
+  if (hooks === undefined || hooks === null) return { hooks: undefined, names: [] }
+  if (typeof hooks !== 'object' || Array.isArray(hooks)) throw new KavachError('CONFIG_INVALID', 'hooks must be an object')
+  const table = {}
+  for (const [k, v] of Object.entries(hooks)) {
+    if (k === 'events') continue
+    if (!HOOKS.includes(k)) throw new KavachError('CONFIG_INVALID', `hooks.${k} is not a hook kavachos calls (${HOOKS.join(', ')}, events)`)
+    if (v === undefined) continue
+    if (typeof v !== 'function') throw new KavachError('CONFIG_INVALID', `hooks.${k} must be a function`)
+    table[k] = v
+  }
+  if (hooks.events !== undefined && hooks.events !== null) {
+    if (typeof hooks.events !== 'object' || Array.isArray(hooks.events)) throw new KavachError('CONFIG_INVALID', 'hooks.events must be an object of functions by event name')
+    for (const [name, v] of Object.entries(hooks.events)) {
+      if (v === undefined) continue
+      if (typeof v !== 'function') throw new KavachError('CONFIG_INVALID', `hooks.events['${name}'] must be a function`)
+      table[`event:${name}`] = v
+    }
+  }
+  return { hooks: table, names: Object.keys(table) }
+}
+
+// What a hook receives: the documented objects (Dates where the API shows Dates); an event
+// listener gets `{ id, event, timestamp, data }` as webhooks do (ISO strings).
+function hookArgument(name, payload) {
+  if (name === 'afterAgentCreate') return agentFromNative(payload)
+  if (name === 'beforeAgentCreate' && payload && typeof payload.expiresAt === 'number') return { ...payload, expiresAt: toDate(payload.expiresAt) }
+  return payload
+}
+
+// A before* hook, awaited by Rust: its answer as JSON (`null` for none); a throw rejects, which
+// the core takes as a refusal (fail closed).
+function hookCall(table, { name, payload }) {
+  return Promise.resolve()
+    .then(() => table[name](hookArgument(name, payload)))
+    .then((v) => (v === undefined || v === null || typeof v !== 'object' ? null : JSON.parse(JSON.stringify(v))))
+}
+
+// An after-hook or event listener: never awaited by the caller; a throw or a rejection is logged
+// with the hook's name and the error's message only (never the payload).
+function hookFire(table, { name, payload }) {
+  Promise.resolve()
+    .then(() => table[name](hookArgument(name, payload)))
+    .catch((e) => console.error(`kavachos: the ${name.replace(/^event:/, 'events.')} hook failed: ${e && e.message ? e.message : e}`))
+  return Promise.resolve()
+}
+
+function deliveryFromNative(d) {
+  for (const k of ['nextAttemptAt', 'createdAt', 'deliveredAt']) if (k in d) d[k] = toDate(d[k])
+  return d
 }
 
 /**
@@ -474,7 +541,8 @@ async function createKavach(config) {
 
   let json
   try {
-    json = JSON.stringify(config)
+    // Hooks are functions: only their names cross (below), never as configuration.
+    json = JSON.stringify(config, (k, v) => (k === 'hooks' && v !== null && typeof v === 'object' && !Array.isArray(v) ? undefined : v))
   } catch {
     throw new KavachError('CONFIG_INVALID', 'the configuration must be serializable (no cycles)')
   }
@@ -518,12 +586,14 @@ async function createKavach(config) {
           .then(() => sendInvitation({ ...message, expiresAt: toDate(message.expiresAt) }))
           .then(() => undefined)
     : undefined
+  const prepared = prepareHooks(config.hooks)
   const callbacks = {
     verifyLegacyHash,
     sendResetPassword: mailer(ep.sendResetPassword),
     sendVerificationEmail: mailer(ep.sendVerificationEmail),
     sendInvitationEmail: inviteMailer,
     customClaims,
+    hooks: prepared.hooks,
   }
   const maxBody = typeof config.maxBodySize === 'number' ? config.maxBodySize : 1024 * 1024
   // One instance per configuration and process: Next.js evaluates lib/kavach.ts once per route
@@ -532,7 +602,7 @@ async function createKavach(config) {
   // A private `:memory:` database, or `shareInstance: false`, always gets an instance of its own.
   const url = config.database && typeof config.database === 'object' ? config.database.url : undefined
   const shareable = config.shareInstance !== false && url !== ':memory:'
-  const key = shareable ? `${json}\u0000${Object.keys(callbacks).filter((k) => callbacks[k]).join(',')}` : undefined
+  const key = shareable ? `${json}\u0000${Object.keys(callbacks).filter((k) => callbacks[k]).join(',')}\u0000${prepared.names.join(',')}` : undefined
   let entry = key !== undefined ? sharedInstances().get(key) : undefined
   if (entry) {
     entry.callbacks = callbacks
@@ -547,6 +617,9 @@ async function createKavach(config) {
       via('sendVerificationEmail'),
       via('sendInvitationEmail'),
       via('customClaims'),
+      prepared.names.length ? (msg) => hookCall(entry.callbacks.hooks, msg) : undefined,
+      prepared.names.length ? (msg) => hookFire(entry.callbacks.hooks, msg) : undefined,
+      prepared.names,
     )
     if (key !== undefined) {
       sharedInstances().set(key, entry)

@@ -663,6 +663,32 @@ impl Kavach {
             .await
     }
 
+    // ---- webhooks -----------------------------------------------------------------------------
+
+    /// `webhooks.deliveries({ status? })`: the newest deliveries first (100 unless `limit`, at most 1,000).
+    pub async fn webhook_deliveries(
+        &self,
+        status: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Vec<crate::events::Delivery>> {
+        self.check_open()?;
+        crate::events::deliveries(&self.pool, status, limit.unwrap_or(100).clamp(1, 1000)).await
+    }
+
+    /// `webhooks.redeliver(id)`: sends one delivery again, whatever its status.
+    pub async fn webhook_redeliver(&self, id: &str) -> Result<()> {
+        self.check_open()?;
+        // Ids are ours: anything else is no delivery, decided before any SQL.
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            return Err(KavachError::NotFound(
+                "no webhook delivery has this id".into(),
+            ));
+        }
+        crate::events::redeliver(&self.pool, id, self.now_ms()).await?;
+        self.emitter.wake();
+        Ok(())
+    }
+
     // ---- audit --------------------------------------------------------------------------------
 
     pub async fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {

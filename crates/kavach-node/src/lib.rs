@@ -178,6 +178,70 @@ impl kavach_core::callbacks::JwtClaims for JsJwtClaims {
     }
 }
 
+/// One function of `hooks`, reached through the JS dispatchers by its name (`beforeAuthorize`,
+/// `event:user.created`, ...): `{ name, payload }` in.
+struct JsHook {
+    name: String,
+    call: Option<Arc<JsAsyncFn<serde_json::Value, serde_json::Value>>>,
+    fire: Option<Arc<JsAsyncFn<serde_json::Value, ()>>>,
+}
+
+impl kavach_core::callbacks::HookFn for JsHook {
+    fn call(
+        &self,
+        payload: serde_json::Value,
+    ) -> kavach_core::BoxFut<'static, kavach_core::Result<serde_json::Value>> {
+        let f = self.call.clone();
+        let message = serde_json::json!({ "name": self.name, "payload": payload });
+        Box::pin(async move {
+            let failed = |_| KavachError::Internal("a hook failed".into());
+            let f = f.ok_or_else(|| KavachError::Internal("no hook dispatcher".into()))?;
+            let promise = f.call_async(message).await.map_err(failed)?;
+            promise.await.map_err(failed)
+        })
+    }
+
+    fn fire(&self, payload: serde_json::Value) {
+        if let Some(f) = &self.fire {
+            let message = serde_json::json!({ "name": self.name, "payload": payload });
+            let _ = f.call(
+                message,
+                napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        }
+    }
+}
+
+/// The core's `Hooks` from the names of the functions the app gave and the two JS dispatchers.
+fn hooks(
+    call: Option<Arc<JsAsyncFn<serde_json::Value, serde_json::Value>>>,
+    fire: Option<Arc<JsAsyncFn<serde_json::Value, ()>>>,
+    names: Vec<String>,
+) -> kavach_core::callbacks::Hooks {
+    let mut h = kavach_core::callbacks::Hooks::default();
+    for name in names {
+        let hook = Arc::new(JsHook {
+            name: name.clone(),
+            call: call.clone(),
+            fire: fire.clone(),
+        }) as Arc<dyn kavach_core::callbacks::HookFn>;
+        match name.as_str() {
+            "beforeAuthorize" => h.before_authorize = Some(hook),
+            "afterAuthorize" => h.after_authorize = Some(hook),
+            "beforeAgentCreate" => h.before_agent_create = Some(hook),
+            "afterAgentCreate" => h.after_agent_create = Some(hook),
+            "onAgentRevoke" => h.on_agent_revoke = Some(hook),
+            "onViolation" => h.on_violation = Some(hook),
+            other => {
+                if let Some(event) = other.strip_prefix("event:") {
+                    h.events.push((event.to_owned(), hook));
+                }
+            }
+        }
+    }
+    h
+}
+
 /// Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this).
 #[napi]
 pub async fn open(
@@ -205,6 +269,20 @@ pub async fn open(
             true,
         >,
     >,
+    hook_call: Option<
+        ThreadsafeFunction<
+            serde_json::Value,
+            Promise<serde_json::Value>,
+            serde_json::Value,
+            Status,
+            false,
+            true,
+        >,
+    >,
+    hook_fire: Option<
+        ThreadsafeFunction<serde_json::Value, Promise<()>, serde_json::Value, Status, false, true>,
+    >,
+    hook_names: Option<Vec<String>>,
 ) -> napi::Result<NativeKavach> {
     let config = KavachConfig::from_json(&config_json).map_err(to_js)?;
     let callbacks = kavach_core::callbacks::Callbacks {
@@ -227,6 +305,11 @@ pub async fn open(
         jwt_claims: jwt_custom_claims.map(|f| {
             Arc::new(JsJwtClaims(Arc::new(f))) as Arc<dyn kavach_core::callbacks::JwtClaims>
         }),
+        hooks: hooks(
+            hook_call.map(Arc::new),
+            hook_fire.map(Arc::new),
+            hook_names.unwrap_or_default(),
+        ),
     };
     let clock = Arc::new(kavach_core::SystemClock);
     let inner = Kavach::open_with(&config, node_env.as_deref(), clock, callbacks)
@@ -658,6 +741,28 @@ impl NativeKavach {
             .plugin_call(&namespace, &op, input)
             .await
             .map_err(to_js)
+    }
+
+    /// `webhooks.deliveries({ status? })`: newest first.
+    #[napi]
+    pub async fn webhook_deliveries(
+        &self,
+        status: Option<String>,
+        limit: Option<u32>,
+    ) -> napi::Result<serde_json::Value> {
+        to_json(
+            &self
+                .inner
+                .webhook_deliveries(status.as_deref(), limit)
+                .await
+                .map_err(to_js)?,
+        )
+    }
+
+    /// `webhooks.redeliver(id)`: puts one delivery back to pending.
+    #[napi]
+    pub async fn webhook_redeliver(&self, id: String) -> napi::Result<()> {
+        self.inner.webhook_redeliver(&id).await.map_err(to_js)
     }
 
     #[napi]

@@ -598,16 +598,20 @@ impl HumanStore<'_> {
         };
         if !self.emitter.wants("session.revoked") {
             let sql = self.sql_owned(format!("DELETE FROM kavach_session WHERE {filter}"));
-            return Ok(
-                on_pool!(self.pool, p => sqlx::query(&sql).bind(a).bind(b).execute(p).await?.rows_affected()),
-            );
+            return Ok(on_pool!(self.pool, p => {
+                let q = sqlx::query(&sql).bind(a);
+                let q = match b { Some(b) => q.bind(b), None => q };
+                q.execute(p).await?.rows_affected()
+            }));
         }
         let select = self.sql_owned(format!(
             "SELECT id, user_id FROM kavach_session WHERE {filter}"
         ));
         let (n, events) = on_pool!(self.pool, p => {
             let mut tx = p.begin().await?;
-            let rows = sqlx::query(&select).bind(a).bind(b).fetch_all(&mut *tx).await?;
+            let q = sqlx::query(&select).bind(a);
+            let q = match b { Some(b) => q.bind(b), None => q };
+            let rows = q.fetch_all(&mut *tx).await?;
             let mut ended = Vec::with_capacity(rows.len());
             for r in &rows {
                 ended.push((col_str!(r, 0)?, col_str!(r, 1)?));

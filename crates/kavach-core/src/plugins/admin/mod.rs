@@ -227,6 +227,96 @@ fn like_pattern(search: &str) -> String {
     out
 }
 
+/// What [`Kavach::change_user`] writes.
+#[derive(Clone, Copy)]
+enum UserChange<'a> {
+    Role(&'a str),
+    Unban,
+}
+
+/// In the transaction `$tx`, ends every session of `$user` and every impersonation they opened: one
+/// bulk DELETE when nobody listens, otherwise row by row (like `HumanStore::end_sessions`), pushing
+/// one `session.revoked` onto `$events` per session deleted.
+macro_rules! end_user_sessions {
+    ($k:expr, $tx:expr, $user:expr, $now:expr, $events:expr) => {{
+        let (k, user, now): (&Kavach, &str, i64) = ($k, $user, $now);
+        let em = k.emitter();
+        if em.wants("session.revoked") {
+            let select = k.admin_sql(
+                "SELECT id, user_id FROM kavach_session WHERE user_id = ? OR impersonated_by = ?",
+            );
+            let delete = k.admin_sql("DELETE FROM kavach_session WHERE id = ?");
+            let rows = sqlx::query(&select)
+                .bind(user)
+                .bind(user)
+                .fetch_all(&mut *$tx)
+                .await?;
+            for r in &rows {
+                let (id, owner): (String, String) = (col_str!(r, 0)?, col_str!(r, 1)?);
+                let n = sqlx::query(&delete)
+                    .bind(&id)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                if n > 0 {
+                    $events.extend(em.event("session.revoked", now, || {
+                        json!({ "id": id, "userId": owner })
+                    }));
+                }
+            }
+        } else {
+            let sessions = k
+                .admin_sql("DELETE FROM kavach_session WHERE user_id = ? OR impersonated_by = ?");
+            sqlx::query(&sessions)
+                .bind(user)
+                .bind(user)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
+/// In the transaction `$tx`, revokes every agent `$user` owns: one bulk UPDATE when nobody listens,
+/// otherwise row by row, pushing one `agent.revoked` onto `$events` per agent revoked.
+macro_rules! revoke_user_agents {
+    ($k:expr, $tx:expr, $user:expr, $now:expr, $events:expr) => {{
+        let (k, user, now): (&Kavach, &str, i64) = ($k, $user, $now);
+        let em = k.emitter();
+        if em.wants("agent.revoked") {
+            let select = k.admin_sql(
+                "SELECT id FROM kavach_agents WHERE owner_id = ? AND status <> 'revoked'",
+            );
+            let revoke = k.admin_sql(
+                "UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE id = ? AND status <> 'revoked'",
+            );
+            let rows = sqlx::query(&select).bind(user).fetch_all(&mut *$tx).await?;
+            for r in &rows {
+                let id: String = col_str!(r, 0)?;
+                let n = sqlx::query(&revoke)
+                    .bind(Ts(now))
+                    .bind(&id)
+                    .execute(&mut *$tx)
+                    .await?
+                    .rows_affected();
+                if n > 0 {
+                    $events.extend(em.event("agent.revoked", now, || {
+                        json!({ "id": id, "ownerId": user })
+                    }));
+                }
+            }
+        } else {
+            let agents = k.admin_sql(
+                "UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE owner_id = ? AND status <> 'revoked'",
+            );
+            sqlx::query(&agents)
+                .bind(Ts(now))
+                .bind(user)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+
 fn check_id(id: &str, what: &str) -> Result<()> {
     if id.is_empty() || id.len() > 255 {
         Err(KavachError::validation(format!(
@@ -339,28 +429,38 @@ impl Kavach {
         let ban = self.admin_sql(
             "UPDATE kavach_user SET banned = ?, ban_reason = ?, ban_expires = ?, updated_at = ? WHERE id = ?",
         );
-        let sessions =
-            self.admin_sql("DELETE FROM kavach_session WHERE user_id = ? OR impersonated_by = ?");
-        let agents = self.admin_sql(
-            "UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE owner_id = ? AND status <> 'revoked'",
-        );
+        let select = self
+            .admin_sql(&format!(
+                "SELECT {USER_COLUMNS} FROM kavach_user WHERE id = ?"
+            ))
+            .into_owned();
         let id = &input.user_id;
-        let found: bool = on_pool!(self.pool(), p => {
+        let em = self.emitter();
+        let events: Option<Vec<_>> = on_pool!(self.pool(), p => {
             let mut tx = p.begin().await?;
             if sqlx::query(&find).bind(id).fetch_optional(&mut *tx).await?.is_none() {
-                false
+                None
             } else {
                 sqlx::query(&ban).bind(true).bind(&reason).bind(input.expires_at.map(Ts)).bind(Ts(now)).bind(id)
                     .execute(&mut *tx).await?;
-                sqlx::query(&sessions).bind(id).bind(id).execute(&mut *tx).await?;
-                sqlx::query(&agents).bind(Ts(now)).bind(id).execute(&mut *tx).await?;
+                let mut events = Vec::new();
+                if em.wants("user.updated") {
+                    if let Some(r) = sqlx::query(&select).bind(id).fetch_optional(&mut *tx).await? {
+                        let user = user_from_row!(&r, "");
+                        events.extend(em.event("user.updated", now, || json!(user)));
+                    }
+                }
+                end_user_sessions!(self, tx, id, now, events);
+                revoke_user_agents!(self, tx, id, now, events);
+                em.write(&mut *tx, &events).await?;
                 tx.commit().await?;
-                true
+                Some(events)
             }
         });
-        if !found {
+        let Some(events) = events else {
             return Err(KavachError::NotFound("user not found".into()));
-        }
+        };
+        em.committed(events);
         self.existing_user(id).await
     }
 
@@ -368,12 +468,7 @@ impl Kavach {
     pub async fn unban_user(&self, user_id: &str) -> Result<User> {
         self.admin_options()?;
         check_id(user_id, "userId")?;
-        let sql = self.admin_sql(
-            "UPDATE kavach_user SET banned = ?, ban_reason = NULL, ban_expires = NULL, updated_at = ? WHERE id = ?",
-        );
-        let now = self.now_ms();
-        on_pool!(self.pool(), p => sqlx::query(&sql).bind(false).bind(Ts(now)).bind(user_id).execute(p).await?.rows_affected());
-        self.existing_user(user_id).await
+        self.change_user(user_id, UserChange::Unban).await
     }
 
     /// `admin.setRole`.
@@ -382,10 +477,69 @@ impl Kavach {
         check_id(&input.user_id, "userId")?;
         let role = input.role.trim();
         check_role(role)?;
-        let sql = self.admin_sql("UPDATE kavach_user SET role = ?, updated_at = ? WHERE id = ?");
+        self.change_user(&input.user_id, UserChange::Role(role))
+            .await
+    }
+
+    /// One UPDATE of a user's row, then the user; with a `user.updated` listener, the update, the
+    /// read and the event share one transaction (no event when no row matched).
+    async fn change_user(&self, user_id: &str, change: UserChange<'_>) -> Result<User> {
         let now = self.now_ms();
-        on_pool!(self.pool(), p => sqlx::query(&sql).bind(role).bind(Ts(now)).bind(&input.user_id).execute(p).await?.rows_affected());
-        self.existing_user(&input.user_id).await
+        let sql = match change {
+            UserChange::Role(_) => {
+                self.admin_sql("UPDATE kavach_user SET role = ?, updated_at = ? WHERE id = ?")
+            }
+            UserChange::Unban => self.admin_sql(
+                "UPDATE kavach_user SET banned = ?, ban_reason = NULL, ban_expires = NULL, updated_at = ? WHERE id = ?",
+            ),
+        };
+        macro_rules! run {
+            ($c:expr) => {
+                match change {
+                    UserChange::Role(role) => sqlx::query(&sql).bind(role),
+                    UserChange::Unban => sqlx::query(&sql).bind(false),
+                }
+                .bind(Ts(now))
+                .bind(user_id)
+                .execute($c)
+                .await?
+                .rows_affected()
+            };
+        }
+        let em = self.emitter();
+        if !em.wants("user.updated") {
+            on_pool!(self.pool(), p => run!(p));
+            return self.existing_user(user_id).await;
+        }
+        let select = self
+            .admin_sql(&format!(
+                "SELECT {USER_COLUMNS} FROM kavach_user WHERE id = ?"
+            ))
+            .into_owned();
+        let (user, events) = on_pool!(self.pool(), p => {
+            let mut tx = p.begin().await?;
+            let user = if run!(&mut *tx) > 0 {
+                match sqlx::query(&select).bind(user_id).fetch_optional(&mut *tx).await? {
+                    Some(r) => Some(user_from_row!(&r, "")),
+                    None => None,
+                }
+            } else {
+                None
+            };
+            let events: Vec<_> = user
+                .as_ref()
+                .and_then(|u| em.event("user.updated", now, || json!(u)))
+                .into_iter()
+                .collect();
+            em.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (user, events)
+        });
+        em.committed(events);
+        match user {
+            Some(u) => Ok(u),
+            None => self.existing_user(user_id).await,
+        }
     }
 
     /// `admin.removeUser`: deletes the user with their accounts, sessions (and impersonations they
@@ -395,36 +549,47 @@ impl Kavach {
         self.admin_options()?;
         check_id(user_id, "userId")?;
         let now = self.now_ms();
-        let find = self.admin_sql("SELECT id FROM kavach_user WHERE id = ?");
-        let agents = self.admin_sql(
-            "UPDATE kavach_agents SET status = 'revoked', updated_at = ? WHERE owner_id = ? AND status <> 'revoked'",
-        );
-        let sessions =
-            self.admin_sql("DELETE FROM kavach_session WHERE user_id = ? OR impersonated_by = ?");
+        let find = self
+            .admin_sql(&format!(
+                "SELECT {USER_COLUMNS} FROM kavach_user WHERE id = ?"
+            ))
+            .into_owned();
         let deletes = [
             self.admin_sql("DELETE FROM kavach_account WHERE user_id = ?"),
             self.admin_sql("DELETE FROM kavach_org_members WHERE user_id = ?"),
             self.admin_sql("DELETE FROM kavach_verification WHERE user_id = ?"),
             self.admin_sql("DELETE FROM kavach_user WHERE id = ?"),
         ];
-        let found: bool = on_pool!(self.pool(), p => {
+        let em = self.emitter();
+        let events: Option<Vec<_>> = on_pool!(self.pool(), p => {
             let mut tx = p.begin().await?;
-            if sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await?.is_none() {
-                false
-            } else {
-                sqlx::query(&agents).bind(Ts(now)).bind(user_id).execute(&mut *tx).await?;
-                sqlx::query(&sessions).bind(user_id).bind(user_id).execute(&mut *tx).await?;
-                for sql in &deletes {
-                    sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            match sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await? {
+                None => None,
+                Some(r) => {
+                    let user = user_from_row!(&r, "");
+                    let mut events = Vec::new();
+                    revoke_user_agents!(self, tx, user_id, now, events);
+                    end_user_sessions!(self, tx, user_id, now, events);
+                    let mut deleted = 0;
+                    for sql in &deletes {
+                        deleted = sqlx::query(sql).bind(user_id).execute(&mut *tx).await?.rows_affected();
+                    }
+                    // The last statement deletes the user row itself.
+                    if deleted > 0 {
+                        events.extend(em.event("user.deleted", now, || json!(user)));
+                    }
+                    em.write(&mut *tx, &events).await?;
+                    tx.commit().await?;
+                    Some(events)
                 }
-                tx.commit().await?;
-                true
             }
         });
-        if found {
-            Ok(())
-        } else {
-            Err(KavachError::NotFound("user not found".into()))
+        match events {
+            Some(events) => {
+                em.committed(events);
+                Ok(())
+            }
+            None => Err(KavachError::NotFound("user not found".into())),
         }
     }
 
@@ -468,11 +633,40 @@ impl Kavach {
         let sql = self.admin_sql(
             "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at, impersonated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
-        on_pool!(self.pool(), p => sqlx::query(&sql)
-            .bind(&session.id).bind(&session.user_id).bind(hash_token(&token)).bind(Ts(session.expires_at))
-            .bind(&session.ip_address).bind(&session.user_agent).bind(Ts(now)).bind(Ts(now))
-            .bind(&session.impersonated_by)
-            .execute(p).await?.rows_affected());
+        let em = self.emitter();
+        let events: Vec<_> = em
+            .event("session.created", now, || json!(session))
+            .into_iter()
+            .collect();
+        macro_rules! insert {
+            ($c:expr) => {
+                sqlx::query(&sql)
+                    .bind(&session.id)
+                    .bind(&session.user_id)
+                    .bind(hash_token(&token))
+                    .bind(Ts(session.expires_at))
+                    .bind(&session.ip_address)
+                    .bind(&session.user_agent)
+                    .bind(Ts(now))
+                    .bind(Ts(now))
+                    .bind(&session.impersonated_by)
+                    .execute($c)
+                    .await?
+            };
+        }
+        if em.needs_outbox(&events) {
+            on_pool!(self.pool(), p => {
+                let mut tx = p.begin().await?;
+                insert!(&mut *tx);
+                em.write(&mut *tx, &events).await?;
+                tx.commit().await?;
+            });
+        } else {
+            on_pool!(self.pool(), p => {
+                insert!(p);
+            });
+        }
+        em.committed(events);
         Ok(SignedIn {
             user,
             session,
@@ -495,7 +689,32 @@ impl Kavach {
             ));
         }
         let sql = self.admin_sql("DELETE FROM kavach_session WHERE id = ?");
-        on_pool!(self.pool(), p => sqlx::query(&sql).bind(&session.id).execute(p).await?.rows_affected());
+        let em = self.emitter();
+        let events: Vec<_> = em
+            .event(
+                "session.revoked",
+                self.now_ms(),
+                || json!({ "id": session.id, "userId": session.user_id }),
+            )
+            .into_iter()
+            .collect();
+        if em.needs_outbox(&events) {
+            // The event is written only when this call deleted the row.
+            let events = on_pool!(self.pool(), p => {
+                let mut tx = p.begin().await?;
+                let n = sqlx::query(&sql).bind(&session.id).execute(&mut *tx).await?.rows_affected();
+                let events = if n > 0 { events } else { Vec::new() };
+                em.write(&mut *tx, &events).await?;
+                tx.commit().await?;
+                events
+            });
+            em.committed(events);
+        } else {
+            let n = on_pool!(self.pool(), p => sqlx::query(&sql).bind(&session.id).execute(p).await?.rows_affected());
+            if n > 0 {
+                em.committed(events);
+            }
+        }
         Ok(session)
     }
 

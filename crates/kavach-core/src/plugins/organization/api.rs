@@ -17,6 +17,7 @@ impl Kavach {
                 pool: self.pool(),
                 dialect: self.dialect(),
                 settings: &plugin.settings,
+                emitter: self.emitter(),
             }),
             None => Err(KavachError::ConfigInvalid(
                 "organizations need the organization() plugin in plugins".into(),
@@ -41,7 +42,7 @@ impl Kavach {
     }
 
     pub async fn delete_organization(&self, id: &str) -> Result<()> {
-        self.orgs()?.delete(id).await
+        self.orgs()?.delete(id, self.now_ms()).await
     }
 
     pub async fn add_member(&self, input: MemberInput) -> Result<Member> {
@@ -49,11 +50,11 @@ impl Kavach {
     }
 
     pub async fn remove_member(&self, input: MemberRef) -> Result<Member> {
-        self.orgs()?.remove_member(input).await
+        self.orgs()?.remove_member(input, self.now_ms()).await
     }
 
     pub async fn update_member_role(&self, input: MemberInput) -> Result<Member> {
-        self.orgs()?.update_member_role(input).await
+        self.orgs()?.update_member_role(input, self.now_ms()).await
     }
 
     pub async fn membership(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {

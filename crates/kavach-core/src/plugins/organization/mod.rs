@@ -8,6 +8,7 @@ use sqlx::Row;
 use crate::config::Dialect;
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
+use crate::events::{Emitter, EventRecord};
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -388,6 +389,21 @@ pub struct OrgStore<'a> {
     pub pool: &'a Pool,
     pub dialect: Dialect,
     pub settings: &'a OrgSettings,
+    /// The instance's events: each change writes its event in its own transaction.
+    pub emitter: &'a Emitter,
+}
+
+/// Why a transaction failed: the driver's error (kept whole, to tell a unique violation apart) or
+/// the outbox's.
+enum TxFail {
+    Sql(sqlx::Error),
+    Other(KavachError),
+}
+
+impl From<sqlx::Error> for TxFail {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
 }
 
 impl OrgStore<'_> {
@@ -405,7 +421,8 @@ impl OrgStore<'_> {
         }
     }
 
-    /// Creates the organization and makes `ownerId` its owner, in one transaction.
+    /// Creates the organization and makes `ownerId` its owner, in one transaction (with the
+    /// `organization.created` and `member.added` events).
     pub async fn create(&self, input: CreateOrganization, now_ms: i64) -> Result<Organization> {
         let name = input.name.trim().to_owned();
         if name.is_empty() || name.len() > 255 {
@@ -432,29 +449,49 @@ impl OrgStore<'_> {
         );
         let insert_member =
             self.sql("INSERT INTO kavach_org_members (id, org_id, user_id, role, created_at) VALUES (?, ?, ?, 'owner', ?)");
+        let metadata_value = input.metadata.filter(|m| !m.is_null());
         for attempt in 0..4 {
-            let id = new_id();
-            let result: std::result::Result<(), sqlx::Error> = on_pool!(self.pool, p => async {
+            let org = Organization {
+                id: new_id(),
+                name: name.clone(),
+                slug: slug.clone(),
+                owner_id: input.owner_id.clone(),
+                metadata: metadata_value.clone(),
+                created_at: now_ms,
+                updated_at: now_ms,
+            };
+            let owner = Member {
+                id: new_id(),
+                organization_id: org.id.clone(),
+                user_id: org.owner_id.clone(),
+                role: "owner".into(),
+                created_at: now_ms,
+            };
+            let events: Vec<_> = [
+                self.emitter
+                    .event("organization.created", now_ms, || serde_json::json!(org)),
+                self.emitter
+                    .event("member.added", now_ms, || serde_json::json!(owner)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let result: std::result::Result<(), TxFail> = on_pool!(self.pool, p => async {
                 let mut tx = p.begin().await?;
                 sqlx::query(&insert_org)
-                    .bind(&id).bind(&name).bind(&slug).bind(&input.owner_id).bind(&metadata).bind(Ts(now_ms)).bind(Ts(now_ms))
+                    .bind(&org.id).bind(&org.name).bind(&org.slug).bind(&org.owner_id).bind(&metadata).bind(Ts(now_ms)).bind(Ts(now_ms))
                     .execute(&mut *tx).await?;
-                sqlx::query(&insert_member).bind(new_id()).bind(&id).bind(&input.owner_id).bind(Ts(now_ms)).execute(&mut *tx).await?;
-                tx.commit().await
+                sqlx::query(&insert_member).bind(&owner.id).bind(&org.id).bind(&org.owner_id).bind(Ts(now_ms)).execute(&mut *tx).await?;
+                self.emitter.write(&mut *tx, &events).await.map_err(TxFail::Other)?;
+                tx.commit().await?;
+                Ok(())
             }.await);
             match result {
                 Ok(()) => {
-                    return Ok(Organization {
-                        id,
-                        name,
-                        slug,
-                        owner_id: input.owner_id,
-                        metadata: input.metadata.filter(|m| !m.is_null()),
-                        created_at: now_ms,
-                        updated_at: now_ms,
-                    })
+                    self.emitter.committed(events);
+                    return Ok(org);
                 }
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(TxFail::Sql(sqlx::Error::Database(e))) if e.is_unique_violation() => {
                     if explicit {
                         return Err(KavachError::Conflict(format!(
                             "the slug \"{slug}\" is taken"
@@ -468,7 +505,8 @@ impl OrgStore<'_> {
                     );
                     let _ = attempt;
                 }
-                Err(e) => return Err(e.into()),
+                Err(TxFail::Sql(e)) => return Err(e.into()),
+                Err(TxFail::Other(e)) => return Err(e),
             }
         }
         Err(KavachError::Conflict("could not find a free slug".into()))
@@ -509,42 +547,92 @@ impl OrgStore<'_> {
             "UPDATE kavach_organizations SET name = COALESCE(?, name), slug = COALESCE(?, slug), \
              metadata = CASE WHEN ? THEN ? ELSE metadata END, updated_at = ? WHERE id = ?",
         );
-        let r = on_pool!(self.pool, p => sqlx::query(&sql)
-            .bind(patch.name.as_deref().map(str::trim)).bind(&patch.slug)
-            .bind(patch.metadata.is_some()).bind(&meta).bind(Ts(now_ms)).bind(id)
-            .execute(p).await.map(|r| r.rows_affected()));
-        match r {
-            Ok(0) => Err(KavachError::NotFound("organization not found".into())),
-            Ok(_) => self
-                .get(id)
-                .await?
-                .ok_or_else(|| KavachError::NotFound("organization not found".into())),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(KavachError::Conflict("that slug is taken".into()))
+        let not_found = || KavachError::NotFound("organization not found".into());
+        let taken = |e: sqlx::Error| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                KavachError::Conflict("that slug is taken".into())
             }
-            Err(e) => Err(e.into()),
+            other => other.into(),
+        };
+        macro_rules! run {
+            ($c:expr) => {
+                sqlx::query(&sql)
+                    .bind(patch.name.as_deref().map(str::trim))
+                    .bind(&patch.slug)
+                    .bind(patch.metadata.is_some())
+                    .bind(&meta)
+                    .bind(Ts(now_ms))
+                    .bind(id)
+                    .execute($c)
+                    .await
+                    .map_err(taken)?
+                    .rows_affected()
+            };
         }
+        if !self.emitter.wants("organization.updated") {
+            if on_pool!(self.pool, p => run!(p)) == 0 {
+                return Err(not_found());
+            }
+            return self.get(id).await?.ok_or_else(not_found);
+        }
+        // The event carries the organization as the update left it, read in the same transaction.
+        let select = self
+            .sql(&format!(
+                "SELECT {ORG_COLUMNS} FROM kavach_organizations WHERE id = ?"
+            ))
+            .into_owned();
+        let (org, events) = on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            if run!(&mut *tx) == 0 {
+                return Err(not_found());
+            }
+            let org = match sqlx::query(&select).bind(id).fetch_optional(&mut *tx).await? {
+                Some(r) => org_from_row!(&r),
+                None => return Err(not_found()),
+            };
+            let events: Vec<_> = self
+                .emitter
+                .event("organization.updated", now_ms, || serde_json::json!(org))
+                .into_iter()
+                .collect();
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await?;
+            (org, events)
+        });
+        self.emitter.committed(events);
+        Ok(org)
     }
 
-    pub async fn delete(&self, id: &str) -> Result<()> {
+    /// Deletes the organization with its members and invitations (one `organization.deleted`).
+    pub async fn delete(&self, id: &str, now_ms: i64) -> Result<()> {
         let members = self.sql("DELETE FROM kavach_org_members WHERE org_id = ?");
         let invitations = self.sql("DELETE FROM kavach_org_invitations WHERE org_id = ?");
         let sessions = self.sql(
             "UPDATE kavach_session SET active_organization_id = NULL WHERE active_organization_id = ?",
         );
         let org = self.sql("DELETE FROM kavach_organizations WHERE id = ?");
-        let n = on_pool!(self.pool, p => {
+        let (n, events) = on_pool!(self.pool, p => {
             let mut tx = p.begin().await?;
             sqlx::query(&members).bind(id).execute(&mut *tx).await?;
             sqlx::query(&invitations).bind(id).execute(&mut *tx).await?;
             sqlx::query(&sessions).bind(id).execute(&mut *tx).await?;
             let n = sqlx::query(&org).bind(id).execute(&mut *tx).await?.rows_affected();
+            let events: Vec<_> = if n > 0 {
+                self.emitter
+                    .event("organization.deleted", now_ms, || serde_json::json!({ "id": id }))
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            self.emitter.write(&mut *tx, &events).await?;
             tx.commit().await?;
-            n
+            (n, events)
         });
         if n == 0 {
             return Err(KavachError::NotFound("organization not found".into()));
         }
+        self.emitter.committed(events);
         Ok(())
     }
 
@@ -564,16 +652,44 @@ impl OrgStore<'_> {
             created_at: now_ms,
         };
         let sql = self.sql("INSERT INTO kavach_org_members (id, org_id, user_id, role, created_at) VALUES (?, ?, ?, ?, ?)");
-        let r = on_pool!(self.pool, p => sqlx::query(&sql)
-            .bind(&member.id).bind(&member.organization_id).bind(&member.user_id).bind(&member.role).bind(Ts(now_ms))
-            .execute(p).await.map(|r| r.rows_affected()));
-        match r {
-            Ok(_) => Ok(member),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(KavachError::Conflict(
-                "this user is already a member".into(),
-            )),
-            Err(e) => Err(e.into()),
+        let events: Vec<_> = self
+            .emitter
+            .event("member.added", now_ms, || serde_json::json!(member))
+            .into_iter()
+            .collect();
+        let taken = |e: sqlx::Error| match e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                KavachError::Conflict("this user is already a member".into())
+            }
+            other => other.into(),
+        };
+        macro_rules! insert {
+            ($c:expr) => {
+                sqlx::query(&sql)
+                    .bind(&member.id)
+                    .bind(&member.organization_id)
+                    .bind(&member.user_id)
+                    .bind(&member.role)
+                    .bind(Ts(now_ms))
+                    .execute($c)
+                    .await
+                    .map_err(taken)?
+            };
         }
+        if self.emitter.needs_outbox(&events) {
+            on_pool!(self.pool, p => {
+                let mut tx = p.begin().await?;
+                insert!(&mut *tx);
+                self.emitter.write(&mut *tx, &events).await?;
+                tx.commit().await?;
+            });
+        } else {
+            on_pool!(self.pool, p => {
+                insert!(p);
+            });
+        }
+        self.emitter.committed(events);
+        Ok(member)
     }
 
     /// The membership of `user_id` in `org_id`, if any.
@@ -589,7 +705,15 @@ impl OrgStore<'_> {
 
     /// Runs `change` on a member unless it would leave the organization without an owner. On
     /// PostgreSQL and MySQL the organization row is locked for the check; SQLite has one writer.
-    async fn guarded(&self, org_id: &str, user_id: &str, new_role: Option<&str>) -> Result<Member> {
+    /// When a row changed, `member.removed` (`new_role` is `None`) or `member.updated` is written in
+    /// the same transaction.
+    async fn guarded(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        new_role: Option<&str>,
+        now_ms: i64,
+    ) -> Result<Member> {
         let before = self
             .member(org_id, user_id)
             .await?
@@ -601,6 +725,14 @@ impl OrgStore<'_> {
         let update =
             self.sql("UPDATE kavach_org_members SET role = ? WHERE org_id = ? AND user_id = ?");
         let losing_owner = before.role == "owner" && new_role != Some("owner");
+        let after = Member {
+            role: new_role.map(str::to_owned).unwrap_or(before.role.clone()),
+            ..before.clone()
+        };
+        let event = match new_role {
+            None => ("member.removed", &before),
+            Some(_) => ("member.updated", &after),
+        };
         macro_rules! run {
             ($tx:expr, $lock:expr) => {{
                 let tx = $tx;
@@ -618,7 +750,7 @@ impl OrgStore<'_> {
                 if losing_owner && n <= 1 {
                     None
                 } else {
-                    match new_role {
+                    let changed = match new_role {
                         None => sqlx::query(&delete)
                             .bind(org_id)
                             .bind(user_id)
@@ -633,7 +765,16 @@ impl OrgStore<'_> {
                             .await?
                             .rows_affected(),
                     };
-                    Some(())
+                    let events: Vec<EventRecord> = if changed > 0 {
+                        self.emitter
+                            .event(event.0, now_ms, || serde_json::json!(event.1))
+                            .into_iter()
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
+                    self.emitter.write(&mut **tx, &events).await?;
+                    Some(events)
                 }
             }};
         }
@@ -641,7 +782,7 @@ impl OrgStore<'_> {
             Pool::Sqlite(p) => {
                 let mut conn = p.acquire().await?;
                 sqlx::Executor::execute(&mut *conn, "BEGIN IMMEDIATE").await?;
-                let r: std::result::Result<Option<()>, KavachError> = async {
+                let r: std::result::Result<Option<Vec<EventRecord>>, KavachError> = async {
                     let c = &mut conn;
                     Ok(run!(c, false))
                 }
@@ -670,17 +811,20 @@ impl OrgStore<'_> {
                 v
             }
         };
-        if done.is_none() {
+        let Some(events) = done else {
             return Err(KavachError::LastOwner);
-        }
-        Ok(Member {
-            role: new_role.map(str::to_owned).unwrap_or(before.role.clone()),
-            ..before
+        };
+        self.emitter.committed(events);
+        Ok(match new_role {
+            None => before,
+            Some(_) => after,
         })
     }
 
-    pub async fn remove_member(&self, r: MemberRef) -> Result<Member> {
-        let removed = self.guarded(&r.organization_id, &r.user_id, None).await?;
+    pub async fn remove_member(&self, r: MemberRef, now_ms: i64) -> Result<Member> {
+        let removed = self
+            .guarded(&r.organization_id, &r.user_id, None, now_ms)
+            .await?;
         // Their sessions stop acting in an organization they left.
         let sql = self.sql(
             "UPDATE kavach_session SET active_organization_id = NULL WHERE user_id = ? AND active_organization_id = ?",
@@ -689,10 +833,15 @@ impl OrgStore<'_> {
         Ok(removed)
     }
 
-    pub async fn update_member_role(&self, input: MemberInput) -> Result<Member> {
+    pub async fn update_member_role(&self, input: MemberInput, now_ms: i64) -> Result<Member> {
         self.check_role(&input.role)?;
-        self.guarded(&input.organization_id, &input.user_id, Some(&input.role))
-            .await
+        self.guarded(
+            &input.organization_id,
+            &input.user_id,
+            Some(&input.role),
+            now_ms,
+        )
+        .await
     }
 
     pub async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
