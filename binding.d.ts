@@ -49,17 +49,15 @@ export declare class NativeKavach {
    * `JSON.parse` costs less than building the two objects key by key through napi.
    */
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): string | null
-  /** `organizations.*`: `op` names the call, `input` its argument; answers the JSON result. */
-  organizations(op: string, input: any): Promise<any>
-  /** `twoFactor.*`: `op` names the call, `input` its argument; answers the JSON result. */
-  twoFactor(op: string, input: any): Promise<any>
-  /** `admin.*`: `op` names the call, `input` its argument; answers the JSON result. */
-  admin(op: string, input: any): Promise<any>
   /**
-   * `jwt.*`: `issue` (`{ cookie?, authorization? }` -> the token), `verify` (a token -> its
-   * claims), `jwks` (-> `{ keys }`), `rotateKeys` (-> the new kid).
+   * `kavach.<namespace>.<op>(input)` of a plugin (`organizations`, `twoFactor`, `admin`,
+   * `jwt`, ...): JSON in, the JSON answer out.
    */
-  jwt(op: string, input: any): Promise<any>
+  plugin(namespace: string, op: string, input: any): Promise<any>
+  /** `webhooks.deliveries({ status? })`: newest first. */
+  webhookDeliveries(status?: string | undefined | null, limit?: number | undefined | null): Promise<any>
+  /** `webhooks.redeliver(id)`: puts one delivery back to pending. */
+  webhookRedeliver(id: string): Promise<void>
   close(): Promise<void>
 }
 
@@ -131,4 +129,4 @@ export interface LegacyHashInput {
 export declare function migrate(url: string): Promise<Array<number>>
 
 /** Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this). */
-export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, sendInvitationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, jwtCustomClaims?: (((arg: any) => Promise<any>)) | undefined | null): Promise<NativeKavach>
+export declare function open(configJson: string, nodeEnv?: string | undefined | null, verifyLegacyHash?: (((arg: LegacyHashInput) => Promise<boolean>)) | undefined | null, sendResetPassword?: (((arg: any) => Promise<undefined>)) | undefined | null, sendVerificationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, sendInvitationEmail?: (((arg: any) => Promise<undefined>)) | undefined | null, jwtCustomClaims?: (((arg: any) => Promise<any>)) | undefined | null, hookCall?: (((arg: any) => Promise<any>)) | undefined | null, hookFire?: (((arg: any) => Promise<undefined>)) | undefined | null, hookNames?: Array<string> | undefined | null): Promise<NativeKavach>

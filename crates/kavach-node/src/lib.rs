@@ -243,6 +243,8 @@ fn hooks(
 }
 
 /// Boots an instance from the JSON configuration and the app's callbacks (`createKavach` calls this).
+// The JS facade passes each of the app's callbacks as its own function: one argument each.
+#[allow(clippy::too_many_arguments)]
 #[napi]
 pub async fn open(
     config_json: String,
