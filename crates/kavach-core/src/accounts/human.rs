@@ -468,16 +468,9 @@ impl HumanStore<'_> {
                     .await?
             };
         }
-        if self.emitter.needs_outbox(&events) {
-            on_pool!(self.pool, p => {
-                let mut tx = p.begin().await?;
-                insert!(&mut *tx);
-                self.emitter.write(&mut *tx, &events).await?;
-                tx.commit().await?;
-            });
-        } else {
-            on_pool!(self.pool, p => { insert!(p); });
-        }
+        crate::with_outbox!(self.pool, self.emitter, &events, |c| {
+            insert!(c);
+        });
         self.emitter.committed(events);
         Ok((session, token))
     }
@@ -783,18 +776,31 @@ impl HumanStore<'_> {
         )
     }
 
-    async fn set_password(&self, user_id: &str, password: String, now_ms: i64) -> Result<()> {
+    /// Sets the credential password (adding the credential account a user without one lacks), with
+    /// the outbox rows of `events` in the same transaction.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password: String,
+        now_ms: i64,
+        events: &[crate::events::EventRecord],
+    ) -> Result<()> {
         let iterations = self.settings.pbkdf2_iterations;
         let hash = blocking(move || hash_password(&password, iterations)).await?;
-        let sql = self.sql("UPDATE kavach_account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = ?");
-        let n = on_pool!(self.pool, p => sqlx::query(&sql).bind(&hash).bind(Ts(now_ms)).bind(user_id).bind(CREDENTIAL_PROVIDER).execute(p).await?.rows_affected());
-        if n == 0 {
-            // A user who signed up with OAuth only gets a credential account now.
-            let insert = self.sql(
-                "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            );
-            on_pool!(self.pool, p => sqlx::query(&insert).bind(new_id()).bind(user_id).bind(CREDENTIAL_PROVIDER).bind(user_id).bind(&hash).bind(Ts(now_ms)).bind(Ts(now_ms)).execute(p).await?.rows_affected());
-        }
+        let update = self.sql("UPDATE kavach_account SET password = ?, updated_at = ? WHERE user_id = ? AND provider_id = ?");
+        // A user who signed up with OAuth only gets a credential account now.
+        let insert = self.sql(
+            "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        );
+        on_pool!(self.pool, p => {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(&update).bind(&hash).bind(Ts(now_ms)).bind(user_id).bind(CREDENTIAL_PROVIDER).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                sqlx::query(&insert).bind(new_id()).bind(user_id).bind(CREDENTIAL_PROVIDER).bind(user_id).bind(&hash).bind(Ts(now_ms)).bind(Ts(now_ms)).execute(&mut *tx).await?;
+            }
+            self.emitter.write(&mut *tx, events).await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -920,7 +926,6 @@ impl HumanStore<'_> {
         let user_id = self
             .consume_token(token, TokenPurpose::ResetPassword, now_ms)
             .await?;
-        self.set_password(&user_id, new_password, now_ms).await?;
         let events: Vec<_> = self
             .emitter
             .event(
@@ -930,13 +935,8 @@ impl HumanStore<'_> {
             )
             .into_iter()
             .collect();
-        if self.emitter.needs_outbox(&events) {
-            on_pool!(self.pool, p => {
-                let mut tx = p.begin().await?;
-                self.emitter.write(&mut *tx, &events).await?;
-                tx.commit().await?;
-            });
-        }
+        self.set_password(&user_id, new_password, now_ms, &events)
+            .await?;
         self.emitter.committed(events);
         self.end_sessions(Sessions::OfUser(&user_id), now_ms)
             .await?;
@@ -970,7 +970,8 @@ impl HumanStore<'_> {
         if !matches!(verdict, Verified::Match { .. }) {
             return Err(KavachError::InvalidCredentials);
         }
-        self.set_password(&user.id, new_password, now_ms).await?;
+        self.set_password(&user.id, new_password, now_ms, &[])
+            .await?;
         if revoke_others {
             self.end_sessions(Sessions::OfUserBut(&user.id, current_session), now_ms)
                 .await?;

@@ -178,3 +178,30 @@ pub fn iso_times(v: &mut Value) {
         _ => {}
     }
 }
+
+/// Runs one write (`|c| ...` on a connection, or the pool) together with the outbox rows of
+/// `events` in one transaction when a webhook wants one of them, and straight on the pool when none
+/// does; answers the write's value. Errors leave through `?`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_outbox {
+    ($pool:expr, $emitter:expr, $events:expr, |$c:ident| $write:expr) => {
+        if $emitter.needs_outbox($events) {
+            $crate::on_pool!($pool, p => {
+                let mut tx = p.begin().await?;
+                let out = {
+                    let $c = &mut *tx;
+                    $write
+                };
+                $emitter.write(&mut *tx, $events).await?;
+                tx.commit().await?;
+                out
+            })
+        } else {
+            $crate::on_pool!($pool, p => {
+                let $c = p;
+                $write
+            })
+        }
+    };
+}

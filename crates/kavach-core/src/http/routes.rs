@@ -14,6 +14,32 @@ use crate::plugin::{Route, SignInContext};
 use crate::route;
 use crate::store::ratelimit;
 
+/// `GET /auth/verify-email?token=` (the link in the email; with `callbackURL`, a redirect there)
+/// and `POST` with `{ token }`.
+async fn verify_email(k: &Kavach, req: &HttpRequest, get: bool) -> ApiResult {
+    let q = req.query_map();
+    let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
+    let token = if get {
+        query_token
+    } else {
+        parse_body::<VerifyBody>(req)?.token.or(query_token)
+    }
+    .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
+    let user = k.verify_email(&token).await?;
+    let callback = q.iter().find(|(k, _)| k == "callbackURL").map(|(_, v)| v);
+    match (get, callback) {
+        (true, Some(cb)) => {
+            let cb = crate::accounts::human::same_origin_path(cb)?;
+            Ok(HttpResponse {
+                status: 302,
+                headers: vec![("location".into(), cb.to_owned())],
+                body: Vec::new(),
+            })
+        }
+        _ => ok(&json!({ "success": true, "user": user })),
+    }
+}
+
 pub(super) const CORE: &[Route] = &[
     route!("POST", "/auth/sign-up", |k, req, p| {
         let input: SignUp = parse_body(req)?;
@@ -142,56 +168,10 @@ pub(super) const CORE: &[Route] = &[
         ok(&json!({ "success": true }))
     }),
     route!("GET", "/auth/verify-email", |k, req, p| {
-        let method = "GET";
-        let q = req.query_map();
-        let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
-        let token = match method {
-            "GET" => query_token,
-            _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
-        }
-        .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
-        let user = k.verify_email(&token).await?;
-        let callback = q
-            .iter()
-            .find(|(k, _)| k == "callbackURL")
-            .map(|(_, v)| v.clone());
-        match (method, callback) {
-            ("GET", Some(cb)) => {
-                let cb = crate::accounts::human::same_origin_path(&cb)?;
-                Ok(HttpResponse {
-                    status: 302,
-                    headers: vec![("location".into(), cb.to_owned())],
-                    body: Vec::new(),
-                })
-            }
-            _ => ok(&json!({ "success": true, "user": user })),
-        }
+        verify_email(k, req, true).await
     }),
     route!("POST", "/auth/verify-email", |k, req, p| {
-        let method = "POST";
-        let q = req.query_map();
-        let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
-        let token = match method {
-            "GET" => query_token,
-            _ => parse_body::<VerifyBody>(req)?.token.or(query_token),
-        }
-        .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "token is required"))?;
-        let user = k.verify_email(&token).await?;
-        let callback = q
-            .iter()
-            .find(|(k, _)| k == "callbackURL")
-            .map(|(_, v)| v.clone());
-        match (method, callback) {
-            ("GET", Some(cb)) => {
-                let cb = crate::accounts::human::same_origin_path(&cb)?;
-                Ok(HttpResponse {
-                    status: 302,
-                    headers: vec![("location".into(), cb.to_owned())],
-                    body: Vec::new(),
-                })
-            }
-            _ => ok(&json!({ "success": true, "user": user })),
-        }
+        verify_email(k, req, false).await
     }),
     route!("GET", "/agents", |k, req, p| {
         let user = k.session_user(req).await?;

@@ -654,18 +654,9 @@ impl Kavach {
                     .await?
             };
         }
-        if em.needs_outbox(&events) {
-            on_pool!(self.pool(), p => {
-                let mut tx = p.begin().await?;
-                insert!(&mut *tx);
-                em.write(&mut *tx, &events).await?;
-                tx.commit().await?;
-            });
-        } else {
-            on_pool!(self.pool(), p => {
-                insert!(p);
-            });
-        }
+        crate::with_outbox!(self.pool(), em, &events, |c| {
+            insert!(c);
+        });
         em.committed(events);
         Ok(SignedIn {
             user,

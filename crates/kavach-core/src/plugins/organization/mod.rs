@@ -676,18 +676,9 @@ impl OrgStore<'_> {
                     .map_err(taken)?
             };
         }
-        if self.emitter.needs_outbox(&events) {
-            on_pool!(self.pool, p => {
-                let mut tx = p.begin().await?;
-                insert!(&mut *tx);
-                self.emitter.write(&mut *tx, &events).await?;
-                tx.commit().await?;
-            });
-        } else {
-            on_pool!(self.pool, p => {
-                insert!(p);
-            });
-        }
+        crate::with_outbox!(self.pool, self.emitter, &events, |c| {
+            insert!(c);
+        });
         self.emitter.committed(events);
         Ok(member)
     }
