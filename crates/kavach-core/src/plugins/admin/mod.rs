@@ -277,12 +277,14 @@ macro_rules! end_user_sessions {
 }
 
 /// In the transaction `$tx`, revokes every agent `$user` owns: one bulk UPDATE when nobody listens,
-/// otherwise row by row, pushing one `agent.revoked` onto `$events` per agent revoked.
+/// otherwise row by row, pushing one `agent.revoked` onto `$events` per agent revoked. Answers the
+/// ids revoked (for `onAgentRevoke`, called after the commit).
 macro_rules! revoke_user_agents {
     ($k:expr, $tx:expr, $user:expr, $now:expr, $events:expr) => {{
         let (k, user, now): (&Kavach, &str, i64) = ($k, $user, $now);
         let em = k.emitter();
-        if em.wants("agent.revoked") {
+        let mut revoked: Vec<String> = Vec::new();
+        if em.wants("agent.revoked") || k.hooks().on_agent_revoke.is_some() {
             let select = k.admin_sql(
                 "SELECT id FROM kavach_agents WHERE owner_id = ? AND status <> 'revoked'",
             );
@@ -302,6 +304,7 @@ macro_rules! revoke_user_agents {
                     $events.extend(em.event("agent.revoked", now, || {
                         json!({ "id": id, "ownerId": user })
                     }));
+                    revoked.push(id);
                 }
             }
         } else {
@@ -314,6 +317,7 @@ macro_rules! revoke_user_agents {
                 .execute(&mut *$tx)
                 .await?;
         }
+        revoked
     }};
 }
 
@@ -436,7 +440,7 @@ impl Kavach {
             .into_owned();
         let id = &input.user_id;
         let em = self.emitter();
-        let events: Option<Vec<_>> = on_pool!(self.pool(), p => {
+        let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
             let mut tx = p.begin().await?;
             if sqlx::query(&find).bind(id).fetch_optional(&mut *tx).await?.is_none() {
                 None
@@ -451,17 +455,27 @@ impl Kavach {
                     }
                 }
                 end_user_sessions!(self, tx, id, now, events);
-                revoke_user_agents!(self, tx, id, now, events);
+                let revoked = revoke_user_agents!(self, tx, id, now, events);
                 em.write(&mut *tx, &events).await?;
                 tx.commit().await?;
-                Some(events)
+                Some((events, revoked))
             }
         });
-        let Some(events) = events else {
+        let Some((events, revoked)) = done else {
             return Err(KavachError::NotFound("user not found".into()));
         };
         em.committed(events);
+        self.agents_revoked(id, revoked);
         self.existing_user(id).await
+    }
+
+    /// `onAgentRevoke` for the agents of `owner` a ban or a removal revoked (never awaited).
+    fn agents_revoked(&self, owner: &str, revoked: Vec<String>) {
+        if let Some(hook) = &self.hooks().on_agent_revoke {
+            for id in revoked {
+                hook.fire(json!({ "agentId": id, "ownerId": owner }));
+            }
+        }
     }
 
     /// `admin.unbanUser`: the user may sign in again (revoked agents stay revoked).
@@ -561,14 +575,14 @@ impl Kavach {
             self.admin_sql("DELETE FROM kavach_user WHERE id = ?"),
         ];
         let em = self.emitter();
-        let events: Option<Vec<_>> = on_pool!(self.pool(), p => {
+        let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
             let mut tx = p.begin().await?;
             match sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await? {
                 None => None,
                 Some(r) => {
                     let user = user_from_row!(&r, "");
                     let mut events = Vec::new();
-                    revoke_user_agents!(self, tx, user_id, now, events);
+                    let revoked = revoke_user_agents!(self, tx, user_id, now, events);
                     end_user_sessions!(self, tx, user_id, now, events);
                     let mut deleted = 0;
                     for sql in &deletes {
@@ -580,13 +594,14 @@ impl Kavach {
                     }
                     em.write(&mut *tx, &events).await?;
                     tx.commit().await?;
-                    Some(events)
+                    Some((events, revoked))
                 }
             }
         });
-        match events {
-            Some(events) => {
+        match done {
+            Some((events, revoked)) => {
                 em.committed(events);
+                self.agents_revoked(user_id, revoked);
                 Ok(())
             }
             None => Err(KavachError::NotFound("user not found".into())),
