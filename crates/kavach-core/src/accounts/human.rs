@@ -11,6 +11,7 @@ use crate::config::{Dialect, Settings};
 use crate::crypto::passwords::{burn_verification, hash_password, verify_password, Verified};
 use crate::crypto::token::{hash_token, new_id};
 use crate::error::{KavachError, Result};
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -292,7 +293,7 @@ impl HumanStore<'_> {
             other => other.into(),
         };
         on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&insert_user)
                 .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
                 .bind(Ts(now_ms)).bind(Ts(now_ms)).bind(&user.role)
@@ -424,7 +425,6 @@ impl HumanStore<'_> {
         now_ms: i64,
         sign_in: bool,
     ) -> Result<(Session, String)> {
-        let token = new_session_token();
         let session = Session {
             id: new_id(),
             user_id: user_id.to_owned(),
@@ -436,8 +436,20 @@ impl HumanStore<'_> {
             active_organization_id: None,
             impersonated_by: None,
         };
+        self.open_session(session, sign_in).await
+    }
+
+    /// Writes `session` with a fresh random token (only its SHA-256 is stored), emitting
+    /// `session.created` (and `auth.sign-in` when it completes a sign-in) in the same transaction.
+    pub(crate) async fn open_session(
+        &self,
+        session: Session,
+        sign_in: bool,
+    ) -> Result<(Session, String)> {
+        let token = new_session_token();
+        let now_ms = session.created_at;
         let sql = self.sql(
-            "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at, impersonated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         );
         let events: Vec<_> = [
             self.emitter
@@ -453,23 +465,19 @@ impl HumanStore<'_> {
         .into_iter()
         .flatten()
         .collect();
-        macro_rules! insert {
-            ($c:expr) => {
-                sqlx::query(&sql)
-                    .bind(&session.id)
-                    .bind(&session.user_id)
-                    .bind(hash_token(&token))
-                    .bind(Ts(session.expires_at))
-                    .bind(&session.ip_address)
-                    .bind(&session.user_agent)
-                    .bind(Ts(now_ms))
-                    .bind(Ts(now_ms))
-                    .execute($c)
-                    .await?
-            };
-        }
         crate::with_outbox!(self.pool, self.emitter, &events, |c| {
-            insert!(c);
+            sqlx::query(&sql)
+                .bind(&session.id)
+                .bind(&session.user_id)
+                .bind(hash_token(&token))
+                .bind(Ts(session.expires_at))
+                .bind(&session.ip_address)
+                .bind(&session.user_agent)
+                .bind(Ts(now_ms))
+                .bind(Ts(now_ms))
+                .bind(&session.impersonated_by)
+                .execute(c)
+                .await?;
         });
         self.emitter.committed(events);
         Ok((session, token))
@@ -601,7 +609,7 @@ impl HumanStore<'_> {
             "SELECT id, user_id FROM kavach_session WHERE {filter}"
         ));
         let (n, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let q = sqlx::query(&select).bind(a);
             let q = match b { Some(b) => q.bind(b), None => q };
             let rows = q.fetch_all(&mut *tx).await?;
@@ -725,7 +733,7 @@ impl HumanStore<'_> {
             "INSERT INTO kavach_verification (id, user_id, purpose, token_hash, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         );
         on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&delete).bind(user_id).bind(purpose.as_str()).execute(&mut *tx).await?;
             sqlx::query(&insert)
                 .bind(new_id()).bind(user_id).bind(purpose.as_str()).bind(hash_token(&token))
@@ -793,7 +801,7 @@ impl HumanStore<'_> {
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         );
         on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(&update).bind(&hash).bind(Ts(now_ms)).bind(user_id).bind(CREDENTIAL_PROVIDER).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 sqlx::query(&insert).bind(new_id()).bind(user_id).bind(CREDENTIAL_PROVIDER).bind(user_id).bind(&hash).bind(Ts(now_ms)).bind(Ts(now_ms)).execute(&mut *tx).await?;
@@ -850,7 +858,7 @@ impl HumanStore<'_> {
             self.sql("UPDATE kavach_user SET email_verified = ?, updated_at = ? WHERE id = ?");
         let select = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE id = ?");
         let (user, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(&user_id).execute(&mut *tx).await?;
             let user = match sqlx::query(&select).bind(&user_id).fetch_optional(&mut *tx).await? {
                 Some(r) => user_from_row!(&r, ""),

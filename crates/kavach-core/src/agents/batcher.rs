@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::agents::authz::{AuditRow, Decision, PendingAudit, HOUR_MS};
 use crate::error::{DbCause, KavachError, Result};
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 
 const MAX_BATCH: usize = 512;
@@ -178,7 +179,7 @@ pub async fn commit_rate_limited(pool: &Pool, mut audit: PendingAudit) -> Result
     let since = Ts(audit.row.created_at - HOUR_MS);
     macro_rules! run {
         ($p:expr) => {{
-            let mut tx = $p.begin().await?;
+            let mut tx = $p.begin_write().await?;
             sqlx::query(&lock)
                 .bind(&agent)
                 .fetch_optional(&mut *tx)

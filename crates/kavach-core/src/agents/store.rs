@@ -9,6 +9,7 @@ use crate::config::Dialect;
 use crate::crypto::token::{mint_agent_token, new_id};
 use crate::error::{KavachError, Result};
 use crate::events::Emitter;
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -260,7 +261,7 @@ impl AgentStore<'_> {
                 .await?
                 .rows_affected(),
             Pool::Sqlite(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let n = bind_insert!(sqlx::query(&insert))
                     .execute(&mut *tx)
                     .await?
@@ -272,7 +273,7 @@ impl AgentStore<'_> {
                 n
             }
             Pool::Pg(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7))")
                     .bind(&agent.owner_id)
                     .execute(&mut *tx)
@@ -439,7 +440,7 @@ impl AgentStore<'_> {
         );
         let owner_sql = self.sql("SELECT owner_id FROM kavach_agents WHERE id = ?");
         let (owner, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(&update).bind(Ts(now_ms)).bind(id).execute(&mut *tx).await?.rows_affected();
             let owner = if n > 0 {
                 let row = sqlx::query(&owner_sql).bind(id).fetch_one(&mut *tx).await?;
@@ -476,7 +477,7 @@ impl AgentStore<'_> {
         );
         let select = self.sql(concat!(select_agent!(), " WHERE id = ?"));
         let (n, agent, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(&update)
                 .bind(&minted.hash).bind(&minted.prefix).bind(Ts(now_ms)).bind(id).bind(Ts(now_ms))
                 .execute(&mut *tx).await?.rows_affected();

@@ -188,7 +188,7 @@ macro_rules! with_outbox {
     ($pool:expr, $emitter:expr, $events:expr, |$c:ident| $write:expr) => {
         if $emitter.needs_outbox($events) {
             $crate::on_pool!($pool, p => {
-                let mut tx = p.begin().await?;
+                let mut tx = $crate::store::db::BeginWrite::begin_write(p).await?;
                 let out = {
                     let $c = &mut *tx;
                     $write

@@ -7,6 +7,7 @@ use sqlx::{Executor, Row};
 use super::{EventRecord, Webhook, STATUSES};
 use crate::config::Dialect;
 use crate::error::{KavachError, Result};
+use crate::store::db::BeginWrite;
 use crate::store::db::{dialect_of, sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool, BoxFut};
 
@@ -219,6 +220,17 @@ pub(crate) async fn claim(
     let until = Ts(now_ms.saturating_add(lease_ms));
     match pool {
         Pool::Sqlite(p) => {
+            // A read first (WAL readers never wait): an idle poll takes no write lock, so it never
+            // holds up the app's own writers.
+            let due = format!("SELECT 1 FROM kavach_webhook_deliveries WHERE {DUE} LIMIT 1");
+            let any = sqlx::query(&due)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(p)
+                .await?;
+            if any.is_none() {
+                return Ok(Vec::new());
+            }
             // One statement: SQLite runs it under its single writer lock, so two workers can never
             // both take a row.
             let sql = format!(
@@ -275,7 +287,7 @@ pub(crate) async fn claim(
             }
             let n = match pool {
                 Pool::Pg(p) => {
-                    let mut tx = p.begin().await?;
+                    let mut tx = p.begin_write().await?;
                     let n = lock_and_lease!(tx);
                     tx.commit().await?;
                     n

@@ -10,6 +10,7 @@ use sqlx::Row;
 use super::{fetch_strings, placeholders};
 use crate::config::Dialect;
 use crate::error::Result;
+use crate::store::db::BeginWrite;
 use crate::store::db::{dialect_of, sql_for, Pool, Ts};
 use crate::{col_str, on_pool};
 
@@ -123,7 +124,7 @@ pub(crate) async fn insert_with_children(
     let per_row_sql = insert_sql(dialect, parent.0, parent.1, width);
     let per_row_child_sql = insert_sql(dialect, child.0, child.1, child_width);
     on_pool!(pool, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         if many {
             for chunk in rows.chunks((MAX_BINDS / width.max(1)).max(1)) {
                 let sql = insert_many_sql(dialect, parent.0, parent.1, width, chunk.len());
@@ -173,7 +174,7 @@ pub(crate) async fn execute_each(pool: &Pool, sql: &str, rows: &[Vec<Bv>]) -> Re
     let sql = sql_for(dialect_of(pool), sql).into_owned();
     let mut changed = 0;
     on_pool!(pool, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for row in rows {
             changed += bind_values(sqlx::query(&sql), row).execute(&mut *tx).await?.rows_affected();
         }

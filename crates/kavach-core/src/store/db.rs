@@ -316,6 +316,47 @@ fn unreachable_err(e: sqlx::Error) -> KavachError {
     KavachError::DbUnreachable(what.into())
 }
 
+/// A transaction that will write. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
+/// front and waited for (busy_timeout), where a deferred transaction that read first would fail at
+/// once when another writer (another process, the webhook worker) holds it as it upgrades.
+pub trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Postgres>, sqlx::Error>>
+           + Send {
+        self.begin()
+    }
+}
+
+impl BeginWrite for MySqlPool {
+    type Db = MySql;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, MySql>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}
+
 /// Connection options shared by the sqlx pool (SQLite side).
 pub fn sqlite_options(path: &Path, durability: Durability) -> SqliteConnectOptions {
     SqliteConnectOptions::new()

@@ -9,14 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::accounts::human::{
-    new_session_token, user_from_row, ClientInfo, Session, SignedIn, User,
-};
-use crate::crypto::token::{hash_token, new_id};
+use crate::accounts::human::{user_from_row, ClientInfo, Session, SignedIn, User};
+use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
 use crate::http::{ok, parse_body, session_token, ApiError, ApiResult, HttpRequest};
 use crate::kavach::Kavach;
 use crate::route;
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -441,7 +440,7 @@ impl Kavach {
         let id = &input.user_id;
         let em = self.emitter();
         let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if sqlx::query(&find).bind(id).fetch_optional(&mut *tx).await?.is_none() {
                 None
             } else {
@@ -531,7 +530,7 @@ impl Kavach {
             ))
             .into_owned();
         let (user, events) = on_pool!(self.pool(), p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let user = if run!(&mut *tx) > 0 {
                 match sqlx::query(&select).bind(user_id).fetch_optional(&mut *tx).await? {
                     Some(r) => Some(user_from_row!(&r, "")),
@@ -576,7 +575,7 @@ impl Kavach {
         ];
         let em = self.emitter();
         let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             match sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await? {
                 None => None,
                 Some(r) => {
@@ -633,7 +632,6 @@ impl Kavach {
         if user.is_banned(now) {
             return Err(KavachError::UserBanned);
         }
-        let token = new_session_token();
         let session = Session {
             id: new_id(),
             user_id: user.id.clone(),
@@ -645,34 +643,7 @@ impl Kavach {
             impersonated_by: Some(admin.id),
             active_organization_id: None,
         };
-        let sql = self.admin_sql(
-            "INSERT INTO kavach_session (id, user_id, token, expires_at, ip_address, user_agent, created_at, updated_at, impersonated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        );
-        let em = self.emitter();
-        let events: Vec<_> = em
-            .event("session.created", now, || json!(session))
-            .into_iter()
-            .collect();
-        macro_rules! insert {
-            ($c:expr) => {
-                sqlx::query(&sql)
-                    .bind(&session.id)
-                    .bind(&session.user_id)
-                    .bind(hash_token(&token))
-                    .bind(Ts(session.expires_at))
-                    .bind(&session.ip_address)
-                    .bind(&session.user_agent)
-                    .bind(Ts(now))
-                    .bind(Ts(now))
-                    .bind(&session.impersonated_by)
-                    .execute($c)
-                    .await?
-            };
-        }
-        crate::with_outbox!(self.pool(), em, &events, |c| {
-            insert!(c);
-        });
-        em.committed(events);
+        let (session, token) = self.humans().open_session(session, false).await?;
         Ok(SignedIn {
             user,
             session,
@@ -707,7 +678,7 @@ impl Kavach {
         if em.needs_outbox(&events) {
             // The event is written only when this call deleted the row.
             let events = on_pool!(self.pool(), p => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let n = sqlx::query(&sql).bind(&session.id).execute(&mut *tx).await?.rows_affected();
                 let events = if n > 0 { events } else { Vec::new() };
                 em.write(&mut *tx, &events).await?;

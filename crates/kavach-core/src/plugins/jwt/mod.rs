@@ -22,6 +22,7 @@ use crate::error::{KavachError, Result};
 use crate::http::ok;
 use crate::kavach::Kavach;
 use crate::route;
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Ts};
 use crate::{col_str, on_pool};
 
@@ -445,7 +446,7 @@ impl Kavach {
             self.jwt_sql("DELETE FROM kavach_jwks WHERE retired_at IS NOT NULL AND retired_at < ?");
         let prune_before = now - s.retired_window_ms();
         let outcome: std::result::Result<bool, sqlx::Error> = on_pool!(self.pool(), p => async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             match &retire {
                 Retire::Nothing => {}
                 Retire::Active => {

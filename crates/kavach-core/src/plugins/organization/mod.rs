@@ -9,6 +9,7 @@ use crate::config::Dialect;
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
 use crate::events::{Emitter, EventRecord};
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
@@ -477,7 +478,7 @@ impl OrgStore<'_> {
             .flatten()
             .collect();
             let result: std::result::Result<(), TxFail> = on_pool!(self.pool, p => async {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 sqlx::query(&insert_org)
                     .bind(&org.id).bind(&org.name).bind(&org.slug).bind(&org.owner_id).bind(&metadata).bind(Ts(now_ms)).bind(Ts(now_ms))
                     .execute(&mut *tx).await?;
@@ -582,7 +583,7 @@ impl OrgStore<'_> {
             ))
             .into_owned();
         let (org, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             if run!(&mut *tx) == 0 {
                 return Err(not_found());
             }
@@ -612,7 +613,7 @@ impl OrgStore<'_> {
         );
         let org = self.sql("DELETE FROM kavach_organizations WHERE id = ?");
         let (n, events) = on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&members).bind(id).execute(&mut *tx).await?;
             sqlx::query(&invitations).bind(id).execute(&mut *tx).await?;
             sqlx::query(&sessions).bind(id).execute(&mut *tx).await?;
@@ -790,13 +791,13 @@ impl OrgStore<'_> {
                 }
             }
             Pool::Pg(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let v = run!(&mut tx, true);
                 tx.commit().await?;
                 v
             }
             Pool::My(p) => {
-                let mut tx = p.begin().await?;
+                let mut tx = p.begin_write().await?;
                 let v = run!(&mut tx, true);
                 tx.commit().await?;
                 v

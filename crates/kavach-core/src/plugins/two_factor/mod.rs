@@ -28,6 +28,7 @@ use crate::error::{KavachError, Result};
 use crate::http::{ok, parse_body};
 use crate::kavach::Kavach;
 use crate::route;
+use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 use crate::store::ratelimit;
 use crate::{col_opt_str, col_str, on_pool};
@@ -407,7 +408,7 @@ impl TwoFactorStore<'_> {
             "INSERT INTO kavach_two_factor_backup (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)",
         );
         let r: std::result::Result<(), sqlx::Error> = on_pool!(self.pool, p => async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&del_pending).bind(user_id).bind(false).execute(&mut *tx).await?;
             sqlx::query(&insert).bind(user_id).bind(sealed).bind(false).bind(Ts(now_ms)).bind(Ts(now_ms)).execute(&mut *tx).await?;
             sqlx::query(&del_codes).bind(user_id).execute(&mut *tx).await?;
@@ -477,7 +478,7 @@ impl TwoFactorStore<'_> {
             "INSERT INTO kavach_two_factor_backup (id, user_id, code_hash, created_at) VALUES (?, ?, ?, ?)",
         );
         on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(&del).bind(user_id).execute(&mut *tx).await?;
             for h in hashes {
                 sqlx::query(&ins).bind(new_id()).bind(user_id).bind(h).bind(Ts(now_ms)).execute(&mut *tx).await?;
@@ -496,7 +497,7 @@ impl TwoFactorStore<'_> {
             self.sql("DELETE FROM kavach_two_factor WHERE user_id = ?"),
         ];
         on_pool!(self.pool, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             for s in &stmts {
                 sqlx::query(s).bind(user_id).execute(&mut *tx).await?;
             }
