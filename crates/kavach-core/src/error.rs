@@ -94,6 +94,10 @@ pub enum KavachError {
     /// malformed export file).
     #[error("{0}")]
     ImportSourceInvalid(String),
+    /// An OAuth sign-in, link or token call that cannot go on; `code` says why
+    /// (`OAUTH_STATE_INVALID`, `OAUTH_CODE_INVALID`, `OAUTH_ID_TOKEN_INVALID`, ...).
+    #[error("{message}")]
+    OAuth { code: &'static str, message: String },
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -149,6 +153,7 @@ impl KavachError {
             Self::UserBanned => "USER_BANNED",
             Self::HookBlocked(_) => "HOOK_BLOCKED",
             Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
+            Self::OAuth { code, .. } => code,
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -169,6 +174,7 @@ impl KavachError {
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
             Self::TooManyAttempts(_) => 429,
             Self::UserBanned | Self::HookBlocked(_) => 403,
+            Self::OAuth { .. } => 400,
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,

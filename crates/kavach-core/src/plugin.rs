@@ -52,12 +52,24 @@ pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub handler: Handler,
+    /// A form POST another site's page sends on purpose (Apple's OAuth `response_mode=form_post`):
+    /// no `Origin` check and no JSON body rule. Such a handler must change nothing itself: it
+    /// only redirects to a GET route that checks what it needs (a SameSite=Lax cookie rides
+    /// along on a top-level GET, never on a cross-site POST).
+    pub cross_site_form: bool,
 }
 
-/// A `Route` whose handler is an async block: `route!("POST", "/x/:id", |k, req, p| { ... })`.
+/// A `Route` whose handler is an async block: `route!("POST", "/x/:id", |k, req, p| { ... })`;
+/// `route!(cross_site_form "POST", ...)` marks a [`Route::cross_site_form`] route.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! route {
+    (cross_site_form $method:literal, $path:literal, |$k:ident, $req:ident, $p:ident| $body:block) => {{
+        $crate::plugin::Route {
+            cross_site_form: true,
+            ..$crate::route!($method, $path, |$k, $req, $p| $body)
+        }
+    }};
     ($method:literal, $path:literal, |$k:ident, $req:ident, $p:ident| $body:block) => {{
         #[allow(unused_variables)]
         fn handler<'a>(
@@ -71,6 +83,7 @@ macro_rules! route {
             method: $method,
             path: $path,
             handler,
+            cross_site_form: false,
         }
     }};
 }

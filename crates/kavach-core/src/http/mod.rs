@@ -30,6 +30,9 @@ pub struct HttpRequest {
     pub url_origin: Option<String>,
     /// The peer address the shim knows.
     pub client_ip: Option<String>,
+    /// Where the API is mounted, as this request reached it (the URL's path without `path`): links
+    /// back to the API (the OAuth redirect URI) use it; without it, the configured `basePath`.
+    pub mount: Option<String>,
 }
 
 /// The answer: status, headers (several `set-cookie` allowed), body bytes.
@@ -625,7 +628,7 @@ impl Kavach {
                 "the request body is too large",
             ));
         }
-        if STATE_CHANGING.contains(&method.as_str()) {
+        if STATE_CHANGING.contains(&method.as_str()) && !route.cross_site_form {
             self.check_origin(req)?;
         }
         (route.handler)(self, req, &params).await

@@ -31,6 +31,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "jwt",
         factory: super::jwt::plugin,
     },
+    Registration {
+        id: "oauth",
+        factory: super::oauth::plugin,
+    },
 ];
 
 impl Kavach {
