@@ -97,6 +97,8 @@ export interface HttpRequestInput {
   /** `scheme://host` of the request URL. */
   urlOrigin?: string
   clientIp?: string
+  /** The mount the request reached the API at (its URL path without `path`). */
+  mount?: string
 }
 
 /** The answer to an HTTP request. */

@@ -548,6 +548,17 @@ export interface Kavach {
     /** Makes a new signing key; the old one keeps verifying its tokens until they expire. */
     rotateKeys(): Promise<Result<{ kid: string }>>
   }
+  /** The oauth() plugin's calls (add `oauth({ providers })` from `kavachos/auth` to `plugins`). */
+  oauth: {
+    /** The provider's access token stored for the user's account there (`accountId` picks one of several). */
+    getAccessToken(input: { userId: string; providerId: string; accountId?: string }): Promise<Result<OAuthAccessToken>>
+    /** The user's linked provider accounts. */
+    listAccounts(input: { userId: string }): Promise<Result<LinkedAccount[]>>
+    /** Unlinks an account; refused with FAILED_TO_UNLINK_LAST_ACCOUNT for the user's last account. */
+    unlinkAccount(input: { userId: string; providerId: string; accountId?: string }): Promise<Result<{ success: true }>>
+    /** The configured providers, `{ id, name }` (for sign-in buttons; never a secret). */
+    providers(): Promise<Result<Array<{ id: string; name: string }>>>
+  }
   /** The outbox of `webhooks`. */
   webhooks: {
     /** Newest first (100 unless `limit`, at most 1,000). */
@@ -586,6 +597,30 @@ export interface TwoFactorSignedIn {
   token: string
   /** With `trustDevice: true` (and trustDeviceDays > 0): pass it to `auth.signIn` to skip the code. */
   trustedDeviceToken?: string
+}
+
+/** A provider account linked to a user (one `kavach_account` row); tokens are never part of it. */
+export interface LinkedAccount {
+  id: string
+  /** The provider's id in `oauth({ providers })` (`github`, or a generic provider's own id); `credential` for the email-and-password account. */
+  providerId: string
+  /** The user's id at the provider (its subject). */
+  accountId: string
+  userId: string
+  /** The scopes the provider granted. */
+  scopes: string[]
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** `oauth.getAccessToken`: a usable provider access token. */
+export interface OAuthAccessToken {
+  accessToken: string
+  /** `null` when the provider gave no expiry. */
+  accessTokenExpiresAt: Date | null
+  scopes: string[]
+  /** The OpenID Connect ID token, when the provider sent one. */
+  idToken?: string
 }
 
 /** Boots kavachos: checks the configuration, connects, and runs migrations unless skipped. */

@@ -362,6 +362,8 @@ function makeInstance(n, maxBody, release) {
         body: body ?? undefined,
         urlOrigin: url.origin,
         clientIp: options.clientIp ?? undefined,
+        // The mount as this request reached it (a shim passes only the path inside it).
+        mount: url.pathname.endsWith(path) ? url.pathname.slice(0, url.pathname.length - path.length).replace(/\/+$/, '') : undefined,
       })
       const out = new Headers()
       for (let i = 0; i < r.headers.length; i += 2) out.append(r.headers[i], r.headers[i + 1])
@@ -451,6 +453,16 @@ function makeInstance(n, maxBody, release) {
           : Promise.resolve(fail(new KavachError('VALIDATION_FAILED', 'the token must be a string'))),
       getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
       rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
+    },
+    // oauth.* (the oauth() plugin from kavachos/auth): Results; timestamps in, Dates out.
+    oauth: {
+      getAccessToken: (input) =>
+        n.plugin('oauth', 'getAccessToken', input ?? null).then((r) => ok({ ...r, accessTokenExpiresAt: toDate(r.accessTokenExpiresAt) }), fail),
+      listAccounts: (input) =>
+        n.plugin('oauth', 'listAccounts', input ?? null).then((list) => ok(list.map((a) => ({ ...a, createdAt: toDate(a.createdAt), updatedAt: toDate(a.updatedAt) }))), fail),
+      unlinkAccount: (input) => n.plugin('oauth', 'unlinkAccount', input ?? null).then(ok, fail),
+      /** The configured providers, `{ id, name }` (for sign-in buttons). */
+      providers: () => n.plugin('oauth', 'providers', null).then(ok, fail),
     },
     // webhooks.*: what the outbox holds for the configured webhooks.
     webhooks: {

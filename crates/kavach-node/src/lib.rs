@@ -86,6 +86,8 @@ pub struct HttpRequestInput {
     /// `scheme://host` of the request URL.
     pub url_origin: Option<String>,
     pub client_ip: Option<String>,
+    /// The mount the request reached the API at (its URL path without `path`).
+    pub mount: Option<String>,
 }
 
 /// The answer to an HTTP request.
@@ -595,6 +597,7 @@ impl NativeKavach {
             body: req.body.map(|b| b.to_vec()).unwrap_or_default(),
             url_origin: req.url_origin,
             client_ip: req.client_ip,
+            mount: req.mount,
         };
         let r = self.inner.handle(request).await;
         Ok(HttpResponseOutput {
