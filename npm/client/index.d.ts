@@ -19,6 +19,7 @@ export type KavachClientErrorCode =
   | 'RATE_LIMITED'
   | 'CONFLICT'
   | 'LAST_OWNER'
+  | 'FAILED_TO_UNLINK_LAST_ACCOUNT'
   | (string & {})
 
 export interface KavachClientError {
@@ -234,6 +235,47 @@ export interface Jwk {
   [key: string]: unknown
 }
 
+/** What the OAuth routes answer: the provider's authorization URL (`redirect` true: the page goes there). */
+export interface SocialRedirect {
+  url: string
+  redirect: boolean
+}
+
+export interface SignInSocialInput {
+  /** A provider id of the server's `oauth({ providers })`: `github`, `google`, ... or a generic provider's id. */
+  provider: string
+  /** Where the browser lands signed in (a path or a URL on the app's origin; default `/`). */
+  callbackURL?: string
+  /** Where the browser lands when the sign-in fails, with `?error=<CODE>`. */
+  errorCallbackURL?: string
+  /** Where a user signed up by this sign-in lands (default `callbackURL`). */
+  newUserCallbackURL?: string
+  /** Answer the URL without leaving the page. */
+  disableRedirect?: boolean
+}
+
+export interface LinkSocialInput {
+  provider: string
+  /** Where the browser lands once the account is linked. */
+  callbackURL?: string
+  errorCallbackURL?: string
+  /** Answer the URL without leaving the page (client side). */
+  disableRedirect?: boolean
+}
+
+/** A provider account linked to the signed-in user. */
+export interface LinkedAccount {
+  id: string
+  /** `github`, `google`, ... or a generic provider's id; `credential` for the email-and-password account. */
+  providerId: string
+  /** The user's id at the provider. */
+  accountId: string
+  userId: string
+  scopes: string[]
+  createdAt: Date
+  updatedAt: Date
+}
+
 type HeadersOption = HeadersInit | (() => HeadersInit | undefined | Promise<HeadersInit | undefined>)
 type TokenOption = string | (() => string | null | undefined | Promise<string | null | undefined>)
 
@@ -282,6 +324,21 @@ export interface KavachClient {
     sendVerificationEmail(input?: { callbackURL?: string }): Promise<Result<void>>
     verifyEmail(input: { token: string } | string): Promise<Result<User>>
   }
+  /** Sign-in methods under better-auth's client names (email and password: `auth.signIn`). */
+  signIn: {
+    /**
+     * OAuth sign-in (`POST /auth/sign-in/social`, the server's `oauth()` plugin). In a browser the page
+     * then goes to the provider (`window.location.href = data.url`) unless `disableRedirect`; the
+     * provider sends the user back to the API's callback, which lands on `callbackURL` signed in.
+     */
+    social(input: SignInSocialInput): Promise<Result<SocialRedirect>>
+  }
+  /** Links another provider account to the signed-in user (the page goes to the provider, as `signIn.social`). */
+  linkSocial(input: LinkSocialInput): Promise<Result<SocialRedirect>>
+  /** The signed-in user's linked accounts. */
+  listAccounts(): Promise<Result<LinkedAccount[]>>
+  /** Refused with FAILED_TO_UNLINK_LAST_ACCOUNT for the user's last account. `accountId` picks one of several at that provider. */
+  unlinkAccount(input: { providerId: string; accountId?: string }): Promise<Result<void>>
   agents: {
     /** The owner is the signed-in user. */
     create(input: CreateAgentInput): Promise<Result<AgentWithToken>>

@@ -273,6 +273,33 @@ function createKavachClient(options = {}) {
     return Promise.resolve(fail('VALIDATION_FAILED', `${field} must be a string`))
   }
 
+  // OAuth: the API answers `{ url, redirect }`; in a browser the page goes to the provider (unless the
+  // caller says disableRedirect), as better-auth's client does. Node has no page to move.
+  const toProvider = (disableRedirect) => (r) => {
+    if (!r.success || disableRedirect === true || !r.data || typeof r.data.url !== 'string' || r.data.redirect === false) return r
+    const w = globalThis.window
+    if (w && w.location && typeof w.location === 'object') w.location.href = r.data.url
+    return r
+  }
+
+  const social = {
+    signIn(input) {
+      if (!input || typeof input.provider !== 'string' || input.provider === '') return invalidId('provider')
+      const { provider, callbackURL, errorCallbackURL, newUserCallbackURL, disableRedirect } = input
+      return post('/auth/sign-in/social', { provider, callbackURL, errorCallbackURL, newUserCallbackURL, disableRedirect }).then(toProvider(disableRedirect))
+    },
+    link(input) {
+      if (!input || typeof input.provider !== 'string' || input.provider === '') return invalidId('provider')
+      const { provider, callbackURL, errorCallbackURL, disableRedirect } = input
+      return post('/auth/link-social', { provider, callbackURL, errorCallbackURL }).then(toProvider(disableRedirect))
+    },
+    unlink(input) {
+      if (!input || typeof input.providerId !== 'string' || input.providerId === '') return invalidId('providerId')
+      if (input.accountId !== undefined && typeof input.accountId !== 'string') return invalidId('accountId')
+      return post('/auth/unlink-account', { providerId: input.providerId, accountId: input.accountId }, { map: done })
+    },
+  }
+
   const members = {
     list(input) {
       const org = idOf(input, 'organizationId')
@@ -359,6 +386,18 @@ function createKavachClient(options = {}) {
         return post('/auth/verify-email', { token }, { map: (d) => d.user }).then(stale)
       },
     },
+
+    /** Sign-in methods under better-auth's client names. */
+    signIn: {
+      /** OAuth: `{ url, redirect }`; in a browser the page then goes to `url` unless `disableRedirect`. */
+      social: social.signIn,
+    },
+    /** Links another provider account to the signed-in user (the page goes to the provider). */
+    linkSocial: social.link,
+    /** The signed-in user's linked accounts. */
+    listAccounts: () => get('/auth/list-accounts'),
+    /** FAILED_TO_UNLINK_LAST_ACCOUNT for the user's last account. */
+    unlinkAccount: social.unlink,
 
     agents: {
       create: (input) => post('/agents', withMillis(input, 'expiresAt')),

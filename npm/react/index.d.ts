@@ -4,24 +4,31 @@ import type {
   KavachClient,
   KavachClientError,
   KavachClientOptions,
+  LinkSocialInput,
   Organization,
   Result,
   Session,
   SessionData,
   SignInData,
+  SignInSocialInput,
   SignUpData,
+  SocialRedirect,
   User,
 } from '@kavachos/client'
 
 export type {
   KavachClient,
   KavachClientError,
+  LinkedAccount,
+  LinkSocialInput,
   Organization,
   Result,
   Session,
   SessionData,
   SignInData,
+  SignInSocialInput,
   SignUpData,
+  SocialRedirect,
   User,
 } from '@kavachos/client'
 
@@ -123,8 +130,29 @@ export interface SignOutAction extends ActionState {
   signOut: SignOutAction
 }
 
-/** `const signIn = useSignIn(); await signIn({ email, password })`. Email and password only in this version. */
+/**
+ * OAuth sign-in (`useSignIn({ factor: 'social' })`): `await signIn({ provider: 'github', callbackURL:
+ * '/dashboard' })` calls the client's `signIn.social`, and the page goes to the provider (unless
+ * `disableRedirect`). `signIn('github')` is the same with no callbackURL.
+ */
+export interface SocialSignInAction extends ActionState {
+  (input: SignInSocialInput): Promise<Result<SocialRedirect>>
+  (provider: string): Promise<Result<SocialRedirect>>
+  signIn: SocialSignInAction
+}
+
+export interface LinkSocialAction extends ActionState {
+  (input: LinkSocialInput): Promise<Result<SocialRedirect>>
+  (provider: string): Promise<Result<SocialRedirect>>
+  linkSocial: LinkSocialAction
+}
+
+/** `const signIn = useSignIn({ factor: 'social' }); await signIn({ provider, callbackURL })` (the server's `oauth()` plugin). */
+export declare function useSignIn(options: { factor: 'social' }): SocialSignInAction
+/** `const signIn = useSignIn(); await signIn({ email, password })`. Other factors than these two answer VALIDATION_FAILED in this version. */
 export declare function useSignIn(options?: { factor?: 'password' }): SignInAction
+/** Links another provider account to the signed-in user; the page goes to the provider. */
+export declare function useLinkSocial(): LinkSocialAction
 export declare function useSignUp(): SignUpAction
 export declare function useSignOut(): SignOutAction
 

@@ -272,10 +272,26 @@ function useSignIn(options) {
   const client = useKavachClient()
   const factor = options && options.factor
   return useAction('signIn', (input, password) => {
+    // OAuth: `signIn({ provider, callbackURL })` moves the page to the provider (client.signIn.social).
+    if (factor === 'social') {
+      const body = typeof input === 'string' ? { provider: input } : input
+      if (!body || typeof body.provider !== 'string' || body.provider === '') return bad('provider is required')
+      return client.signIn.social(body)
+    }
     if (factor !== undefined && factor !== 'password') return bad(`the sign-in factor "${factor}" is not available`)
     const body = typeof input === 'string' ? { email: input, password } : input
     if (!body || typeof body.email !== 'string' || typeof body.password !== 'string') return bad('email and password are required')
     return client.auth.signIn({ email: body.email, password: body.password })
+  })
+}
+
+/** Links another provider account to the signed-in user (client.linkSocial). */
+function useLinkSocial() {
+  const client = useKavachClient()
+  return useAction('linkSocial', (input) => {
+    const body = typeof input === 'string' ? { provider: input } : input
+    if (!body || typeof body.provider !== 'string' || body.provider === '') return bad('provider is required')
+    return client.linkSocial(body)
   })
 }
 
@@ -343,5 +359,6 @@ module.exports = {
   useSignIn,
   useSignUp,
   useSignOut,
+  useLinkSocial,
   useOrganization,
 }

@@ -11,4 +11,5 @@ export const useUser = react.useUser
 export const useSignIn = react.useSignIn
 export const useSignUp = react.useSignUp
 export const useSignOut = react.useSignOut
+export const useLinkSocial = react.useLinkSocial
 export const useOrganization = react.useOrganization
