@@ -94,12 +94,12 @@ main()
     }
     // Every subpath and scoped package loads in both module systems.
     const probe = `
-const names = ['kavachos', 'kavachos/plugins', 'kavachos/adapters', 'kavachos/migrate', 'kavachos/nextjs', 'kavachos/hono', '@kavachos/nextjs', '@kavachos/hono', '@kavachos/express', '@kavachos/fastify', '@kavachos/client']
+const names = ['kavachos', 'kavachos/plugins', 'kavachos/auth', 'kavachos/adapters', 'kavachos/migrate', 'kavachos/nextjs', 'kavachos/hono', '@kavachos/nextjs', '@kavachos/hono', '@kavachos/express', '@kavachos/fastify', '@kavachos/client']
 `
     writeFileSync(join(app, 'probe.cjs'), probe + 'for (const n of names) require(n); console.log("cjs", names.length)')
     writeFileSync(join(app, 'probe.mjs'), probe + 'for (const n of names) await import(n); console.log("esm", names.length)')
-    assert.match(run("node", ["probe.cjs"], app), /cjs 11/)
-    assert.match(run("node", ["probe.mjs"], app), /esm 11/)
+    assert.match(run("node", ["probe.cjs"], app), /cjs 12/)
+    assert.match(run("node", ["probe.mjs"], app), /esm 12/)
     assert.ok(existsSync(join(app, 'node_modules', 'kavachos', 'edge.mjs')))
     // npx kavach-cli is a bin of the package.
     const migrated = run('npx', ['--no-install', 'kavach-cli', 'migrate', '--url', join(app, 'cli.db')], app)

@@ -1,0 +1,30 @@
+// Seed 004, "OAuth providers" AFTER, verbatim.
+import { createKavach } from 'kavachos';
+import { oauth } from 'kavachos/auth';
+
+export const kavach = createKavach({
+  database: { provider: 'postgres', url: process.env.DATABASE_URL! },
+  secret: process.env.KAVACH_SECRET!,
+  baseUrl: process.env.AUTH_BASE_URL!,
+  plugins: [
+    oauth({
+      providers: [
+        {
+          id: 'github',
+          clientId: process.env.GITHUB_CLIENT_ID!,
+          clientSecret: process.env.GITHUB_CLIENT_SECRET!,
+        },
+        {
+          id: 'google',
+          clientId: process.env.GOOGLE_CLIENT_ID!,
+          clientSecret: process.env.GOOGLE_CLIENT_SECRET!,
+        },
+        {
+          id: 'discord',
+          clientId: process.env.DISCORD_CLIENT_ID!,
+          clientSecret: process.env.DISCORD_CLIENT_SECRET!,
+        },
+      ],
+    }),
+  ],
+});
