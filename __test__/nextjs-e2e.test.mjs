@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { startOidcPeer } from './fixtures/oidc-peer.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const example = join(root, 'examples', 'nextjs')
@@ -69,8 +70,8 @@ function freePort() {
 
 const servers = new Set()
 // Starts a server process in its own process group and waits until it answers on `origin`.
-async function serve(args, cwd, extraEnv = {}) {
-  const port = await freePort()
+async function serve(args, cwd, extraEnv = {}, fixedPort = undefined) {
+  const port = fixedPort ?? (await freePort())
   const child = spawn(process.execPath, args(port), {
     cwd,
     // baseUrl as seed 000 sets it: Next.js hands route handlers a request.url on localhost whatever
@@ -144,6 +145,7 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
   let work
   let app
   let browser
+  let peer
   before(async () => {
     assert.ok(executablePath, 'no Chromium found: install chromium-headless-shell (scripts/services.sh does) or set KAVACH_CHROMIUM')
     assert.ok(existsSync(join(root, 'kavachos.linux-x64-gnu.node')), 'the addon is not built: npm run build')
@@ -163,6 +165,7 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
   })
   after(async () => {
     for (const s of [...servers]) await stop(s)
+    await peer?.close()
     await browser?.close()
     if (work && !process.env.KAVACH_KEEP) rmSync(work, { recursive: true, force: true })
   })
@@ -170,7 +173,22 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
   it(`next build (${defaultBuild}, no next.config): the seed pages in Chromium, from the middleware redirect to sign-out`, { timeout: 150_000 }, async () => {
     const built = sh(process.execPath, [nextBin(app), 'build'], app)
     assert.match(built, /Proxy \(Middleware\)|Middleware/, 'the middleware is built')
-    const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'turbopack.db') })
+    // A real OpenID Connect provider (npm oidc-provider) for the "Sign in with ..." button: the app
+    // configures it from its environment (OIDC_*), as it would any provider.
+    const port = await freePort()
+    const redirectUri = `http://${host}:${port}/api/auth/oauth/oidc/callback`
+    const socialEmail = `social-${Date.now()}@example.com`
+    peer = await startOidcPeer({
+      clients: [{ client_id: 'nextjs-example', client_secret: 'nextjs-example-secret', redirect_uris: [redirectUri] }],
+      accounts: { carol: { email: socialEmail, email_verified: true, name: 'Carol Social' } },
+    })
+    const server = await serve(nextStart(app), app, {
+      DATABASE_URL: join(work, 'turbopack.db'),
+      OIDC_ISSUER: peer.issuer,
+      OIDC_CLIENT_ID: 'nextjs-example',
+      OIDC_CLIENT_SECRET: 'nextjs-example-secret',
+      OIDC_PROVIDER_NAME: 'Test IdP',
+    }, port)
     const { origin } = server
     const email = `e2e-${Date.now()}@example.com`
     const context = await browser.newContext()
@@ -210,13 +228,13 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
       // A wrong password is an error on the page, and no session.
       await page.getByLabel('Email').fill(email)
       await page.getByLabel('Password').fill('not the password')
-      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
       await page.getByRole('alert').waitFor()
       assert.ok(atSignIn())
 
       // Sign in (useSignIn) and land on `next`: the server component greets the user by email.
       await page.getByLabel('Password').fill(password)
-      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click()
       await page.waitForURL((u) => u.pathname === '/dashboard')
       assert.equal(await page.locator('#greeting').textContent(), `Hello, ${email}`)
       await page.locator('#profile-email').getByText(email).waitFor() // useUser, on the client
@@ -257,6 +275,21 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
       await page.goto(`${origin}/dashboard`)
       assert.ok(atSignIn(), page.url())
       await shot('05-signed-out')
+
+      // "Sign in with Test IdP": to the provider (its sign-in page), back through the callback with a
+      // session, on to `next`; the user is the provider's, new to the app.
+      await page.locator('[data-provider="oidc"]').click()
+      await page.waitForURL((u) => u.origin === peer.issuer)
+      await shot('06-provider-sign-in')
+      await page.getByRole('button', { name: 'Continue as carol' }).click()
+      await page.waitForURL((u) => u.origin === origin && u.pathname === '/dashboard')
+      assert.equal(await page.locator('#greeting').textContent(), `Hello, ${socialEmail}`)
+      await page.locator('#profile-email').getByText(socialEmail).waitFor()
+      await shot('07-social-dashboard')
+      const accounts = await (await context.request.get(`${origin}/api/auth/auth/list-accounts`)).json()
+      assert.deepEqual(accounts.map((a) => a.providerId), ['oidc'])
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-in')
       assert.deepEqual(errors, [], 'no error in the page')
     } catch (e) {
       await shot('failure').catch(() => {})
