@@ -37,6 +37,10 @@ export interface FirstClassOAuthProvider {
   scopes?: string[]
   /** Only people who already have a user may sign in with this provider; nobody is signed up. */
   disableImplicitSignUp?: boolean
+  /** OpenID Connect `prompt`, e.g. `'select_account consent'` (Google sends a refresh token again only on consent). */
+  prompt?: OAuthPrompt
+  /** Google's `access_type`: `'offline'` asks for a refresh token. */
+  accessType?: 'offline' | 'online'
 }
 
 /**
@@ -59,7 +63,18 @@ export interface GenericOAuthProvider {
   pkce?: boolean
   /** How the token endpoint authenticates the client: HTTP Basic or `client_id`/`client_secret` in the form. */
   authentication?: 'basic' | 'post'
+  /** The button's name (`providers()` answers it); the id when absent. */
+  name?: string
+  /** Only people who already have a user may sign in with this provider; nobody is signed up. */
+  disableImplicitSignUp?: boolean
+  /** OpenID Connect `prompt`. */
+  prompt?: OAuthPrompt
+  /** `access_type`, for providers that take it as Google does. */
+  accessType?: 'offline' | 'online'
 }
+
+/** OpenID Connect `prompt` values, one or several separated by spaces. */
+export type OAuthPrompt = 'none' | 'login' | 'consent' | 'select_account' | 'select_account consent' | 'login consent' | (string & {})
 
 export type OAuthProvider = FirstClassOAuthProvider | GenericOAuthProvider
 

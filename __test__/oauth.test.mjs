@@ -346,6 +346,26 @@ for (const backend of backends()) {
       first.jar.set(origin, 'kavach_oauth_state', used.searchParams.get('state'))
       await expectError(await first.jar.fetch(used), 400, 'OAUTH_STATE_INVALID')
 
+      // The same callback ten times at once (a double click, a retrying proxy): exactly one session.
+      {
+        const jar = new CookieJar()
+        const { url } = await start(jar, { callbackURL: '/dashboard' })
+        const back = await peer.login(url, { accountId: 'grace' })
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const res = await jar.fetch(back)
+            const text = await res.text()
+            return { status: res.status, text, session: sessionCookieSet(res) }
+          }),
+        )
+        const won = answers.filter((a) => a.session)
+        assert.equal(won.length, 1, JSON.stringify(answers.map((a) => a.status)))
+        for (const a of answers.filter((a) => !a.session)) {
+          assert.equal(a.status, 400, a.text)
+          assert.equal(JSON.parse(a.text).error.code, 'OAUTH_STATE_INVALID', a.text)
+        }
+      }
+
       // A used code with a fresh valid state: the token endpoint refuses it.
       {
         const jar = new CookieJar()
@@ -685,6 +705,36 @@ for (const backend of backends()) {
       assert.equal(to.searchParams.get('code'), 'apple-code')
       assert.equal(to.searchParams.get('state'), 'apple-state-0123456789')
       assert.equal(res.headers.getSetCookie().length, 0, 'no cookie from the POST')
+    })
+
+    it("passes better-auth's accessType and prompt (Google's refresh token), and refuses ones the protocol has not", T, async () => {
+      const withOffline = await createKavach({
+        database: freshDatabase(backend, 'oauth_offline'),
+        secret: SECRET,
+        baseUrl: BASE,
+        plugins: [oauth({ providers: [{ id: 'google', clientId: 'client-google', clientSecret: 'secret-google-0123456789', accessType: 'offline', prompt: 'select_account consent' }] })],
+      })
+      try {
+        const res = await withOffline.handler(new Request(`${BASE}${MOUNT}/oauth/google`))
+        assert.equal(res.status, 302, await res.clone().text())
+        const p = new URL(res.headers.get('location')).searchParams
+        assert.equal(p.get('access_type'), 'offline')
+        assert.equal(p.get('prompt'), 'select_account consent')
+      } finally {
+        await withOffline.close()
+      }
+      for (const bad of [{ prompt: 'consent\nX-Injected: 1' }, { prompt: 'always' }, { accessType: 'forever' }]) {
+        await assert.rejects(
+          createKavach({
+            database: freshDatabase(backend, 'oauth_badprompt'),
+            secret: SECRET,
+            baseUrl: BASE,
+            plugins: [oauth({ providers: [{ id: 'google', clientId: 'c', clientSecret: 's', ...bad }] })],
+          }),
+          (e) => e.code === 'CONFIG_INVALID',
+          JSON.stringify(bad),
+        )
+      }
     })
   })
 }

@@ -35,7 +35,8 @@ export async function oauthSurface(): Promise<void> {
     pkce: false,
     authentication: 'post',
   };
-  const options: OAuthOptions = { providers: [github, oidc, linear, ...ids.map((id) => ({ id, clientId: id, clientSecret: id }))] };
+  const google: FirstClassOAuthProvider = { id: 'google', clientId: 'id', clientSecret: 'secret', accessType: 'offline', prompt: 'select_account consent' };
+  const options: OAuthOptions = { providers: [github, google, oidc, linear, ...ids.map((id) => ({ id, clientId: id, clientSecret: id }))] };
   const described: KavachPlugin<'oauth', OAuthOptions> = oauth(options);
   const id: 'oauth' = described.id;
   console.log(id, described.options.providers.length);

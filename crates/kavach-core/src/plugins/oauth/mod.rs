@@ -112,6 +112,8 @@ struct Provider {
     pkce: bool,
     auth: ClientAuth,
     disable_implicit_sign_up: bool,
+    prompt: Option<String>,
+    access_type: Option<String>,
     source: Source,
     resolved: Mutex<Option<Arc<Endpoints>>>,
 }
@@ -348,6 +350,13 @@ struct ProviderOptions {
     authentication: Option<String>,
     #[serde(default)]
     disable_implicit_sign_up: Option<bool>,
+    /// OpenID Connect `prompt` (better-auth's name), e.g. `"select_account consent"`; replaces a
+    /// first-class provider's own.
+    #[serde(default)]
+    prompt: Option<String>,
+    /// Google's `access_type` (better-auth's `accessType`): `"offline"` asks for a refresh token.
+    #[serde(default)]
+    access_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -399,6 +408,22 @@ fn parse_provider(o: ProviderOptions) -> Result<Provider> {
                 "\"{u}\" must be an https URL (http only on localhost)"
             ))
         })?;
+    }
+    if o.prompt.as_deref().is_some_and(|p| {
+        p.is_empty()
+            || !p
+                .split(' ')
+                .all(|w| matches!(w, "none" | "login" | "consent" | "select_account"))
+    }) {
+        return Err(bad(
+            "prompt must be words among none, login, consent and select_account".into(),
+        ));
+    }
+    if o.access_type
+        .as_deref()
+        .is_some_and(|a| a != "offline" && a != "online")
+    {
+        return Err(bad("accessType must be 'offline' or 'online'".into()));
     }
     if let Some(scopes) = &o.scopes {
         if scopes
@@ -469,6 +494,8 @@ fn parse_provider(o: ProviderOptions) -> Result<Provider> {
         pkce,
         auth,
         disable_implicit_sign_up: o.disable_implicit_sign_up.unwrap_or(false),
+        prompt: o.prompt,
+        access_type: o.access_type,
         source,
         resolved: Mutex::new(None),
     })
@@ -698,8 +725,16 @@ impl OAuthPlugin {
         }
         if let Source::First(spec) = &p.source {
             for (name, value) in spec.extra_authorize_params {
-                auth = auth.add_extra_param(*name, *value);
+                if !(*name == "prompt" && p.prompt.is_some()) {
+                    auth = auth.add_extra_param(*name, *value);
+                }
             }
+        }
+        if let Some(prompt) = &p.prompt {
+            auth = auth.add_extra_param("prompt", prompt.clone());
+        }
+        if let Some(access_type) = &p.access_type {
+            auth = auth.add_extra_param("access_type", access_type.clone());
         }
         if let Some(n) = &nonce {
             auth = auth.add_extra_param("nonce", n.clone());
