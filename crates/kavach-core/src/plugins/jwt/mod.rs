@@ -167,7 +167,7 @@ fn parse_options(
 /// `jwt(options)` of `kavachos/plugins`, running: its settings and the keys it parsed.
 pub struct JwtPlugin {
     pub settings: JwtSettings,
-    keys: KeyCache,
+    ring: KeyRing,
 }
 
 /// The registry's factory.
@@ -175,10 +175,14 @@ pub fn plugin(
     options: &Value,
     env: &crate::plugin::PluginEnv<'_>,
 ) -> Result<Arc<dyn crate::plugin::Plugin>> {
-    Ok(Arc::new(JwtPlugin {
-        settings: parse_options(options, env.secret, env.base_url)?,
-        keys: KeyCache::default(),
-    }))
+    let settings = parse_options(options, env.secret, env.base_url)?;
+    let ring = KeyRing::new(
+        "kavach_jwks",
+        settings.algorithm,
+        &settings.secret,
+        settings.retired_window_ms(),
+    );
+    Ok(Arc::new(JwtPlugin { settings, ring }))
 }
 
 impl crate::plugin::Plugin for JwtPlugin {
@@ -372,50 +376,52 @@ fn invalid(m: &'static str) -> KavachError {
     KavachError::JwtInvalid(m)
 }
 
-impl Kavach {
-    /// The plugin's options, or CONFIG_INVALID when `jwt()` is not in `plugins`.
-    pub fn jwt_settings(&self) -> Result<&JwtSettings> {
-        self.check_open()?;
-        // jsonwebtoken panics at first use if it cannot tell its crypto backend from its features
-        // (both on, should another crate turn aws_lc_rs on): name ours. Already set is fine.
-        let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
-            &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+/// A set of signing keys in one table (`kavach_jwks` for the jwt plugin, `kavach_mcp_jwks` for the
+/// MCP server): one active key, retired keys published for `window_ms`, private halves sealed.
+pub struct KeyRing {
+    table: &'static str,
+    alg: JwtAlg,
+    secret: Vec<u8>,
+    window_ms: i64,
+    cache: KeyCache,
+}
+
+impl KeyRing {
+    /// `table` is one of ours (never input): it is named in SQL.
+    pub fn new(table: &'static str, alg: JwtAlg, secret: &[u8], window_ms: i64) -> Self {
+        Self {
+            table,
+            alg,
+            secret: secret.to_vec(),
+            window_ms,
+            cache: KeyCache::default(),
+        }
+    }
+
+    fn sql(&self, k: &Kavach, s: &str) -> String {
+        sql_for(k.dialect(), &s.replace("kavach_jwks", self.table)).into_owned()
+    }
+
+    async fn active(&self, k: &Kavach) -> Result<Option<KeyRow>> {
+        let sql = self.sql(
+            k,
+            &format!("SELECT {KEY_COLUMNS} FROM kavach_jwks WHERE active_slot = 1"),
         );
-        self.jwt_plugin().map(|p| &p.settings)
-    }
-
-    fn jwt_plugin(&self) -> Result<&JwtPlugin> {
-        self.plugin::<JwtPlugin>().ok_or_else(|| {
-            KavachError::ConfigInvalid("JWTs need the jwt() plugin in plugins".into())
-        })
-    }
-
-    fn jwt_sql<'s>(&self, s: &'s str) -> std::borrow::Cow<'s, str> {
-        sql_for(self.dialect(), s)
-    }
-
-    async fn jwt_active_key(&self) -> Result<Option<KeyRow>> {
-        let sql = self
-            .jwt_sql(&format!(
-                "SELECT {KEY_COLUMNS} FROM kavach_jwks WHERE active_slot = 1"
-            ))
-            .into_owned();
         Ok(
-            on_pool!(self.pool(), p => match sqlx::query(&sql).fetch_optional(p).await? {
+            on_pool!(k.pool(), p => match sqlx::query(&sql).fetch_optional(p).await? {
                 None => None,
                 Some(r) => Some(key_from_row!(&r)),
             }),
         )
     }
 
-    async fn jwt_key(&self, kid: &str) -> Result<Option<KeyRow>> {
-        let sql = self
-            .jwt_sql(&format!(
-                "SELECT {KEY_COLUMNS} FROM kavach_jwks WHERE kid = ?"
-            ))
-            .into_owned();
+    async fn by_kid(&self, k: &Kavach, kid: &str) -> Result<Option<KeyRow>> {
+        let sql = self.sql(
+            k,
+            &format!("SELECT {KEY_COLUMNS} FROM kavach_jwks WHERE kid = ?"),
+        );
         Ok(
-            on_pool!(self.pool(), p => match sqlx::query(&sql).bind(kid).fetch_optional(p).await? {
+            on_pool!(k.pool(), p => match sqlx::query(&sql).bind(kid).fetch_optional(p).await? {
                 None => None,
                 Some(r) => Some(key_from_row!(&r)),
             }),
@@ -424,28 +430,33 @@ impl Kavach {
 
     /// Installs a new active key after retiring what `retire` says, in one transaction. `None`:
     /// another instance changed the active key meanwhile (the caller reads it again).
-    async fn jwt_install_key(&self, s: &JwtSettings, retire: Retire) -> Result<Option<KeyRow>> {
-        let alg = s.algorithm;
+    async fn install(&self, k: &Kavach, retire: Retire) -> Result<Option<KeyRow>> {
+        let alg = self.alg;
         let key = tokio::task::spawn_blocking(move || generate(alg))
             .await
             .map_err(|_| internal("key generation stopped"))??;
-        let now = self.now_ms();
-        let sealed = crate::crypto::sealed::seal(&s.secret, &seal_label(&key.kid), &key.pkcs8)?;
+        let now = k.now_ms();
+        let sealed = crate::crypto::sealed::seal(&self.secret, &seal_label(&key.kid), &key.pkcs8)?;
         let jwk = key.public_jwk.to_string();
-        let retire_sql = self.jwt_sql(
+        let retire_sql = self.sql(
+            k,
             "UPDATE kavach_jwks SET active_slot = NULL, retired_at = ? WHERE active_slot = 1",
         );
-        let retire_kid_sql = self.jwt_sql(
+        let retire_kid_sql = self.sql(
+            k,
             "UPDATE kavach_jwks SET active_slot = NULL, retired_at = ? WHERE active_slot = 1 AND kid = ?",
         );
-        let insert_sql = self.jwt_sql(
+        let insert_sql = self.sql(
+            k,
             "INSERT INTO kavach_jwks (kid, alg, public_jwk, private_key, active_slot, created_at, retired_at) VALUES (?, ?, ?, ?, 1, ?, NULL)",
         );
         // Keys retired longer ago than any token they signed can live are of no use to anyone.
-        let prune_sql =
-            self.jwt_sql("DELETE FROM kavach_jwks WHERE retired_at IS NOT NULL AND retired_at < ?");
-        let prune_before = now - s.retired_window_ms();
-        let outcome: std::result::Result<bool, sqlx::Error> = on_pool!(self.pool(), p => async {
+        let prune_sql = self.sql(
+            k,
+            "DELETE FROM kavach_jwks WHERE retired_at IS NOT NULL AND retired_at < ?",
+        );
+        let prune_before = now - self.window_ms;
+        let outcome: std::result::Result<bool, sqlx::Error> = on_pool!(k.pool(), p => async {
             let mut tx = p.begin_write().await?;
             match &retire {
                 Retire::Nothing => {}
@@ -489,12 +500,12 @@ impl Kavach {
 
     /// The active signing key, made on first use. If the configured algorithm changed, the first
     /// use rotates to a key of the new algorithm (the old key keeps verifying its tokens).
-    async fn jwt_signing_key(&self, s: &JwtSettings) -> Result<KeyRow> {
+    async fn signing_key(&self, k: &Kavach) -> Result<KeyRow> {
         for _ in 0..5 {
-            let installed = match self.jwt_active_key().await? {
-                Some(row) if row.alg == s.algorithm.as_str() => return Ok(row),
-                Some(row) => self.jwt_install_key(s, Retire::Kid(row.kid)).await?,
-                None => self.jwt_install_key(s, Retire::Nothing).await?,
+            let installed = match self.active(k).await? {
+                Some(row) if row.alg == self.alg.as_str() => return Ok(row),
+                Some(row) => self.install(k, Retire::Kid(row.kid)).await?,
+                None => self.install(k, Retire::Nothing).await?,
             };
             if let Some(row) = installed {
                 return Ok(row);
@@ -506,11 +517,10 @@ impl Kavach {
     }
 
     /// Makes a new active key and retires the current one (which stays in the JWKS, and verifies
-    /// its tokens, for `expiresIn` + 60 s). Returns the new `kid`.
-    pub async fn jwt_rotate_keys(&self) -> Result<String> {
-        let s = self.jwt_settings()?;
+    /// its tokens, for the ring's window). Returns the new `kid`.
+    pub async fn rotate(&self, k: &Kavach) -> Result<String> {
         for _ in 0..5 {
-            if let Some(row) = self.jwt_install_key(s, Retire::Active).await? {
+            if let Some(row) = self.install(k, Retire::Active).await? {
                 return Ok(row.kid);
             }
         }
@@ -520,14 +530,14 @@ impl Kavach {
     }
 
     /// `{ keys }`: the active key and every retired one still inside its window.
-    pub async fn jwt_jwks(&self) -> Result<Value> {
-        let s = self.jwt_settings()?;
-        self.jwt_signing_key(s).await?;
-        let sql = self.jwt_sql(
+    pub async fn jwks(&self, k: &Kavach) -> Result<Value> {
+        self.signing_key(k).await?;
+        let sql = self.sql(
+            k,
             "SELECT public_jwk FROM kavach_jwks WHERE retired_at IS NULL OR retired_at > ? ORDER BY CASE WHEN active_slot = 1 THEN 0 ELSE 1 END, retired_at DESC, created_at DESC, kid",
-        ).into_owned();
-        let since = self.now_ms() - s.retired_window_ms();
-        let rows: Vec<String> = on_pool!(self.pool(), p => {
+        );
+        let since = k.now_ms() - self.window_ms;
+        let rows: Vec<String> = on_pool!(k.pool(), p => {
             let rows = sqlx::query(&sql).bind(Ts(since)).fetch_all(p).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in &rows {
@@ -541,6 +551,112 @@ impl Kavach {
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|_| internal("a stored public key is unreadable"))?;
         Ok(json!({ "keys": keys }))
+    }
+
+    /// Signs `claims` with the active key; the header names the key and `typ`.
+    pub async fn sign(&self, k: &Kavach, typ: &str, claims: &Map<String, Value>) -> Result<String> {
+        let row = self.signing_key(k).await?;
+        let alg = JwtAlg::parse(&row.alg).ok_or_else(|| internal("unknown key algorithm"))?;
+        let cached = self.cache.signers.lock().get(&row.kid).cloned();
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key = Arc::new(encoding_key(&self.secret, &row)?);
+                self.cache
+                    .signers
+                    .lock()
+                    .insert(row.kid.clone(), key.clone());
+                key
+            }
+        };
+        let mut header = Header::new(alg.algorithm());
+        header.kid = Some(row.kid);
+        header.typ = Some(typ.into());
+        jsonwebtoken::encode(&header, claims, &key).map_err(|_| internal("signing failed"))
+    }
+
+    /// Checks that `token` is signed by one of this ring's published keys with that key's
+    /// algorithm; answers its header `typ` and its claims. Nothing else (time, issuer, audience)
+    /// is checked here.
+    pub async fn verify_signature(
+        &self,
+        k: &Kavach,
+        token: &str,
+    ) -> Result<(Option<String>, Map<String, Value>)> {
+        let token = token.trim();
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(invalid("the token is not a valid JWT"));
+        }
+        // Unsupported algorithms (`none` included) fail to parse here.
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("the token is not a valid JWT"))?;
+        let kid = header
+            .kid
+            .filter(|k| !k.is_empty() && k.len() <= 64)
+            .ok_or_else(|| invalid("the token names no signing key of this issuer"))?;
+        let row = self
+            .by_kid(k, &kid)
+            .await?
+            .filter(|r| !matches!(r.retired_at, Some(t) if k.now_ms() >= t + self.window_ms))
+            .ok_or_else(|| invalid("the token names no signing key of this issuer"))?;
+        let alg = JwtAlg::parse(&row.alg).ok_or_else(|| internal("unknown key algorithm"))?;
+        if header.alg != alg.algorithm() {
+            return Err(invalid("the token's algorithm is not its key's"));
+        }
+        let cached = self.cache.verifiers.lock().get(&kid).cloned();
+        let key = match cached {
+            Some(key) => key,
+            None => {
+                let key = Arc::new(decoding_key(&row)?);
+                self.cache.verifiers.lock().insert(kid, key.clone());
+                key
+            }
+        };
+        // Only the signature is jsonwebtoken's to check; time and issuer use this instance's clock.
+        let mut v = Validation::new(alg.algorithm());
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.required_spec_claims = HashSet::new();
+        v.leeway = 0;
+        let data =
+            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(|e| {
+                match e.kind() {
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                        invalid("the token's signature is not valid")
+                    }
+                    _ => invalid("the token is not a valid JWT"),
+                }
+            })?;
+        Ok((header.typ, data.claims))
+    }
+}
+
+impl Kavach {
+    /// The plugin's options, or CONFIG_INVALID when `jwt()` is not in `plugins`.
+    pub fn jwt_settings(&self) -> Result<&JwtSettings> {
+        self.check_open()?;
+        install_crypto_provider();
+        self.jwt_plugin().map(|p| &p.settings)
+    }
+
+    fn jwt_plugin(&self) -> Result<&JwtPlugin> {
+        self.plugin::<JwtPlugin>().ok_or_else(|| {
+            KavachError::ConfigInvalid("JWTs need the jwt() plugin in plugins".into())
+        })
+    }
+
+    /// Makes a new active key and retires the current one (which stays in the JWKS, and verifies
+    /// its tokens, for `expiresIn` + 60 s). Returns the new `kid`.
+    pub async fn jwt_rotate_keys(&self) -> Result<String> {
+        self.jwt_settings()?;
+        self.jwt_plugin()?.ring.rotate(self).await
+    }
+
+    /// `{ keys }`: the active key and every retired one still inside its window.
+    pub async fn jwt_jwks(&self) -> Result<Value> {
+        self.jwt_settings()?;
+        self.jwt_plugin()?.ring.jwks(self).await
     }
 
     /// Issues a JWT for the session that `session_token` names; UNAUTHORIZED without one.
@@ -591,89 +707,17 @@ impl Kavach {
         claims.insert("jti".into(), json!(new_id()));
         claims.insert("sid".into(), json!(session.id));
         claims.entry("email").or_insert_with(|| json!(user.email));
-
-        let row = self.jwt_signing_key(s).await?;
-        let alg = JwtAlg::parse(&row.alg).ok_or_else(|| internal("unknown key algorithm"))?;
-        let cached = self
-            .jwt_plugin()?
-            .keys
-            .signers
-            .lock()
-            .get(&row.kid)
-            .cloned();
-        let key = match cached {
-            Some(k) => k,
-            None => {
-                let k = Arc::new(encoding_key(&s.secret, &row)?);
-                self.jwt_plugin()?
-                    .keys
-                    .signers
-                    .lock()
-                    .insert(row.kid.clone(), k.clone());
-                k
-            }
-        };
-        let mut header = Header::new(alg.algorithm());
-        header.kid = Some(row.kid);
-        header.typ = Some("JWT".into());
-        jsonwebtoken::encode(&header, &claims, &key).map_err(|_| internal("signing failed"))
+        self.jwt_plugin()?.ring.sign(self, "JWT", &claims).await
     }
 
     /// Verifies a JWT against this instance's keys and options; answers its claims.
     pub async fn jwt_verify(&self, token: &str) -> Result<Value> {
         let s = self.jwt_settings()?;
-        let token = token.trim();
-        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
-            return Err(invalid("the token is not a valid JWT"));
-        }
-        // Unsupported algorithms (`none` included) fail to parse here.
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| invalid("the token is not a valid JWT"))?;
-        let kid = header
-            .kid
-            .filter(|k| !k.is_empty() && k.len() <= 64)
-            .ok_or_else(|| invalid("the token names no signing key of this issuer"))?;
-        let row = self
-            .jwt_key(&kid)
-            .await?
-            .filter(
-                |r| !matches!(r.retired_at, Some(t) if self.now_ms() >= t + s.retired_window_ms()),
-            )
-            .ok_or_else(|| invalid("the token names no signing key of this issuer"))?;
-        let alg = JwtAlg::parse(&row.alg).ok_or_else(|| internal("unknown key algorithm"))?;
-        if header.alg != alg.algorithm() {
-            return Err(invalid("the token's algorithm is not its key's"));
-        }
-        let cached = self.jwt_plugin()?.keys.verifiers.lock().get(&kid).cloned();
-        let key = match cached {
-            Some(k) => k,
-            None => {
-                let k = Arc::new(decoding_key(&row)?);
-                self.jwt_plugin()?
-                    .keys
-                    .verifiers
-                    .lock()
-                    .insert(kid, k.clone());
-                k
-            }
-        };
-        // Only the signature is jsonwebtoken's to check; time and issuer use this instance's clock.
-        let mut v = Validation::new(alg.algorithm());
-        v.validate_exp = false;
-        v.validate_nbf = false;
-        v.validate_aud = false;
-        v.required_spec_claims = HashSet::new();
-        v.leeway = 0;
-        let data =
-            jsonwebtoken::decode::<Map<String, Value>>(token, &key, &v).map_err(|e| {
-                match e.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature => {
-                        invalid("the token's signature is not valid")
-                    }
-                    _ => invalid("the token is not a valid JWT"),
-                }
-            })?;
-        let claims = data.claims;
+        let (_, claims) = self
+            .jwt_plugin()?
+            .ring
+            .verify_signature(self, token)
+            .await?;
         if claims.get("iss").and_then(Value::as_str) != Some(s.issuer.as_str()) {
             return Err(invalid("the token is for another issuer"));
         }
@@ -708,6 +752,14 @@ impl Kavach {
         }
         Ok(Value::Object(claims))
     }
+}
+
+/// jsonwebtoken panics at first use if it cannot tell its crypto backend from its features (both
+/// on, should another crate turn aws_lc_rs on): name ours. Already set is fine.
+pub fn install_crypto_provider() {
+    let _ = jsonwebtoken::crypto::CryptoProvider::install_default(
+        &jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER,
+    );
 }
 
 /// The plugin's HTTP routes.
