@@ -45,9 +45,20 @@ pub struct Hooks {
     pub on_violation: Option<Arc<dyn HookFn>>,
     /// Listeners by event name (`user.created`, ...).
     pub events: Vec<(String, Arc<dyn HookFn>)>,
+    /// Functions of a plugin's options, by `<plugin>.<option>` (`mcp.autoApprove`): awaited with
+    /// `call`, their answer an object.
+    pub plugin_fns: Vec<(String, Arc<dyn HookFn>)>,
 }
 
 impl Hooks {
+    /// The plugin option function `name` (`mcp.autoApprove`), if the app gave one.
+    pub fn plugin_fn(&self, name: &str) -> Option<&Arc<dyn HookFn>> {
+        self.plugin_fns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, f)| f)
+    }
+
     /// Whether any hook runs around authorize (the same-thread fast path is then skipped when
     /// one must be awaited).
     pub fn around_authorize(&self) -> bool {

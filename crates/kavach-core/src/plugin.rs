@@ -57,13 +57,24 @@ pub struct Route {
     /// only redirects to a GET route that checks what it needs (a SameSite=Lax cookie rides
     /// along on a top-level GET, never on a cross-site POST).
     pub cross_site_form: bool,
+    /// Authenticated only by what the request carries (client credentials, a code, a token),
+    /// never by a cookie, and called by other sites and servers (the MCP token endpoint): no
+    /// `Origin` check. Such a handler must not read the session cookie.
+    pub cookieless: bool,
 }
 
 /// A `Route` whose handler is an async block: `route!("POST", "/x/:id", |k, req, p| { ... })`;
-/// `route!(cross_site_form "POST", ...)` marks a [`Route::cross_site_form`] route.
+/// `route!(cross_site_form "POST", ...)` marks a [`Route::cross_site_form`] route,
+/// `route!(cookieless "POST", ...)` a [`Route::cookieless`] one.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! route {
+    (cookieless $method:literal, $path:literal, |$k:ident, $req:ident, $p:ident| $body:block) => {{
+        $crate::plugin::Route {
+            cookieless: true,
+            ..$crate::route!($method, $path, |$k, $req, $p| $body)
+        }
+    }};
     (cross_site_form $method:literal, $path:literal, |$k:ident, $req:ident, $p:ident| $body:block) => {{
         $crate::plugin::Route {
             cross_site_form: true,
@@ -84,6 +95,7 @@ macro_rules! route {
             path: $path,
             handler,
             cross_site_form: false,
+            cookieless: false,
         }
     }};
 }

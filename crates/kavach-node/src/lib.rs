@@ -237,6 +237,8 @@ fn hooks(
             other => {
                 if let Some(event) = other.strip_prefix("event:") {
                     h.events.push((event.to_owned(), hook));
+                } else if let Some(option) = other.strip_prefix("plugin:") {
+                    h.plugin_fns.push((option.to_owned(), hook));
                 }
             }
         }

@@ -120,6 +120,26 @@ fn error_response(e: ApiError) -> HttpResponse {
 }
 
 impl HttpRequest {
+    /// The first value of header `name` (any case).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.header(name)
+    }
+
+    /// Where the API is mounted as this request reached it (a sane path), else `base_path`: the
+    /// prefix of links back into the API (an OAuth redirect URI, a form's action).
+    pub fn mount_or<'a>(&'a self, base_path: &'a str) -> &'a str {
+        self.mount
+            .as_deref()
+            .filter(|m| {
+                m.is_empty()
+                    || (m.starts_with('/')
+                        && m.len() <= 512
+                        && !m.contains(['?', '#', '\\'])
+                        && !m.chars().any(char::is_control))
+            })
+            .unwrap_or(base_path)
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -214,12 +234,16 @@ fn segments(path: &str) -> Vec<&str> {
     }
 }
 
-/// How well `pattern` fits `segs`: `None` if it does not, else its number of literal segments.
+/// How well `pattern` fits `segs`: `None` if it does not, else its number of literal segments. A
+/// last part `*` takes whatever segments remain, none included (the handler reads `req.path`).
 fn fit(pattern: &str, segs: &[&str]) -> Option<usize> {
     let mut literal = 0;
-    let mut parts = pattern.trim_matches('/').split('/');
+    let mut parts = pattern.trim_matches('/').split('/').peekable();
     for seg in segs {
         let part = parts.next()?;
+        if part == "*" {
+            return parts.next().is_none().then_some(literal);
+        }
         if part.starts_with(':') {
             if seg.is_empty() {
                 return None;
@@ -230,7 +254,11 @@ fn fit(pattern: &str, segs: &[&str]) -> Option<usize> {
             return None;
         }
     }
-    parts.next().is_none().then_some(literal)
+    match parts.next() {
+        None => Some(literal),
+        Some("*") => parts.peek().is_none().then_some(literal),
+        Some(_) => None,
+    }
 }
 
 /// The values of the `:name` segments of `pattern` in `segs`.
@@ -628,7 +656,8 @@ impl Kavach {
                 "the request body is too large",
             ));
         }
-        if STATE_CHANGING.contains(&method.as_str()) && !route.cross_site_form {
+        if STATE_CHANGING.contains(&method.as_str()) && !route.cross_site_form && !route.cookieless
+        {
             self.check_origin(req)?;
         }
         (route.handler)(self, req, &params).await
@@ -687,6 +716,14 @@ mod tests {
         assert_eq!(fit("/agents/:id", &["agents"]), None);
         assert_eq!(fit("/agents/:id", &["agents", ""]), None);
         assert_eq!(fit("/nope", &["auth"]), None);
+        // A trailing `*` takes any rest, none included; never a missing literal.
+        assert_eq!(fit("/.well-known/x/*", &[".well-known", "x"]), Some(2));
+        assert_eq!(
+            fit("/.well-known/x/*", &[".well-known", "x", "api", "auth"]),
+            Some(2)
+        );
+        assert_eq!(fit("/.well-known/x/*", &[".well-known"]), None);
+        assert_eq!(fit("/.well-known/x/*", &[".well-known", "y", "z"]), None);
         // A literal segment beats a parameter.
         assert!(
             fit("/organizations/active", &["organizations", "active"])

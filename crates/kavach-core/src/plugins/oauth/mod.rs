@@ -664,25 +664,12 @@ impl OAuthPlugin {
     }
 
     /// Where the API is mounted: as the request reached it, else the configured `basePath`.
-    fn mount<'a>(k: &'a Kavach, req: &'a HttpRequest) -> &'a str {
-        req.mount
-            .as_deref()
-            .filter(|m| {
-                m.is_empty()
-                    || (m.starts_with('/')
-                        && m.len() <= 512
-                        && !m.contains(['?', '#', '\\'])
-                        && !m.chars().any(char::is_control))
-            })
-            .unwrap_or(&k.settings().base_path)
-    }
-
     /// `{origin}{mount}/oauth/:id/callback`: the URI to register at the provider.
     fn redirect_uri(k: &Kavach, req: &HttpRequest, id: &str) -> Result<String> {
         Ok(format!(
             "{}{}/oauth/{id}/callback",
             Self::own_origin(k, req)?,
-            Self::mount(k, req)
+            req.mount_or(&k.settings().base_path)
         ))
     }
 
@@ -1279,7 +1266,7 @@ static ROUTES: &[Route] = &[
         let query: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form_urlencoded::parse(&req.body))
             .finish();
-        let location = format!("{}/oauth/{}/callback?{query}", OAuthPlugin::mount(k, req), p[0]);
+        let location = format!("{}/oauth/{}/callback?{query}", req.mount_or(&k.settings().base_path), p[0]);
         Ok(HttpResponse {
             status: 303,
             headers: vec![
