@@ -123,6 +123,59 @@ export interface KavachConfig {
   hooks?: KavachHooks
   /** Each event POSTed, signed, to these URLs; written to an outbox in the change's transaction. */
   webhooks?: WebhookConfig[]
+  /** The built-in MCP OAuth 2.1 server (issuer `{baseUrl}{basePath}`; needs `baseUrl` and `secret`). */
+  mcp?: McpConfig
+}
+
+/** A registered MCP client, as `autoApprove` sees it. */
+export interface McpClientInfo {
+  clientId: string
+  clientName: string | null
+  redirectUris: string[]
+}
+
+export interface McpConfig {
+  enabled?: boolean
+  /** Each scope a client may ask for, and the permissions the agent acting for it then holds. */
+  scopes?: Record<string, Permission[]>
+  /** Where authorize sends a visitor without a session, with `?next=<the authorize URL>` (default `/sign-in`). */
+  loginPage?: string
+  /** The app's consent page (it gets the authorize parameters and POSTs `{ ...them, accept }` back to `/mcp/authorize`); a built-in page otherwise. */
+  consentPage?: string
+  /** `true` skips consent for this client (first-party clients). */
+  autoApprove?: (client: McpClientInfo) => boolean | Promise<boolean>
+  /** Seconds (default 3600). */
+  accessTokenTtl?: number
+  /** Seconds (default 2592000, 30 days). */
+  refreshTokenTtl?: number
+  /** RFC 7591 registration at `/mcp/register` (default true). */
+  allowDynamicRegistration?: boolean
+  /** The resource servers' URLs (RFC 8707 `resource`, RFC 9728 metadata). */
+  resources?: string[]
+}
+
+/** What `kavach.mcp.authenticate` found in a valid access token. */
+export interface McpAuth {
+  /** The agent acting for the user (the token's `sub`): pass it to `authorize`. */
+  agentId: string
+  userId: string
+  clientId: string
+  scopes: string[]
+  expiresAt: Date
+  token: string
+}
+
+export interface McpClientRegistration {
+  client_id: string
+  client_secret?: string
+  client_id_issued_at: number
+  client_secret_expires_at?: number
+  redirect_uris: string[]
+  token_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post' | 'none'
+  grant_types: string[]
+  response_types: string[]
+  client_name?: string
+  scope?: string
 }
 
 export type KavachEventName =
@@ -547,6 +600,33 @@ export interface Kavach {
     getJwks(): Promise<{ keys: Jwk[] }>
     /** Makes a new signing key; the old one keeps verifying its tokens until they expire. */
     rotateKeys(): Promise<Result<{ kid: string }>>
+  }
+  /** The MCP OAuth 2.1 server (`createKavach({ mcp })`), for resource servers. */
+  mcp: {
+    /** Checks the request's Bearer access token: signature, issuer, `aud` = `resource`, expiry, revocation, `scopes`. Codes: INVALID_TOKEN, INSUFFICIENT_SCOPE. */
+    authenticate(request: Request, options: { resource: string; scopes?: string[] }): Promise<Result<McpAuth>>
+    /** 401 (403 for INSUFFICIENT_SCOPE) with `WWW-Authenticate: Bearer ..., resource_metadata="..."`. */
+    challenge(request: Request, error?: { code: string; message?: string } | 'invalid_token' | 'insufficient_scope', options?: { resource?: string; scopes?: string[] }): Response
+    /** Protects a Web handler (an MCP server's route): it runs only for a valid token, with what the token says. */
+    withMcpAuth(
+      handler: (request: Request, auth: McpAuth) => Response | Promise<Response>,
+      options: { resource: string; scopes?: string[] },
+    ): (request: Request) => Promise<Response>
+    /** Registers a client without `/mcp/register` (first-party clients); the secret is shown once. */
+    registerClient(metadata: {
+      redirect_uris: string[]
+      client_name?: string
+      token_endpoint_auth_method?: 'client_secret_basic' | 'client_secret_post' | 'none'
+      grant_types?: string[]
+      scope?: string
+    }): Promise<Result<McpClientRegistration>>
+    /** A new signing key; the old one keeps verifying for `accessTokenTtl` + 60 s. */
+    rotateKeys(): Promise<Result<{ kid: string }>>
+    jwks(): Promise<Result<{ keys: Jwk[] }>>
+    /** The RFC 8414 document. */
+    metadata(): Promise<Result<Record<string, unknown>>>
+    /** Ends a grant: its refresh and access tokens stop working at once. */
+    revokeGrant(grantId: string): Promise<Result<{ revoked: boolean }>>
   }
   /** The oauth() plugin's calls (add `oauth({ providers })` from `kavachos/auth` to `plugins`). */
   oauth: {

@@ -141,7 +141,29 @@ function auditEntryFromNative(e) {
   return e
 }
 
-const NOT_YET = ['mcp']
+const NOT_YET = []
+
+// `mcp: { ... }` (seed 004) runs as the built-in `mcp` plugin: the block becomes its description,
+// and `autoApprove` (a function) crosses as a hook called by name.
+function mcpDescription(mcp) {
+  if (mcp === undefined || mcp === null || mcp === false) return { description: undefined, autoApprove: undefined }
+  if (typeof mcp !== 'object' || Array.isArray(mcp)) throw new KavachError('CONFIG_INVALID', 'mcp must be an object')
+  if (mcp.enabled === false) return { description: undefined, autoApprove: undefined }
+  const { autoApprove, ...options } = mcp
+  if (autoApprove !== undefined && typeof autoApprove !== 'function') throw new KavachError('CONFIG_INVALID', 'mcp.autoApprove must be a function')
+  if (autoApprove) options.autoApprove = true
+  return {
+    description: { id: 'mcp', options },
+    autoApprove: autoApprove ? (client) => Promise.resolve().then(() => autoApprove(client)).then((v) => ({ approve: v === true })) : undefined,
+  }
+}
+
+/** `resource_metadata` of RFC 9728 for a resource URL: `{origin}/.well-known/oauth-protected-resource{path}`. */
+function resourceMetadataUrl(resource) {
+  const u = new URL(resource)
+  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '')
+  return `${u.origin}/.well-known/oauth-protected-resource${path}`
+}
 
 const ok = (data) => ({ success: true, data })
 const fail = (e) => {
@@ -339,6 +361,11 @@ function makeInstance(n, maxBody, release) {
     handler: async (request, options = {}) => {
       const url = new URL(request.url)
       let path = options.path
+      if (url.pathname.startsWith('/.well-known/')) {
+        // RFC 8414 / RFC 9728 documents live at the site's root, outside the mount: whatever a
+        // shim mounted at /.well-known computed, the route is the whole path.
+        path = url.pathname
+      }
       if (path === undefined) {
         const mount = options.mount ?? basePath
         if (mount && url.pathname !== mount && !url.pathname.startsWith(mount + '/')) {
@@ -363,7 +390,7 @@ function makeInstance(n, maxBody, release) {
         urlOrigin: url.origin,
         clientIp: options.clientIp ?? undefined,
         // The mount as this request reached it (a shim passes only the path inside it).
-        mount: url.pathname.endsWith(path) ? url.pathname.slice(0, url.pathname.length - path.length).replace(/\/+$/, '') : undefined,
+        mount: path.startsWith('/.well-known/') ? undefined : url.pathname.endsWith(path) ? url.pathname.slice(0, url.pathname.length - path.length).replace(/\/+$/, '') : undefined,
       })
       const out = new Headers()
       for (let i = 0; i < r.headers.length; i += 2) out.append(r.headers[i], r.headers[i + 1])
@@ -454,6 +481,8 @@ function makeInstance(n, maxBody, release) {
       getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
       rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
     },
+    // mcp.* (createKavach({ mcp })): the resource server's side of the MCP OAuth 2.1 server.
+    mcp: makeMcp(n),
     // oauth.* (the oauth() plugin from kavachos/auth): Results; timestamps in, Dates out.
     oauth: {
       getAccessToken: (input) =>
@@ -537,6 +566,47 @@ function deliveryFromNative(d) {
   return d
 }
 
+const WWW_ERRORS = { INVALID_TOKEN: 'invalid_token', INSUFFICIENT_SCOPE: 'insufficient_scope' }
+
+function bearerChallenge(request, error, options = {}) {
+  const code = typeof error === 'string' ? error.toUpperCase() : error && error.code
+  const kind = WWW_ERRORS[code] || 'invalid_token'
+  const message = (error && typeof error === 'object' && error.message) || (kind === 'insufficient_scope' ? 'the access token lacks a scope' : 'a valid access token is required')
+  const resource = options.resource || new URL(request.url).origin + new URL(request.url).pathname
+  const quote = (v) => String(v).replace(/[\\"]/g, '')
+  let header = `Bearer error="${kind}", error_description="${quote(message)}", resource_metadata="${quote(resourceMetadataUrl(resource))}"`
+  if (kind === 'insufficient_scope' && options.scopes && options.scopes.length) header += `, scope="${quote(options.scopes.join(' '))}"`
+  return new Response(JSON.stringify({ error: kind, error_description: message }), {
+    status: kind === 'insufficient_scope' ? 403 : 401,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': header, 'access-control-expose-headers': 'WWW-Authenticate', 'cache-control': 'no-store' },
+  })
+}
+
+function makeMcp(n) {
+  const authenticate = (request, options = {}) => {
+    const authorization = request && request.headers && typeof request.headers.get === 'function' ? request.headers.get('authorization') : undefined
+    return n.plugin('mcp', 'authenticate', { authorization: authorization ?? null, resource: options.resource, scopes: options.scopes ?? [] }).then((a) => ok({ ...a, expiresAt: toDate(a.expiresAt) }), fail)
+  }
+  const challenge = (request, error, options) => bearerChallenge(request, error, options)
+  return {
+    /** Checks the request's Bearer access token for `resource` (and `scopes`): `{ agentId, userId, clientId, scopes, expiresAt, token }`. */
+    authenticate,
+    /** A 401 (403 for a missing scope) with `WWW-Authenticate` as RFC 6750 and RFC 9728 say. */
+    challenge,
+    /** Wraps a Web handler: authenticated requests reach it with their `auth`, others get the challenge. */
+    withMcpAuth: (handler, options = {}) => async (request) => {
+      const r = await authenticate(request, options)
+      if (!r.success) return challenge(request, r.error, options)
+      return handler(request, r.data)
+    },
+    registerClient: (metadata) => n.plugin('mcp', 'registerClient', metadata ?? null).then(ok, fail),
+    rotateKeys: () => n.plugin('mcp', 'rotateKeys', null).then(ok, fail),
+    jwks: () => n.plugin('mcp', 'jwks', null).then(ok, fail),
+    metadata: () => n.plugin('mcp', 'metadata', null).then(ok, fail),
+    revokeGrant: (grantId) => n.plugin('mcp', 'revokeGrant', grantId ?? null).then(ok, fail),
+  }
+}
+
 /**
  * Boots kavachos: checks the configuration, connects, runs migrations (unless skipped).
  * @param {import('./index').KavachConfig} config
@@ -551,6 +621,11 @@ async function createKavach(config) {
     if (on) throw new KavachError('CONFIG_INVALID', `${key} is not available in this version of kavachos yet`)
   }
 
+  const mcp = mcpDescription(config.mcp)
+  if (mcp.description) {
+    const { mcp: _block, ...rest } = config
+    config = { ...rest, plugins: [...(Array.isArray(config.plugins) ? config.plugins : []), mcp.description] }
+  }
   let json
   try {
     // Hooks are functions: only their names cross (below), never as configuration.
@@ -599,6 +674,10 @@ async function createKavach(config) {
           .then(() => undefined)
     : undefined
   const prepared = prepareHooks(config.hooks)
+  if (mcp.autoApprove) {
+    prepared.hooks = { ...(prepared.hooks || {}), 'plugin:mcp.autoApprove': mcp.autoApprove }
+    prepared.names = [...prepared.names, 'plugin:mcp.autoApprove']
+  }
   const callbacks = {
     verifyLegacyHash,
     sendResetPassword: mailer(ep.sendResetPassword),

@@ -98,6 +98,10 @@ pub enum KavachError {
     /// (`OAUTH_STATE_INVALID`, `OAUTH_CODE_INVALID`, `OAUTH_ID_TOKEN_INVALID`, ...).
     #[error("{message}")]
     OAuth { code: &'static str, message: String },
+    /// An MCP access token that does not pass (`INVALID_TOKEN`: missing, malformed, expired,
+    /// revoked, for another resource) or lacks a scope (`INSUFFICIENT_SCOPE`).
+    #[error("{message}")]
+    McpToken { code: &'static str, message: String },
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -154,6 +158,7 @@ impl KavachError {
             Self::HookBlocked(_) => "HOOK_BLOCKED",
             Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
             Self::OAuth { code, .. } => code,
+            Self::McpToken { code, .. } => code,
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -175,6 +180,8 @@ impl KavachError {
             Self::TooManyAttempts(_) => 429,
             Self::UserBanned | Self::HookBlocked(_) => 403,
             Self::OAuth { .. } => 400,
+            Self::McpToken { code, .. } if *code == "INSUFFICIENT_SCOPE" => 403,
+            Self::McpToken { .. } => 401,
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,

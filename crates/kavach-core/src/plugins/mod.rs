@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod jwt;
+pub mod mcp;
 pub mod oauth;
 pub mod organization;
 pub mod registry;

@@ -35,6 +35,11 @@ pub const BUILTIN: &[Registration] = &[
         id: "oauth",
         factory: super::oauth::plugin,
     },
+    // `createKavach({ mcp })`: the JS facade turns the block into this description.
+    Registration {
+        id: "mcp",
+        factory: super::mcp::plugin,
+    },
 ];
 
 impl Kavach {
