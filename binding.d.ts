@@ -17,6 +17,20 @@ export declare class NativeKavach {
   get dialect(): string
   createAgent(input: any): Promise<any>
   getAgent(id: string): Promise<any>
+  /** `approvals.list(filter)`. */
+  listApprovals(filter: any): Promise<any>
+  /** `approvals.get(id)`. */
+  getApproval(id: string): Promise<any>
+  /** `approvals.approve(id, { decidedBy })` / `deny`. */
+  decideApproval(id: string, approve: boolean, decidedBy?: string | undefined | null): Promise<any>
+  /** `delegation.create(input)`. */
+  createDelegation(input: any): Promise<any>
+  /** `delegation.revoke(id)`. */
+  revokeDelegation(id: string): Promise<void>
+  /** `delegation.list({ agentId })`. */
+  listDelegations(agentId: string): Promise<any>
+  /** `trust.score(agentId)`. */
+  trustScore(agentId: string): Promise<any>
   listAgents(filter: any): Promise<any>
   updateAgent(id: string, patch: any): Promise<any>
   revokeAgent(id: string): Promise<void>
@@ -82,6 +96,8 @@ export interface AuthorizeResult {
   code?: string
   /** The audit row's id; null when no known agent was reached. */
   auditId?: string
+  /** With APPROVAL_REQUIRED: the pending approval a human can approve. */
+  approvalId?: string
 }
 
 /** One HTTP request as a shim hands it over. */

@@ -67,6 +67,8 @@ export interface KavachConfig {
     maxPerOwner?: number
     /** Default lifetime of new agents: seconds, or `'30d'`, `'12h'`, `'15m'`, `'90s'`. Default: none. */
     tokenExpiry?: number | string
+    /** `requireApproval`: how long an approval waits, and stays usable once approved (seconds, default 3600); used `'once'` (default) or until it expires (`'ttl'`). */
+    approvals?: { expiresIn?: number; reuse?: 'once' | 'ttl' }
   }
   trustedOrigins?: string[]
   /** Email and password sign-in (the HTTP routes `/auth/sign-up`, `/auth/sign-in`, ...). */
@@ -187,6 +189,9 @@ export type KavachEventName =
   | 'agent.created'
   | 'agent.revoked'
   | 'agent.rotated'
+  | 'approval.requested'
+  | 'approval.approved'
+  | 'approval.denied'
   | 'organization.created'
   | 'organization.updated'
   | 'organization.deleted'
@@ -334,6 +339,8 @@ export interface PermissionConstraints {
   ipAllowlist?: string[]
   /** Regular expressions every string in `arguments` must match. */
   allowedArgPatterns?: string[]
+  /** The agent's trust score (`trust.score`, 0-100) must be at least this; else TRUST_TOO_LOW. */
+  minTrust?: number
 }
 
 export interface Permission {
@@ -412,6 +419,7 @@ export type DenialCode =
   | 'OUTSIDE_TIME_WINDOW'
   | 'IP_NOT_ALLOWED'
   | 'ARGUMENT_REJECTED'
+  | 'TRUST_TOO_LOW'
 
 export interface AuthorizeResult {
   allowed: boolean
@@ -421,6 +429,45 @@ export interface AuthorizeResult {
   code?: DenialCode
   /** The committed audit row; `null` only when no known agent was reached (unknown token or id). */
   auditId: string | null
+  /** With APPROVAL_REQUIRED: the pending approval its owner can approve (`approvals.approve`). */
+  approvalId?: string
+}
+
+export interface Approval {
+  id: string
+  agentId: string
+  ownerId: string
+  action: string
+  resource: string
+  arguments: unknown
+  status: 'pending' | 'approved' | 'denied' | 'used' | 'expired'
+  createdAt: Date
+  expiresAt: Date
+  decidedAt: Date | null
+  decidedBy: string | null
+  usedAt: Date | null
+}
+
+export interface Delegation {
+  id: string
+  fromAgentId: string
+  toAgentId: string
+  permissions: Permission[]
+  depth: number
+  maxDepth: number
+  parentId: string | null
+  expiresAt: Date | null
+  status: 'active' | 'revoked' | 'expired'
+  createdAt: Date
+}
+
+export interface TrustScore {
+  agentId: string
+  /** 0-100: 50 + min(20, age in days) + min(20, allowed / 10) - 30 x denied share - min(40, 5 x violations) - min(20, 2 x rate-limit hits), over 30 days; 0 when revoked or expired. */
+  score: number
+  level: 'high' | 'medium' | 'low' | 'untrusted'
+  factors: { ageDays: number; decisions: number; allowed: number; denied: number; violations: number; rateLimited: number }
+  computedAt: Date
 }
 
 export interface AuditFilter {
@@ -451,6 +498,8 @@ export interface AuditEntry {
   ip: string | null
   durationMs: number
   timestamp: Date
+  /** When a delegation allowed the call: its chain of delegation ids, root first. */
+  delegationChain?: string[]
 }
 
 /** The claims of a kavachos JWT: the registered ones, `sid`, `email`, and what `customClaims` added. */
@@ -496,6 +545,27 @@ export interface Kavach {
   authorize(agentId: string, request: AuthorizeRequest): Promise<AuthorizeResult>
   /** The same, for the agent holding `token`. */
   authorizeByToken(token: string, request: AuthorizeRequest): Promise<AuthorizeResult>
+  /** What `requireApproval` waits for; the agent's owner decides (also over HTTP: `GET /approvals`, `POST /approvals/:id/approve|deny`). */
+  approvals: {
+    list(filter?: { ownerId?: string; agentId?: string; status?: Approval['status']; limit?: number }): Promise<Approval[]>
+    get(id: string): Promise<Approval | null>
+    /** The agent's retry of the same request then passes (once, or until `expiresIn`). CONFLICT unless pending. */
+    approve(id: string, options?: { decidedBy?: string }): Promise<Approval>
+    deny(id: string, options?: { decidedBy?: string }): Promise<Approval>
+  }
+  /** Delegation chains: an agent hands a subset of its permissions to another agent. */
+  delegation: {
+    /** DELEGATION_NOT_SUBSET when wider than what `fromAgentId` holds (its own permissions or one live link it received), DELEGATION_DEPTH_EXCEEDED past the chain's `maxDepth` (default 3, at most 10). */
+    create(input: { fromAgentId: string; toAgentId: string; permissions: Permission[]; expiresAt?: Date | number | null; maxDepth?: number }): Promise<Delegation>
+    /** Revokes the link and everything below it, at once. */
+    revoke(id: string): Promise<void>
+    /** The links an agent gave and received. */
+    list(filter: { agentId: string }): Promise<Delegation[]>
+  }
+  trust: {
+    /** From the agent's age and its audit trail of the last 30 days (`GET /agents/:id/trust` too). */
+    score(agentId: string): Promise<TrustScore>
+  }
   audit: {
     /** Entries newest first; filters run in SQL, then `limit` (default 100) and `offset`. */
     query(filter?: AuditFilter): Promise<AuditEntry[]>

@@ -91,6 +91,20 @@ function agentFromNative(a) {
   return a === null || a === undefined ? null : withDates(a)
 }
 
+function approvalFromNative(a) {
+  if (!a) return a
+  for (const k of ['createdAt', 'expiresAt', 'decidedAt', 'usedAt']) if (k in a) a[k] = toDate(a[k])
+  return a
+}
+
+function decidedBy(options) {
+  if (options === undefined || options === null) return undefined
+  if (typeof options !== 'object' || (options.decidedBy !== undefined && typeof options.decidedBy !== 'string')) {
+    throw new KavachError('VALIDATION_FAILED', 'options.decidedBy must be a string')
+  }
+  return options.decidedBy
+}
+
 function requireString(v, field) {
   if (typeof v !== 'string') throw new KavachError('VALIDATION_FAILED', `${field} must be a string`)
   return v
@@ -310,6 +324,32 @@ function makeInstance(n, maxBody, release) {
     },
     authorize,
     authorizeByToken,
+    // approvals.*: what requireApproval waits for; the agent's owner decides.
+    approvals: {
+      list: (filter) => call(() => n.listApprovals(filter ?? {}).then((list) => list.map(approvalFromNative))),
+      get: (id) => call(() => n.getApproval(requireString(id, 'id')).then(approvalFromNative)),
+      approve: (id, options) => call(() => n.decideApproval(requireString(id, 'id'), true, decidedBy(options)).then(approvalFromNative)),
+      deny: (id, options) => call(() => n.decideApproval(requireString(id, 'id'), false, decidedBy(options)).then(approvalFromNative)),
+    },
+    // delegation.*: an agent hands a subset of its permissions to another, up to a depth.
+    delegation: {
+      create: (input) =>
+        call(() => {
+          if (input === null || typeof input !== 'object') throw new KavachError('VALIDATION_FAILED', 'delegation.create needs an object')
+          const body = { ...input }
+          if ('expiresAt' in body) {
+            body.expiresAt = toMillis(body.expiresAt, 'expiresAt')
+            if (body.expiresAt === null) delete body.expiresAt
+          }
+          return n.createDelegation(body).then(withDates)
+        }),
+      revoke: (id) => call(() => n.revokeDelegation(requireString(id, 'id'))),
+      list: (filter) => call(() => n.listDelegations(requireString(filter && filter.agentId, 'agentId')).then((list) => list.map(withDates))),
+    },
+    trust: {
+      /** The agent's trust score (0-100) from its age and audit trail; README gives the formula. */
+      score: (agentId) => call(() => n.trustScore(requireString(agentId, 'agentId')).then((t) => ({ ...t, computedAt: toDate(t.computedAt) }))),
+    },
     audit: {
       query: (filter) => call(() => n.auditQuery(auditFilter(filter)).then((rows) => rows.map(auditEntryFromNative))),
       export: (options) =>

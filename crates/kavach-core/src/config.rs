@@ -150,6 +150,20 @@ pub struct AgentsConfig {
     /// as `"30d"`, `"12h"`, `"15m"`, `"90s"`. Default: no expiry.
     #[serde(default)]
     pub token_expiry: Option<serde_json::Value>,
+    /// `approvals: { expiresIn?, reuse? }`: how long a pending or approved approval lives (seconds,
+    /// default 3600) and whether an approval is used once (`'once'`, default) or until it expires
+    /// (`'ttl'`).
+    #[serde(default)]
+    pub approvals: Option<ApprovalsConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub reuse: Option<String>,
 }
 
 /// Which SQL dialect a database speaks.
@@ -180,6 +194,10 @@ pub struct Settings {
     pub durability: Durability,
     pub max_agents_per_owner: u32,
     pub default_agent_ttl_ms: Option<i64>,
+    /// How long an approval waits, and an approved one stays usable.
+    pub approval_ttl_ms: i64,
+    /// An approval allows every retry until it expires (`reuse: 'ttl'`), not just the first.
+    pub approval_reusable: bool,
     pub email_password: bool,
     pub require_email_verification: bool,
     pub reset_token_ttl_ms: i64,
@@ -380,6 +398,25 @@ impl KavachConfig {
                 )
             })?),
         };
+        let approvals = self.agents.approvals.clone().unwrap_or_default();
+        let approval_ttl_ms = match approvals.expires_in {
+            None => 3_600_000,
+            Some(n) if (1..=31_622_400).contains(&n) => (n as i64) * 1000,
+            Some(_) => {
+                return Err(KavachError::ConfigInvalid(
+                    "agents.approvals.expiresIn must be between 1 second and 366 days".into(),
+                ))
+            }
+        };
+        let approval_reusable = match approvals.reuse.as_deref() {
+            None | Some("once") => false,
+            Some("ttl") => true,
+            Some(_) => {
+                return Err(KavachError::ConfigInvalid(
+                    "agents.approvals.reuse must be 'once' or 'ttl'".into(),
+                ))
+            }
+        };
         let ep = &self.email_and_password;
         let min_password_length = match ep.min_password_length {
             Some(n) if !(8..=128).contains(&n) => {
@@ -502,6 +539,8 @@ impl KavachConfig {
             acquire_timeout_secs: pool.acquire_timeout.unwrap_or(10).clamp(1, 600),
             durability,
             max_agents_per_owner,
+            approval_ttl_ms,
+            approval_reusable,
             default_agent_ttl_ms,
             email_password: ep.enabled,
             require_email_verification: ep.require_email_verification,

@@ -102,6 +102,10 @@ pub enum KavachError {
     /// revoked, for another resource) or lacks a scope (`INSUFFICIENT_SCOPE`).
     #[error("{message}")]
     McpToken { code: &'static str, message: String },
+    /// A delegation that would widen what the delegator holds (`DELEGATION_NOT_SUBSET`) or make
+    /// its chain deeper than allowed (`DELEGATION_DEPTH_EXCEEDED`).
+    #[error("{message}")]
+    Delegation { code: &'static str, message: String },
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -159,6 +163,7 @@ impl KavachError {
             Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
             Self::OAuth { code, .. } => code,
             Self::McpToken { code, .. } => code,
+            Self::Delegation { code, .. } => code,
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -182,6 +187,7 @@ impl KavachError {
             Self::OAuth { .. } => 400,
             Self::McpToken { code, .. } if *code == "INSUFFICIENT_SCOPE" => 403,
             Self::McpToken { .. } => 401,
+            Self::Delegation { .. } => 403,
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
@@ -216,6 +222,17 @@ impl From<rusqlite::Error> for KavachError {
             _ => KavachError::Database(DbCause(e.to_string())),
         }
     }
+}
+
+/// VALIDATION_FAILED when an id or name holds a NUL or another control character, or is longer
+/// than `max`: decided before any SQL (PostgreSQL refuses NUL in text).
+pub fn check_plain(field: &str, v: &str, max: usize) -> Result<()> {
+    if v.len() > max || v.chars().any(char::is_control) {
+        return Err(KavachError::validation(format!(
+            "{field} must be printable text of at most {max} bytes"
+        )));
+    }
+    Ok(())
 }
 
 fn short_kind(e: &sqlx::Error) -> &'static str {

@@ -198,6 +198,11 @@ impl Kavach {
         }
     }
 
+    /// The compiled-permissions memo (delegated permissions use it too).
+    pub(crate) fn compiled(&self) -> &CompiledCache {
+        &self.cache
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(KavachError::Closed)
@@ -371,11 +376,29 @@ impl Kavach {
                 blocked_by(hook.call(payload).await, "beforeAuthorize")
             }
         };
-        let mut pending = decide(agent, req, &self.cache, self.now_ms(), started)?;
+        let mut pending = decide(agent, req, &self.cache, self.now_ms(), started, None)?;
+        if pending.needs_trust {
+            // A `minTrust` permission covers the call: decide again with the agent's score.
+            let trust = self.trust_score_of(&agent.id).await?.score;
+            pending = decide(agent, req, &self.cache, self.now_ms(), started, Some(trust))?;
+        }
+        if blocked.is_none() && crate::agents::delegation::delegable_denial(&pending) {
+            // Refused by its own permissions: a live delegation it received may allow it.
+            self.through_delegation(agent, req, &mut pending).await?;
+        }
+        let mut approval_id = None;
         if let Some(reason) = blocked {
             pending.block(reason);
+        } else if pending.awaits_approval() {
+            // An approved request passes (once, or until it expires); else a pending approval
+            // is filed (or the one already waiting for this same request is named).
+            match self.approval_for(agent, req).await? {
+                crate::agents::approvals::Gate::Approved(id) => pending.approve(&id),
+                crate::agents::approvals::Gate::Pending(id) => approval_id = Some(id),
+            }
         }
-        let decision = self.commit(pending).await?;
+        let mut decision = self.commit(pending).await?;
+        decision.approval_id = approval_id;
         self.after_decision(agent, req, &decision);
         Ok(decision)
     }
@@ -427,10 +450,30 @@ impl Kavach {
         fast.try_inline(
             |conn| match SqliteFast::read_by_hash(conn, &hash)? {
                 None => Ok(None),
-                Some(agent) => decide(&agent, req, &self.cache, self.now_ms(), started).map(Some),
+                Some(agent) => self.decide_inline(conn, &agent, req, started).map(Some),
             },
             Decision::invalid_token(),
         )
+    }
+
+    /// The decision on the caller's thread, or `Busy` (nothing written) when it needs what only
+    /// the async path looks up: a trust score or an approval.
+    fn decide_inline(
+        &self,
+        conn: &rusqlite::Connection,
+        agent: &AuthRow,
+        req: &AuthzRequest,
+        started: Instant,
+    ) -> Result<PendingAudit> {
+        let pending = decide(agent, req, &self.cache, self.now_ms(), started, None)?;
+        if pending.needs_trust
+            || pending.awaits_approval()
+            || (crate::agents::delegation::delegable_denial(&pending)
+                && SqliteFast::received_delegation(conn, &agent.id)?)
+        {
+            return Err(KavachError::Busy);
+        }
+        Ok(pending)
     }
 
     /// Inline twin of [`Kavach::authorize`].
@@ -449,7 +492,7 @@ impl Kavach {
         fast.try_inline(
             |conn| match SqliteFast::read_by_id(conn, agent_id)? {
                 None => Ok(None),
-                Some(agent) => decide(&agent, req, &self.cache, self.now_ms(), started).map(Some),
+                Some(agent) => self.decide_inline(conn, &agent, req, started).map(Some),
             },
             Decision::agent_not_found(),
         )

@@ -52,6 +52,8 @@ pub struct AuthorizeResult {
     pub code: Option<String>,
     /// The audit row's id; null when no known agent was reached.
     pub audit_id: Option<String>,
+    /// With APPROVAL_REQUIRED: the pending approval a human can approve.
+    pub approval_id: Option<String>,
 }
 
 fn request(input: AuthorizeInput) -> AuthzRequest {
@@ -69,6 +71,7 @@ fn result(d: Decision) -> AuthorizeResult {
         reason: d.reason,
         code: d.code.map(str::to_owned),
         audit_id: d.audit_id,
+        approval_id: d.approval_id,
     }
 }
 
@@ -479,6 +482,73 @@ impl NativeKavach {
     #[napi]
     pub async fn get_agent(&self, id: String) -> napi::Result<serde_json::Value> {
         to_json(&self.inner.get_agent(&id).await.map_err(to_js)?)
+    }
+
+    /// `approvals.list(filter)`.
+    #[napi]
+    pub async fn list_approvals(
+        &self,
+        filter: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let filter: kavach_core::agents::approvals::ApprovalFilter = from_json(filter, "filter")?;
+        to_json(&self.inner.list_approvals(filter).await.map_err(to_js)?)
+    }
+
+    /// `approvals.get(id)`.
+    #[napi]
+    pub async fn get_approval(&self, id: String) -> napi::Result<serde_json::Value> {
+        to_json(&self.inner.get_approval(&id).await.map_err(to_js)?)
+    }
+
+    /// `approvals.approve(id, { decidedBy })` / `deny`.
+    #[napi]
+    pub async fn decide_approval(
+        &self,
+        id: String,
+        approve: bool,
+        decided_by: Option<String>,
+    ) -> napi::Result<serde_json::Value> {
+        to_json(
+            &self
+                .inner
+                .decide_approval(&id, approve, decided_by.as_deref(), None)
+                .await
+                .map_err(to_js)?,
+        )
+    }
+
+    /// `delegation.create(input)`.
+    #[napi]
+    pub async fn create_delegation(
+        &self,
+        input: serde_json::Value,
+    ) -> napi::Result<serde_json::Value> {
+        let input: kavach_core::agents::delegation::CreateDelegation = from_json(input, "input")?;
+        to_json(&self.inner.create_delegation(input).await.map_err(to_js)?)
+    }
+
+    /// `delegation.revoke(id)`.
+    #[napi]
+    pub async fn revoke_delegation(&self, id: String) -> napi::Result<()> {
+        self.inner.revoke_delegation(&id).await.map_err(to_js)
+    }
+
+    /// `delegation.list({ agentId })`.
+    #[napi]
+    pub async fn list_delegations(&self, agent_id: String) -> napi::Result<serde_json::Value> {
+        to_json(
+            &self
+                .inner
+                .list_delegations(&agent_id)
+                .await
+                .map_err(to_js)?,
+        )
+    }
+
+    /// `trust.score(agentId)`.
+    #[napi]
+    pub async fn trust_score(&self, agent_id: String) -> napi::Result<serde_json::Value> {
+        to_json(&self.inner.trust_score(&agent_id).await.map_err(to_js)?)
     }
 
     #[napi]

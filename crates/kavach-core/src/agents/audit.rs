@@ -50,6 +50,9 @@ pub struct AuditEntry {
     pub duration_ms: f64,
     /// Unix milliseconds.
     pub timestamp: i64,
+    /// When a delegation allowed the call: the delegation ids, root first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegation_chain: Option<Vec<String>>,
 }
 
 /// Export format.
@@ -90,7 +93,7 @@ pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEn
     let offset = i64::from(f.offset.unwrap_or(0));
     on_pool!(pool, p => {
         let mut qb = QueryBuilder::new(
-            "SELECT id, agent_id, user_id, action, resource, parameters, result, code, reason, ip, duration_us, created_at FROM kavach_audit_logs WHERE 1 = 1",
+            "SELECT id, agent_id, user_id, action, resource, parameters, result, code, reason, ip, duration_us, created_at, delegation_chain FROM kavach_audit_logs WHERE 1 = 1",
         );
         if let Some(v) = &f.agent_id {
             qb.push(" AND agent_id = ").push_bind(v.clone());
@@ -139,6 +142,8 @@ pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEn
                 ip: col_opt_str!(r, "ip")?,
                 duration_ms: duration_us as f64 / 1000.0,
                 timestamp: r.try_get::<Ts, _>("created_at")?.0,
+                delegation_chain: col_opt_str!(r, "delegation_chain")?
+                    .and_then(|s| serde_json::from_str(&s).ok()),
             });
         }
         Ok(out)
@@ -236,6 +241,7 @@ mod tests {
             ip: None,
             duration_ms: 0.012,
             timestamp: 0,
+            delegation_chain: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::agents::permission::AuthzRequest;
-use crate::agents::permission::{evaluate, CompiledCache, DenyCode, RateCandidate};
+use crate::agents::permission::{evaluate_with_trust, CompiledCache, DenyCode, RateCandidate};
 use crate::crypto::token::new_id;
 use crate::error::Result;
 
@@ -18,6 +18,9 @@ pub struct Decision {
     pub reason: Option<String>,
     /// The audit row's id; `None` only when no known agent was reached (unknown token or id).
     pub audit_id: Option<String>,
+    /// With `APPROVAL_REQUIRED`: the pending approval a human can approve (`approvals.approve`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
 }
 
 impl Decision {
@@ -27,6 +30,7 @@ impl Decision {
             code: Some(code.as_str()),
             reason: Some(reason.into()),
             audit_id: None,
+            approval_id: None,
         }
     }
     pub fn invalid_token() -> Self {
@@ -63,6 +67,8 @@ pub struct AuditRow {
     pub ip: Option<String>,
     pub duration_us: i64,
     pub created_at: i64,
+    /// When delegated permissions decided: the chain of delegation ids, root first, as JSON.
+    pub delegation_chain: Option<String>,
 }
 
 impl AuditRow {
@@ -79,6 +85,7 @@ impl AuditRow {
             code: self.code,
             reason: self.reason.clone(),
             audit_id: Some(self.id.clone()),
+            approval_id: None,
         }
     }
 }
@@ -90,11 +97,25 @@ pub struct PendingAudit {
     /// Non-empty: the call is allowed through the first of these with room left in its sliding hour,
     /// else denied `RATE_LIMITED`. Counted inside the transaction that inserts the row.
     pub rate: Vec<RateCandidate>,
+    /// A `minTrust` permission covers the call and no trust score was given: decide again with it.
+    pub needs_trust: bool,
 }
 
 pub const HOUR_MS: i64 = 3_600_000;
 
 impl PendingAudit {
+    /// Whether the decision waits on a lookup the inline path does not make: an approval.
+    pub fn awaits_approval(&self) -> bool {
+        self.rate.is_empty() && self.row.code == Some(DenyCode::ApprovalRequired.as_str())
+    }
+
+    /// Turns an `APPROVAL_REQUIRED` denial into an allowed call on approval `id`.
+    pub fn approve(&mut self, id: &str) {
+        self.row.allowed = true;
+        self.row.code = None;
+        self.row.reason = Some(format!("approved ({id})"));
+    }
+
     /// Turns the decision into a denial by the app's `beforeAuthorize` hook.
     pub fn block(&mut self, reason: String) {
         self.rate.clear();
@@ -128,15 +149,18 @@ impl PendingAudit {
 }
 
 /// Decides a request for a loaded agent and returns the audit row to commit (not yet settled if
-/// rate-limited). `started` is a monotonic instant used only for `duration_us`.
+/// rate-limited). `started` is a monotonic instant used only for `duration_us`; `trust` is the
+/// agent's score, computed by the caller when a `minTrust` permission covers the request.
 pub fn decide(
     agent: &AuthRow,
     req: &AuthzRequest,
     cache: &CompiledCache,
     now_ms: i64,
     started: std::time::Instant,
+    trust: Option<u32>,
 ) -> Result<PendingAudit> {
     let mut rate = Vec::new();
+    let mut needs_trust = false;
     let (allowed, code, reason) = if agent.status == "revoked" {
         (
             false,
@@ -157,7 +181,8 @@ pub fn decide(
         )
     } else {
         let perms = cache.get_or_compile(&agent.permissions)?;
-        let ev = evaluate(&perms, req, now_ms);
+        needs_trust = trust.is_none() && crate::agents::permission::needs_trust(&perms, req);
+        let ev = evaluate_with_trust(&perms, req, now_ms, trust);
         if ev.allow_unlimited {
             (true, None, None)
         } else if !ev.rate_candidates.is_empty() {
@@ -189,7 +214,9 @@ pub fn decide(
             ip: req.ip.clone(),
             duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
             created_at: now_ms,
+            delegation_chain: None,
         },
         rate,
+        needs_trust,
     })
 }

@@ -40,12 +40,13 @@ macro_rules! push_rows {
                 .push_bind(row.rate_key.clone())
                 .push_bind(row.ip.clone())
                 .push_bind(row.duration_us)
-                .push_bind(Ts(row.created_at));
+                .push_bind(Ts(row.created_at))
+                .push_bind(row.delegation_chain.clone());
         })
     };
 }
 
-const INSERT_HEAD: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at) ";
+const INSERT_HEAD: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at, delegation_chain) ";
 
 async fn insert_rows(pool: &Pool, rows: &[&AuditRow]) -> Result<()> {
     match pool {
@@ -58,8 +59,8 @@ async fn insert_rows(pool: &Pool, rows: &[&AuditRow]) -> Result<()> {
 }
 
 /// One statement whatever the batch size (arrays unnested), so PostgreSQL parses it once per connection.
-const INSERT_PG_UNNEST: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at) \
-     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::timestamptz[])";
+const INSERT_PG_UNNEST: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at, delegation_chain) \
+     SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int8[], $13::timestamptz[], $14::text[])";
 
 async fn insert_pg(p: &PgPool, rows: &[&AuditRow]) -> Result<()> {
     let col = |f: fn(&AuditRow) -> String| rows.iter().map(|r| f(r)).collect::<Vec<String>>();
@@ -84,6 +85,7 @@ async fn insert_pg(p: &PgPool, rows: &[&AuditRow]) -> Result<()> {
         .bind(opt(|r| r.ip.clone()))
         .bind(rows.iter().map(|r| r.duration_us).collect::<Vec<i64>>())
         .bind(created)
+        .bind(opt(|r| r.delegation_chain.clone()))
         .execute(p)
         .await?;
     Ok(())

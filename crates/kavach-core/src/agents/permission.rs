@@ -46,6 +46,9 @@ pub struct Constraints {
     /// Every string found in `arguments` (at any depth) must match every one of these regexes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_arg_patterns: Option<Vec<String>>,
+    /// The agent's trust score (0-100, `trust.score`) must be at least this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_trust: Option<u32>,
 }
 
 /// A daily window in UTC.
@@ -71,6 +74,7 @@ pub enum DenyCode {
     OutsideTimeWindow,
     IpNotAllowed,
     ArgumentRejected,
+    TrustTooLow,
 }
 
 impl DenyCode {
@@ -86,6 +90,7 @@ impl DenyCode {
             Self::OutsideTimeWindow => "OUTSIDE_TIME_WINDOW",
             Self::IpNotAllowed => "IP_NOT_ALLOWED",
             Self::ArgumentRejected => "ARGUMENT_REJECTED",
+            Self::TrustTooLow => "TRUST_TOO_LOW",
         }
     }
 }
@@ -129,6 +134,8 @@ pub struct CompiledPermission {
     window: Option<(u16, u16)>,
     ips: Option<Vec<IpNet>>,
     args: Option<Vec<Regex>>,
+    /// `minTrust`: the score the agent needs.
+    pub min_trust: Option<u32>,
 }
 
 /// A permission that matched and passed every constraint but its hourly rate limit.
@@ -309,7 +316,13 @@ impl CompiledPermission {
             }
             None => None,
         };
+        if c.min_trust.is_some_and(|t| t > 100) {
+            return Err(KavachError::validation(
+                "minTrust must be between 0 and 100",
+            ));
+        }
         Ok(Self {
+            min_trust: c.min_trust,
             resource: p.resource.clone(),
             actions: p.actions.clone(),
             rate,
@@ -325,8 +338,33 @@ impl CompiledPermission {
             && resource_matches(&self.resource, &req.resource)
     }
 
-    /// The first constraint (other than the rate limit) this request breaks, if any.
-    fn check(&self, req: &AuthzRequest, now_ms: i64) -> Option<(DenyCode, String)> {
+    /// The first constraint (other than the rate limit) this request breaks, if any. `trust` is the
+    /// agent's score when it was computed (a `minTrust` permission never allows without it).
+    fn check(
+        &self,
+        req: &AuthzRequest,
+        now_ms: i64,
+        trust: Option<u32>,
+    ) -> Option<(DenyCode, String)> {
+        if let Some(min) = self.min_trust {
+            match trust {
+                Some(t) if t >= min => {}
+                Some(t) => {
+                    return Some((
+                        DenyCode::TrustTooLow,
+                        format!(
+                            "the agent's trust score {t} is below the {min} this permission needs"
+                        ),
+                    ))
+                }
+                None => {
+                    return Some((
+                        DenyCode::TrustTooLow,
+                        "this permission needs the agent's trust score".into(),
+                    ))
+                }
+            }
+        }
         if let Some(args) = &self.args {
             if let Some(value) = &req.arguments {
                 if let Some((path, bad)) = first_rejected_string(value, args) {
@@ -452,9 +490,24 @@ pub fn compile_all(perms: &[Permission]) -> Result<Vec<CompiledPermission>> {
 
 /// Matches `req` against every permission. Rate limits are left to the store, which counts atomically.
 pub fn evaluate(perms: &[CompiledPermission], req: &AuthzRequest, now_ms: i64) -> Evaluation {
+    evaluate_with_trust(perms, req, now_ms, None)
+}
+
+/// Whether some permission covering `req` needs the agent's trust score.
+pub fn needs_trust(perms: &[CompiledPermission], req: &AuthzRequest) -> bool {
+    perms.iter().any(|p| p.min_trust.is_some() && p.covers(req))
+}
+
+/// [`evaluate`], with the agent's trust score for `minTrust` permissions.
+pub fn evaluate_with_trust(
+    perms: &[CompiledPermission],
+    req: &AuthzRequest,
+    now_ms: i64,
+    trust: Option<u32>,
+) -> Evaluation {
     let mut ev = Evaluation::default();
     for p in perms.iter().filter(|p| p.covers(req)) {
-        match p.check(req, now_ms) {
+        match p.check(req, now_ms, trust) {
             Some(denial) => {
                 if ev.denial.is_none() {
                     ev.denial = Some(denial);

@@ -27,7 +27,7 @@ pub use outbox::{deliveries, enqueue, redeliver, Delivery, OutboxConn};
 pub use worker::{Worker, WorkerOptions};
 
 /// Every event name kavachos emits (`"*"` subscribes to all of them).
-pub const EVENT_NAMES: [&str; 18] = [
+pub const EVENT_NAMES: [&str; 21] = [
     "user.created",
     "user.updated",
     "user.deleted",
@@ -36,6 +36,9 @@ pub const EVENT_NAMES: [&str; 18] = [
     "agent.created",
     "agent.revoked",
     "agent.rotated",
+    "approval.requested",
+    "approval.approved",
+    "approval.denied",
     "organization.created",
     "organization.updated",
     "organization.deleted",

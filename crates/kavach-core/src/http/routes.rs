@@ -279,6 +279,39 @@ pub(super) const CORE: &[Route] = &[
         };
         ok(&k.authorize_by_token(&token, &r).await?)
     }),
+    route!("GET", "/approvals", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let mut f = crate::agents::approvals::ApprovalFilter {
+            owner_id: Some(user.id),
+            ..Default::default()
+        };
+        for (k, v) in req.query_map() {
+            match k.as_str() {
+                "status" => f.status = Some(v),
+                "agentId" => f.agent_id = Some(v),
+                "limit" => f.limit = v.parse().ok(),
+                _ => {}
+            }
+        }
+        ok(&k.list_approvals(f).await?)
+    }),
+    route!("POST", "/approvals/:id/approve", |k, req, p| {
+        let user = k.session_user(req).await?;
+        ok(&k
+            .decide_approval(p[0], true, Some(&user.id), Some(&user.id))
+            .await?)
+    }),
+    route!("POST", "/approvals/:id/deny", |k, req, p| {
+        let user = k.session_user(req).await?;
+        ok(&k
+            .decide_approval(p[0], false, Some(&user.id), Some(&user.id))
+            .await?)
+    }),
+    route!("GET", "/agents/:id/trust", |k, req, p| {
+        let user = k.session_user(req).await?;
+        k.owned_agent(p[0], &user.id).await?;
+        ok(&k.trust_score(p[0]).await?)
+    }),
     route!("GET", "/audit", |k, req, p| {
         let user = k.session_user(req).await?;
         let f = audit_filter(&req.query_map(), &user.id)?;

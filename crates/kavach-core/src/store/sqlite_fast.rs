@@ -75,7 +75,7 @@ const SELECT_BY_HASH: &str =
     "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?1";
 const SELECT_BY_ID: &str =
     "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?1";
-const INSERT_AUDIT: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+const INSERT_AUDIT: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at, delegation_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 const COUNT_RATE: &str = "SELECT COUNT(*) FROM kavach_audit_logs WHERE agent_id = ?1 AND rate_key = ?2 AND result = 'allowed' AND created_at > ?3";
 
 fn read_agent(conn: &Connection, sql: &str, key: &str) -> Result<Option<AuthRow>> {
@@ -109,6 +109,7 @@ fn insert(conn: &Connection, row: &AuditRow) -> Result<()> {
         row.ip,
         row.duration_us,
         row.created_at,
+        row.delegation_chain,
     ])?;
     Ok(())
 }
@@ -309,6 +310,15 @@ impl SqliteFast {
     }
     pub fn read_by_id(conn: &Connection, id: &str) -> Result<Option<AuthRow>> {
         read_agent(conn, SELECT_BY_ID, id)
+    }
+
+    /// Whether the agent received a delegation that is not revoked (a denial may then be
+    /// decided again on it, which the async path does).
+    pub fn received_delegation(conn: &Connection, agent_id: &str) -> Result<bool> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT 1 FROM kavach_delegations WHERE to_agent_id = ?1 AND revoked_at IS NULL LIMIT 1",
+        )?;
+        Ok(stmt.exists([agent_id])?)
     }
 
     /// Stops the writer after it has committed everything queued.

@@ -1331,6 +1331,7 @@ impl McpPlugin {
                 let id = input
                     .as_str()
                     .ok_or_else(|| KavachError::validation("give a grant id"))?;
+                crate::error::check_plain("grantId", id, 255)?;
                 Ok(json!({ "revoked": store::revoke_grant(k, id).await? }))
             }
             _ => Err(KavachError::Internal("unknown mcp call".into())),
