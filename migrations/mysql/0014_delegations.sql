@@ -21,3 +21,4 @@ CREATE TABLE IF NOT EXISTS kavach_delegations (
 
 -- Re-runnable: the migration runner treats "duplicate column" as already applied.
 ALTER TABLE kavach_audit_logs ADD COLUMN delegation_chain MEDIUMTEXT NULL;
+ALTER TABLE kavach_agents ADD COLUMN delegated BIGINT NOT NULL DEFAULT 0;

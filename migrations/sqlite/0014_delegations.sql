@@ -20,3 +20,4 @@ CREATE INDEX IF NOT EXISTS kavach_delegations_from ON kavach_delegations (from_a
 CREATE INDEX IF NOT EXISTS kavach_delegations_parent ON kavach_delegations (parent_id);
 
 ALTER TABLE kavach_audit_logs ADD COLUMN delegation_chain TEXT;
+ALTER TABLE kavach_agents ADD COLUMN delegated INTEGER NOT NULL DEFAULT 0;

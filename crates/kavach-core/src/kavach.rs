@@ -25,9 +25,9 @@ use crate::store::db::{self, sql_for, Pool, SqliteLocation, Ts};
 use crate::store::sqlite_fast::SqliteFast;
 
 const SELECT_AUTH_BY_HASH: &str =
-    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?";
+    "SELECT id, owner_id, status, expires_at, permissions, delegated FROM kavach_agents WHERE token_hash = ?";
 const SELECT_AUTH_BY_ID: &str =
-    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?";
+    "SELECT id, owner_id, status, expires_at, permissions, delegated FROM kavach_agents WHERE id = ?";
 
 /// One kavachos instance.
 pub struct Kavach {
@@ -305,6 +305,7 @@ impl Kavach {
                     status: crate::col_str!(r, 2)?,
                     expires_at: r.try_get::<Option<Ts>, _>(3)?.map(|t| t.0),
                     permissions: crate::col_str!(r, 4)?,
+                    delegated: r.try_get::<i64, _>(5)? != 0,
                 }),
             }
         });
@@ -382,7 +383,10 @@ impl Kavach {
             let trust = self.trust_score_of(&agent.id).await?.score;
             pending = decide(agent, req, &self.cache, self.now_ms(), started, Some(trust))?;
         }
-        if blocked.is_none() && crate::agents::delegation::delegable_denial(&pending) {
+        if blocked.is_none()
+            && agent.delegated
+            && crate::agents::delegation::delegable_denial(&pending)
+        {
             // Refused by its own permissions: a live delegation it received may allow it.
             self.through_delegation(agent, req, &mut pending).await?;
         }
@@ -450,7 +454,7 @@ impl Kavach {
         fast.try_inline(
             |conn| match SqliteFast::read_by_hash(conn, &hash)? {
                 None => Ok(None),
-                Some(agent) => self.decide_inline(conn, &agent, req, started).map(Some),
+                Some(agent) => self.decide_inline(&agent, req, started).map(Some),
             },
             Decision::invalid_token(),
         )
@@ -460,7 +464,6 @@ impl Kavach {
     /// the async path looks up: a trust score or an approval.
     fn decide_inline(
         &self,
-        conn: &rusqlite::Connection,
         agent: &AuthRow,
         req: &AuthzRequest,
         started: Instant,
@@ -468,8 +471,7 @@ impl Kavach {
         let pending = decide(agent, req, &self.cache, self.now_ms(), started, None)?;
         if pending.needs_trust
             || pending.awaits_approval()
-            || (crate::agents::delegation::delegable_denial(&pending)
-                && SqliteFast::received_delegation(conn, &agent.id)?)
+            || (agent.delegated && crate::agents::delegation::delegable_denial(&pending))
         {
             return Err(KavachError::Busy);
         }
@@ -492,7 +494,7 @@ impl Kavach {
         fast.try_inline(
             |conn| match SqliteFast::read_by_id(conn, agent_id)? {
                 None => Ok(None),
-                Some(agent) => self.decide_inline(conn, &agent, req, started).map(Some),
+                Some(agent) => self.decide_inline(&agent, req, started).map(Some),
             },
             Decision::agent_not_found(),
         )

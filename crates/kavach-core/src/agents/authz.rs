@@ -49,6 +49,9 @@ pub struct AuthRow {
     pub status: String,
     pub expires_at: Option<i64>,
     pub permissions: String,
+    /// It was ever given a delegation (`kavach_agents.delegated`): a denial is then decided
+    /// again on its live links. Never set, it costs a denial no extra read.
+    pub delegated: bool,
 }
 
 /// One row of `kavach_audit_logs`.

@@ -17,7 +17,7 @@ use crate::agents::permission::{
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
 use crate::kavach::Kavach;
-use crate::store::db::{sql_for, Ts};
+use crate::store::db::{sql_for, BeginWrite, Ts};
 use crate::{col_opt_str, col_str, on_pool};
 
 pub const DEFAULT_MAX_DEPTH: u32 = 3;
@@ -287,12 +287,21 @@ impl Kavach {
         let json = serde_json::to_string(&input.permissions)
             .map_err(|_| KavachError::Internal("could not encode permissions".into()))?;
         let sql = sql_for(self.dialect(), "INSERT INTO kavach_delegations (id, from_agent_id, to_agent_id, permissions, depth, max_depth, parent_id, expires_at, revoked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)");
+        // The flag authorize reads with the agent: only an agent that was ever given a link pays
+        // for looking at links when its own permissions refuse.
+        let flag = sql_for(
+            self.dialect(),
+            "UPDATE kavach_agents SET delegated = 1 WHERE id = ? AND delegated = 0",
+        );
         on_pool!(self.pool(), p => {
+            let mut tx = p.begin_write().await?;
             sqlx::query(&sql)
                 .bind(&id).bind(&from.id).bind(&to.id).bind(&json)
                 .bind(i64::from(depth)).bind(i64::from(max_depth)).bind(&parent)
                 .bind(expires_at.map(Ts)).bind(Ts(now))
-                .execute(p).await?;
+                .execute(&mut *tx).await?;
+            sqlx::query(&flag).bind(&to.id).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(Delegation {
             id,

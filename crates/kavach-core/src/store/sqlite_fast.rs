@@ -72,9 +72,9 @@ fn open(path: &Path, durability: Durability) -> Result<Connection> {
 }
 
 const SELECT_BY_HASH: &str =
-    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE token_hash = ?1";
+    "SELECT id, owner_id, status, expires_at, permissions, delegated FROM kavach_agents WHERE token_hash = ?1";
 const SELECT_BY_ID: &str =
-    "SELECT id, owner_id, status, expires_at, permissions FROM kavach_agents WHERE id = ?1";
+    "SELECT id, owner_id, status, expires_at, permissions, delegated FROM kavach_agents WHERE id = ?1";
 const INSERT_AUDIT: &str = "INSERT INTO kavach_audit_logs (id, agent_id, user_id, action, resource, parameters, result, code, reason, rate_key, ip, duration_us, created_at, delegation_chain) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
 const COUNT_RATE: &str = "SELECT COUNT(*) FROM kavach_audit_logs WHERE agent_id = ?1 AND rate_key = ?2 AND result = 'allowed' AND created_at > ?3";
 
@@ -88,6 +88,7 @@ fn read_agent(conn: &Connection, sql: &str, key: &str) -> Result<Option<AuthRow>
                 status: r.get(2)?,
                 expires_at: r.get(3)?,
                 permissions: r.get(4)?,
+                delegated: r.get::<_, i64>(5)? != 0,
             })
         })
         .optional()?)
@@ -310,15 +311,6 @@ impl SqliteFast {
     }
     pub fn read_by_id(conn: &Connection, id: &str) -> Result<Option<AuthRow>> {
         read_agent(conn, SELECT_BY_ID, id)
-    }
-
-    /// Whether the agent received a delegation that is not revoked (a denial may then be
-    /// decided again on it, which the async path does).
-    pub fn received_delegation(conn: &Connection, agent_id: &str) -> Result<bool> {
-        let mut stmt = conn.prepare_cached(
-            "SELECT 1 FROM kavach_delegations WHERE to_agent_id = ?1 AND revoked_at IS NULL LIMIT 1",
-        )?;
-        Ok(stmt.exists([agent_id])?)
     }
 
     /// Stops the writer after it has committed everything queued.
