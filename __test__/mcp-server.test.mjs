@@ -195,6 +195,33 @@ for (const backend of backends()) {
       assert.equal((await kavach.mcp.authenticate(request(t3.body.access_token), { resource: RESOURCE })).error.code, 'INVALID_TOKEN')
     })
 
+    it('the token and revocation endpoints share the per-IP credential limit (429 with Retry-After)', T, async () => {
+      const limited = await createKavach({
+        database: freshDatabase(backend, 'mcprl'),
+        secret: SECRET,
+        baseUrl: ORIGIN,
+        basePath: MOUNT,
+        shareInstance: false,
+        rateLimit: { maxCredentialRequestsPerIp: 3 },
+        mcp: { enabled: true, resources: [RESOURCE] },
+      })
+      try {
+        const reg = await limited.mcp.registerClient({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' })
+        const guess = (path, body) =>
+          limited.handler(new Request(`${ORIGIN}${MOUNT}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form(body) }), { clientIp: '203.0.113.9' })
+        for (let i = 0; i < 3; i++) {
+          const res = await guess('/mcp/token', { grant_type: 'authorization_code', code: `guess-${i}`, code_verifier: 'v'.repeat(43), redirect_uri: REDIRECT, client_id: reg.data.client_id })
+          assert.equal(res.status, 400)
+          assert.equal((await res.json()).error, 'invalid_grant')
+        }
+        const blocked = await guess('/mcp/revoke', { token: 'anything', client_id: reg.data.client_id })
+        assert.equal(blocked.status, 429)
+        assert.ok(Number(blocked.headers.get('retry-after')) > 0)
+      } finally {
+        await limited.close()
+      }
+    })
+
     it('createKavach refuses an mcp block it cannot serve', T, async () => {
       const database = freshDatabase(backend, 'mcpbad')
       for (const mcp of [

@@ -1469,11 +1469,16 @@ const ROUTES: &[Route] = &[
     route!("POST", "/mcp/authorize", |k, req, p| {
         this(k)?.authorize_post(k, req).await
     }),
+    // Code and credential routes share the per-IP credential limit (429 with Retry-After).
     route!(cookieless "POST", "/mcp/token", |k, req, p| {
-        this(k)?.token(k, req).await
+        let me = this(k)?;
+        k.limit_ip(req).await?;
+        me.token(k, req).await
     }),
     route!(cookieless "POST", "/mcp/revoke", |k, req, p| {
-        this(k)?.revoke(k, req).await
+        let me = this(k)?;
+        k.limit_ip(req).await?;
+        me.revoke(k, req).await
     }),
     route!("GET", "/mcp/jwks", |k, req, p| {
         Ok(public_json(&this(k)?.ring.jwks(k).await?))
