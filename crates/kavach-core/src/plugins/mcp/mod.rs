@@ -1369,9 +1369,12 @@ fn esc(s: &str) -> String {
 /// the session cookie, so the Origin check applies).
 fn consent_page(a: &AuthRequest, email: &str, mount: &str) -> HttpResponse {
     let name = a.client.name.as_deref().unwrap_or(&a.client.client_id);
+    // The request's parameters ride along; a `decision` or `accept` in the authorize URL never
+    // does (the button says which).
     let hidden: String = a
         .params
         .iter()
+        .filter(|(k, _)| k.as_str() != "decision" && k.as_str() != "accept")
         .map(|(k, v)| {
             format!(
                 "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
@@ -1568,5 +1571,17 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(!html.contains("\"><img>"));
         assert!(html.contains("action=\"/api/auth/mcp/authorize\""));
+        let mut with_decision = a;
+        with_decision
+            .params
+            .insert("decision".into(), "approve".into());
+        let html =
+            String::from_utf8(consent_page(&with_decision, "a@example.com", "/api/auth").body)
+                .unwrap();
+        assert_eq!(
+            html.matches("name=\"decision\"").count(),
+            2,
+            "only the two buttons"
+        );
     }
 }
