@@ -106,6 +106,15 @@ pub enum KavachError {
     /// its chain deeper than allowed (`DELEGATION_DEPTH_EXCEEDED`).
     #[error("{message}")]
     Delegation { code: &'static str, message: String },
+    /// A refusal of a plugin's own, with its stable code and HTTP status (`INVALID_OTP` 400,
+    /// `OTP_EXPIRED` 400, `TOO_MANY_ATTEMPTS` 403, `USERNAME_TAKEN` 409, ...): the sign-in methods'
+    /// codes, made with [`KavachError::refused`].
+    #[error("{message}")]
+    Refused {
+        code: &'static str,
+        status: u16,
+        message: String,
+    },
     /// A database operation failed for a reason that is not the caller's.
     #[error("a database operation failed")]
     Database(#[source] DbCause),
@@ -164,6 +173,7 @@ impl KavachError {
             Self::OAuth { code, .. } => code,
             Self::McpToken { code, .. } => code,
             Self::Delegation { code, .. } => code,
+            Self::Refused { code, .. } => code,
             Self::Database(_) => "DATABASE_ERROR",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
@@ -188,6 +198,7 @@ impl KavachError {
             Self::McpToken { code, .. } if *code == "INSUFFICIENT_SCOPE" => 403,
             Self::McpToken { .. } => 401,
             Self::Delegation { .. } => 403,
+            Self::Refused { status, .. } => *status,
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
@@ -198,6 +209,15 @@ impl KavachError {
 
     pub(crate) fn validation(msg: impl Into<String>) -> Self {
         Self::ValidationFailed(msg.into())
+    }
+
+    /// A [`KavachError::Refused`]: a plugin's own code and HTTP status (a 4xx).
+    pub fn refused(code: &'static str, status: u16, message: impl Into<String>) -> Self {
+        Self::Refused {
+            code,
+            status,
+            message: message.into(),
+        }
     }
 }
 

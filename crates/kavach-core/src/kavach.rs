@@ -555,6 +555,35 @@ impl Kavach {
         }))
     }
 
+    /// Signs in a user whose identity a method other than the password proved (a magic link, a
+    /// code, a username's password, a guest): refused for a banned user (a ban past its expiry
+    /// is lifted), then the same session, cookie token and events as email and password.
+    pub async fn sign_in_verified(&self, mut user: User, client: ClientInfo) -> Result<SignedIn> {
+        self.check_open()?;
+        let now = self.now_ms();
+        if user.banned {
+            if user.is_banned(now) {
+                return Err(KavachError::UserBanned);
+            }
+            crate::accounts::human::lift_expired_ban(
+                &self.pool,
+                self.settings.dialect,
+                &mut user,
+                now,
+            )
+            .await?;
+        }
+        let (session, token) = self
+            .humans()
+            .create_session(&user.id, client, now, true)
+            .await?;
+        Ok(SignedIn {
+            user,
+            session,
+            token,
+        })
+    }
+
     pub async fn get_session(&self, token: &str) -> Result<Option<(Session, User)>> {
         self.check_open()?;
         self.humans().get_session(token, self.now_ms()).await

@@ -158,6 +158,18 @@ pub trait Plugin: Any + Send + Sync {
         let _ = user;
     }
 
+    /// Called on sign-up with the body's fields beyond email, password, name and image: the plugin
+    /// removes the ones it owns from `fields` and sets them on `user` (username's `username`),
+    /// or refuses them. A field no plugin takes is refused by the core.
+    fn sign_up_fields(
+        &self,
+        fields: &mut serde_json::Map<String, Value>,
+        user: &mut User,
+    ) -> Result<()> {
+        let _ = (fields, user);
+        Ok(())
+    }
+
     /// Called once the first factor (the password) checks out and before a session exists:
     /// `Some` holds the sign-in back (a second factor is due, ...), an error refuses it.
     fn on_sign_in<'a>(

@@ -40,6 +40,7 @@ fn up(email: &str) -> SignUp {
         password: "correct horse".into(),
         name: Some(email.split('@').next().unwrap_or("x").into()),
         image: None,
+        extra: Default::default(),
     }
 }
 

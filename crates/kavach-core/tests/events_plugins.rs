@@ -84,6 +84,7 @@ fn up(email: &str) -> SignUp {
         password: "correct horse".into(),
         name: None,
         image: None,
+        extra: Default::default(),
     }
 }
 

@@ -28,6 +28,7 @@ fn up(email: &str, password: &str) -> SignUp {
         password: password.into(),
         name: Some("Ada".into()),
         image: None,
+        extra: Default::default(),
     }
 }
 fn inp(email: &str, password: &str) -> SignIn {

@@ -57,6 +57,7 @@ async fn session_for(k: &Kavach, email: &str) -> (String, String) {
                 password: "correct horse battery".into(),
                 name: Some("Ada".into()),
                 image: None,
+                extra: Default::default(),
             },
             ClientInfo {
                 ip: None,

@@ -223,6 +223,7 @@ async fn invitations_expire_on_the_clock_on_every_backend() {
             password: "long enough pw".into(),
             name: None,
             image: None,
+            extra: Default::default(),
         };
         let invitee = k
             .sign_up(user("late@example.com"), ClientInfo::default())

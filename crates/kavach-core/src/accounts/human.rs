@@ -19,7 +19,7 @@ use crate::{col_opt_str, col_str, on_pool};
 pub const CREDENTIAL_PROVIDER: &str = "credential";
 
 /// A person.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: String,
@@ -35,6 +35,54 @@ pub struct User {
     pub ban_reason: Option<String>,
     /// When a ban ends by itself (`None`: never).
     pub ban_expires: Option<i64>,
+    /// The username plugin's name, lowercased (uniqueness ignores case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The username as the user typed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_username: Option<String>,
+    /// The phoneNumber plugin's number, in E.164.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub phone_number_verified: bool,
+    /// A guest of the anonymous plugin.
+    #[serde(skip_serializing_if = "is_false")]
+    pub is_anonymous: bool,
+    /// `user.additionalFields`: the app's own fields, returned beside the others.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub additional: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The columns a [`User`] is read from (`user_from_row!(r, "")`), for `SELECT ... FROM kavach_user`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! user_columns {
+    () => {
+        "id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires, \
+         username, display_username, phone_number, phone_number_verified, is_anonymous, additional_fields"
+    };
+    // The same columns of the user aliased `u`, as `u_<column>` (`user_from_row!(r, "u_")`).
+    (u) => {
+        "u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
+         u.created_at AS u_created_at, u.updated_at AS u_updated_at, u.role AS u_role, u.banned AS u_banned, \
+         u.ban_reason AS u_ban_reason, u.ban_expires AS u_ban_expires, u.username AS u_username, \
+         u.display_username AS u_display_username, u.phone_number AS u_phone_number, \
+         u.phone_number_verified AS u_phone_number_verified, u.is_anonymous AS u_is_anonymous, \
+         u.additional_fields AS u_additional_fields"
+    };
+}
+
+/// `additional_fields` as stored (a JSON object, or NULL) to the map returned on the user.
+pub fn parse_additional(raw: Option<String>) -> Option<serde_json::Map<String, serde_json::Value>> {
+    match serde_json::from_str::<serde_json::Value>(raw.as_deref()?) {
+        Ok(serde_json::Value::Object(m)) if !m.is_empty() => Some(m),
+        _ => None,
+    }
 }
 
 impl User {
@@ -82,9 +130,11 @@ pub enum SignInOutcome {
     Interrupted(crate::plugin::Interruption),
 }
 
-/// `signUp({ email, password, name?, image? })`.
+/// `signUp({ email, password, name?, image?, ... })`. Fields beyond these four go to the plugins
+/// (`Plugin::sign_up_fields`: username's `username`) and to `user.additionalFields`; one that
+/// nobody takes is refused.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SignUp {
     pub email: String,
     pub password: String,
@@ -92,6 +142,76 @@ pub struct SignUp {
     pub name: Option<String>,
     #[serde(default)]
     pub image: Option<String>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `INSERT INTO kavach_user` of every column of a [`User`] but the ban: bind with [`bind_user!`].
+pub(crate) const INSERT_USER: &str = "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role, \
+     username, display_username, phone_number, phone_number_verified, is_anonymous, additional_fields) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Binds a [`User`] to [`INSERT_USER`].
+#[macro_export]
+#[doc(hidden)]
+macro_rules! bind_user {
+    ($q:expr, $u:expr) => {{
+        let u = $u;
+        $q.bind(&u.id)
+            .bind(&u.email)
+            .bind(&u.name)
+            .bind(u.email_verified)
+            .bind(&u.image)
+            .bind($crate::store::db::Ts(u.created_at))
+            .bind($crate::store::db::Ts(u.updated_at))
+            .bind(&u.role)
+            .bind(&u.username)
+            .bind(&u.display_username)
+            .bind(&u.phone_number)
+            .bind(u.phone_number_verified)
+            .bind(u.is_anonymous)
+            .bind(
+                u.additional
+                    .as_ref()
+                    .map(|m| serde_json::Value::Object(m.clone()).to_string()),
+            )
+    }};
+}
+
+/// A unique violation on `kavach_user` (or an account row) as the error the caller can act on:
+/// `USERNAME_TAKEN` or `PHONE_NUMBER_TAKEN` for those columns, `USER_EXISTS` for the rest.
+pub(crate) fn user_conflict(e: sqlx::Error) -> KavachError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            let what = format!("{} {}", d.constraint().unwrap_or(""), d.message());
+            if what.contains("username") {
+                KavachError::refused("USERNAME_TAKEN", 409, "this username is already taken")
+            } else if what.contains("phone_number") {
+                KavachError::refused(
+                    "PHONE_NUMBER_TAKEN",
+                    409,
+                    "this phone number belongs to another account",
+                )
+            } else {
+                KavachError::UserExists
+            }
+        }
+        other => other.into(),
+    }
+}
+
+impl User {
+    /// A new user of `email` created at `now_ms`, with nothing else set.
+    pub fn new(email: String, now_ms: i64) -> Self {
+        Self {
+            id: new_id(),
+            email,
+            created_at: now_ms,
+            updated_at: now_ms,
+            role: "user".to_owned(),
+            ..Default::default()
+        }
+    }
 }
 
 /// `signIn({ email, password })`.
@@ -212,6 +332,15 @@ macro_rules! user_from_row {
             ban_expires: r
                 .try_get::<Option<Ts>, _>(concat!($p, "ban_expires"))?
                 .map(|t| t.0),
+            username: col_opt_str!(r, concat!($p, "username"))?,
+            display_username: col_opt_str!(r, concat!($p, "display_username"))?,
+            phone_number: col_opt_str!(r, concat!($p, "phone_number"))?,
+            phone_number_verified: r.try_get::<bool, _>(concat!($p, "phone_number_verified"))?,
+            is_anonymous: r.try_get::<bool, _>(concat!($p, "is_anonymous"))?,
+            additional: $crate::accounts::human::parse_additional(col_opt_str!(
+                r,
+                concat!($p, "additional_fields")
+            )?),
         }
     }};
 }
@@ -255,24 +384,21 @@ impl HumanStore<'_> {
         let password = input.password;
         let hash = blocking(move || hash_password(&password, iterations)).await?;
         let mut user = User {
-            id: new_id(),
-            email,
             name: input.name,
-            email_verified: false,
             image: input.image,
-            created_at: now_ms,
-            updated_at: now_ms,
-            role: "user".to_owned(),
-            banned: false,
-            ban_reason: None,
-            ban_expires: None,
+            ..User::new(email, now_ms)
         };
+        let mut extra = input.extra;
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
+            p.sign_up_fields(&mut extra, &mut user)?;
         }
-        let insert_user = self.sql(
-            "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        );
+        if let Some(field) = extra.keys().next() {
+            return Err(KavachError::validation(format!(
+                "unknown field `{field}` in the sign-up body"
+            )));
+        }
+        let insert_user = self.sql(INSERT_USER);
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         );
@@ -288,22 +414,16 @@ impl HumanStore<'_> {
         .into_iter()
         .flatten()
         .collect();
-        let taken = |e: sqlx::Error| match e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => KavachError::UserExists,
-            other => other.into(),
-        };
         on_pool!(self.pool, p => {
             let mut tx = p.begin_write().await?;
-            sqlx::query(&insert_user)
-                .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
-                .bind(Ts(now_ms)).bind(Ts(now_ms)).bind(&user.role)
-                .execute(&mut *tx).await.map_err(taken)?;
+            crate::bind_user!(sqlx::query(&insert_user), &user)
+                .execute(&mut *tx).await.map_err(user_conflict)?;
             sqlx::query(&insert_account)
                 .bind(new_id()).bind(&user.id).bind(CREDENTIAL_PROVIDER).bind(&user.id).bind(&hash)
                 .bind(Ts(now_ms)).bind(Ts(now_ms))
-                .execute(&mut *tx).await.map_err(taken)?;
+                .execute(&mut *tx).await.map_err(user_conflict)?;
             self.emitter.write(&mut *tx, &events).await?;
-            tx.commit().await.map_err(taken)?;
+            tx.commit().await.map_err(user_conflict)?;
         });
         self.emitter.committed(events);
         if self.callbacks.send_verification_email.is_some() {
@@ -354,12 +474,12 @@ impl HumanStore<'_> {
             blocking(move || burn_verification(&password, iterations)).await?;
             return Err(KavachError::InvalidCredentials);
         };
-        let sql = self.sql(
-            "SELECT u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
-             u.created_at AS u_created_at, u.updated_at AS u_updated_at, u.role AS u_role, u.banned AS u_banned, \
-             u.ban_reason AS u_ban_reason, u.ban_expires AS u_ban_expires, a.id AS a_id, a.password AS a_password \
-             FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.email = ?",
-        );
+        let sql = self.sql(concat!(
+            "SELECT ",
+            crate::user_columns!(u),
+            ", a.id AS a_id, a.password AS a_password \
+             FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.email = ?"
+        ));
         let found: Option<(User, String, Option<String>)> = on_pool!(self.pool, p => {
             match sqlx::query(&sql).bind(CREDENTIAL_PROVIDER).bind(&email).fetch_optional(p).await? {
                 None => None,
@@ -524,16 +644,14 @@ impl HumanStore<'_> {
         hashed: &str,
         now_ms: i64,
     ) -> Result<Option<(Session, User)>> {
-        let sql = self.sql(
+        let sql = self.sql(concat!(
             "SELECT s.id AS s_id, s.user_id AS s_user_id, s.expires_at AS s_expires_at, s.ip_address AS s_ip_address, \
              s.user_agent AS s_user_agent, s.created_at AS s_created_at, s.updated_at AS s_updated_at, \
              s.active_organization_id AS s_active_organization_id, \
-             s.impersonated_by AS s_impersonated_by, \
-             u.id AS u_id, u.email AS u_email, u.name AS u_name, u.email_verified AS u_email_verified, u.image AS u_image, \
-             u.created_at AS u_created_at, u.updated_at AS u_updated_at, u.role AS u_role, u.banned AS u_banned, \
-             u.ban_reason AS u_ban_reason, u.ban_expires AS u_ban_expires \
-             FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?",
-        );
+             s.impersonated_by AS s_impersonated_by, ",
+            crate::user_columns!(u),
+            " FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?"
+        ));
         let found: Option<(Session, User)> = on_pool!(self.pool, p => {
             match sqlx::query(&sql).bind(hashed).fetch_optional(p).await? {
                 None => None,
@@ -775,7 +893,11 @@ impl HumanStore<'_> {
     }
 
     pub(crate) async fn user_by_id(&self, id: &str) -> Result<Option<User>> {
-        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE id = ?");
+        let sql = self.sql(concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM kavach_user WHERE id = ?"
+        ));
         Ok(
             on_pool!(self.pool, p => match sqlx::query(&sql).bind(id).fetch_optional(p).await? {
                 None => None,
@@ -784,9 +906,57 @@ impl HumanStore<'_> {
         )
     }
 
+    /// The user of a normalized `email`, if any.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = self.sql(concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM kavach_user WHERE email = ?"
+        ));
+        Ok(
+            on_pool!(self.pool, p => match sqlx::query(&sql).bind(email).fetch_optional(p).await? {
+                None => None,
+                Some(r) => Some(user_from_row!(&r, "")),
+            }),
+        )
+    }
+
+    /// Creates `user` without a password (a sign-up by a link, a code, a username's plugin, a
+    /// guest): the plugins' `prepare_user` first, then the row with `user.created` and
+    /// `auth.sign-up` (`{ userId, email, method }`) in its transaction. A taken email, username or
+    /// number is `USER_EXISTS`, `USERNAME_TAKEN` or `PHONE_NUMBER_TAKEN`.
+    pub async fn create_user(&self, mut user: User, method: &str) -> Result<User> {
+        for p in self.plugins.iter() {
+            p.prepare_user(&mut user);
+        }
+        let now_ms = user.created_at;
+        let insert_user = self.sql(INSERT_USER);
+        let events: Vec<_> = [
+            self.emitter
+                .event("user.created", now_ms, || serde_json::json!(user)),
+            self.emitter.event(
+                "auth.sign-up",
+                now_ms,
+                || serde_json::json!({ "userId": user.id, "email": user.email, "method": method }),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        on_pool!(self.pool, p => {
+            let mut tx = p.begin_write().await?;
+            crate::bind_user!(sqlx::query(&insert_user), &user)
+                .execute(&mut *tx).await.map_err(user_conflict)?;
+            self.emitter.write(&mut *tx, &events).await?;
+            tx.commit().await.map_err(user_conflict)?;
+        });
+        self.emitter.committed(events);
+        Ok(user)
+    }
+
     /// Sets the credential password (adding the credential account a user without one lacks), with
     /// the outbox rows of `events` in the same transaction.
-    async fn set_password(
+    pub(crate) async fn set_password(
         &self,
         user_id: &str,
         password: String,
@@ -854,13 +1024,22 @@ impl HumanStore<'_> {
         let user_id = self
             .consume_token(token, TokenPurpose::VerifyEmail, now_ms)
             .await?;
+        self.mark_email_verified(&user_id, now_ms).await
+    }
+
+    /// Marks `user_id`'s email as verified (`user.updated` and `auth.email-verified`).
+    pub(crate) async fn mark_email_verified(&self, user_id: &str, now_ms: i64) -> Result<User> {
         let sql =
             self.sql("UPDATE kavach_user SET email_verified = ?, updated_at = ? WHERE id = ?");
-        let select = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE id = ?");
+        let select = self.sql(concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM kavach_user WHERE id = ?"
+        ));
         let (user, events) = on_pool!(self.pool, p => {
             let mut tx = p.begin_write().await?;
-            sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(&user_id).execute(&mut *tx).await?;
-            let user = match sqlx::query(&select).bind(&user_id).fetch_optional(&mut *tx).await? {
+            sqlx::query(&sql).bind(true).bind(Ts(now_ms)).bind(user_id).execute(&mut *tx).await?;
+            let user = match sqlx::query(&select).bind(user_id).fetch_optional(&mut *tx).await? {
                 Some(r) => user_from_row!(&r, ""),
                 None => return Err(KavachError::InvalidToken),
             };
@@ -900,12 +1079,9 @@ impl HumanStore<'_> {
         let Ok(email) = normalize_email(email) else {
             return Ok(());
         };
-        let sql = self.sql("SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE email = ?");
-        let user: Option<User> = on_pool!(self.pool, p => match sqlx::query(&sql).bind(&email).fetch_optional(p).await? {
-            None => None,
-            Some(r) => Some(user_from_row!(&r, "")),
-        });
-        let Some(user) = user else { return Ok(()) };
+        let Some(user) = self.user_by_email(&email).await? else {
+            return Ok(());
+        };
         let token = self
             .issue_token(
                 &user.id,

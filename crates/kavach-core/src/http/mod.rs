@@ -413,6 +413,18 @@ impl Kavach {
         )
     }
 
+    /// The answer of a route that ended signed in: `{ user, session }` with the session cookie,
+    /// as email and password's sign-in (the token travels only in the httpOnly cookie).
+    pub fn signed_in_response(&self, signed: &crate::accounts::human::SignedIn) -> ApiResult {
+        let mut r = ok(&json!({
+            "user": signed.user,
+            "session": signed.session,
+        }))?;
+        r.headers
+            .push(("set-cookie".into(), self.session_cookie(&signed.token)));
+        Ok(r)
+    }
+
     pub(crate) fn clear_cookie(&self) -> String {
         let s = self.settings();
         format!(

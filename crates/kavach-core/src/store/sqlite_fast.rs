@@ -331,7 +331,8 @@ impl Drop for SqliteFast {
 
 const SELECT_SESSION: &str = "SELECT s.id, s.user_id, s.expires_at, s.ip_address, s.user_agent, s.created_at, s.updated_at, \
      u.id, u.email, u.name, u.email_verified, u.image, u.created_at, u.updated_at, \
-     s.impersonated_by, u.role, u.banned, u.ban_reason, u.ban_expires, s.active_organization_id \
+     s.impersonated_by, u.role, u.banned, u.ban_reason, u.ban_expires, s.active_organization_id, \
+     u.username, u.display_username, u.phone_number, u.phone_number_verified, u.is_anonymous, u.additional_fields \
      FROM kavach_session s JOIN kavach_user u ON u.id = s.user_id WHERE s.token = ?1";
 
 impl SqliteFast {
@@ -373,6 +374,12 @@ impl SqliteFast {
                             banned: r.get(16)?,
                             ban_reason: r.get(17)?,
                             ban_expires: r.get(18)?,
+                            username: r.get(20)?,
+                            display_username: r.get(21)?,
+                            phone_number: r.get(22)?,
+                            phone_number_verified: r.get(23)?,
+                            is_anonymous: r.get(24)?,
+                            additional: crate::accounts::human::parse_additional(r.get(25)?),
                         },
                     ))
                 })

@@ -22,7 +22,7 @@ use crate::{col_opt_str, col_str, on_pool};
 /// The cookie that keeps the admin's own session while they impersonate someone.
 pub const ADMIN_SESSION_COOKIE: &str = "kavach_admin_session";
 
-const USER_COLUMNS: &str = "id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires";
+const USER_COLUMNS: &str = crate::user_columns!();
 
 /// `admin({ adminUserIds?, impersonationTtl?, defaultRole? })`, checked.
 #[derive(Debug, Clone, PartialEq)]

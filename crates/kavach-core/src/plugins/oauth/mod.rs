@@ -960,17 +960,10 @@ impl OAuthPlugin {
                             ));
                         }
                         let mut user = User {
-                            id: crate::crypto::token::new_id(),
-                            email,
                             name: profile.name.clone(),
                             email_verified: profile.email_verified,
                             image: profile.image.clone(),
-                            created_at: now,
-                            updated_at: now,
-                            role: "user".to_owned(),
-                            banned: false,
-                            ban_reason: None,
-                            ban_expires: None,
+                            ..User::new(email, now)
                         };
                         for plugin in k.plugins().iter() {
                             plugin.prepare_user(&mut user);

@@ -196,7 +196,14 @@ pub async fn accounts_of(k: &Kavach, user_id: &str) -> Result<Vec<AccountRow>> {
 }
 
 pub async fn user_by_email(k: &Kavach, email: &str) -> Result<Option<User>> {
-    let sql = sql_for(k.dialect(), "SELECT id, email, name, email_verified, image, created_at, updated_at, role, banned, ban_reason, ban_expires FROM kavach_user WHERE email = ?");
+    let sql = sql_for(
+        k.dialect(),
+        concat!(
+            "SELECT ",
+            crate::user_columns!(),
+            " FROM kavach_user WHERE email = ?"
+        ),
+    );
     Ok(on_pool!(k.pool(), p => {
         match sqlx::query(&sql).bind(email).fetch_optional(p).await? {
             None => None,
@@ -296,7 +303,7 @@ pub async fn create_user(
     t: &SealedTokens,
 ) -> Result<()> {
     let now = user.created_at;
-    let insert_user = sql_for(k.dialect(), "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    let insert_user = sql_for(k.dialect(), crate::accounts::human::INSERT_USER);
     let insert_account = sql_for(k.dialect(), "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, access_token, refresh_token, expires_at, scope, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     let emitter = k.emitter();
     let events: Vec<_> = [
@@ -316,9 +323,7 @@ pub async fn create_user(
     };
     on_pool!(k.pool(), p => {
         let mut tx = p.begin_write().await?;
-        sqlx::query(&insert_user)
-            .bind(&user.id).bind(&user.email).bind(&user.name).bind(user.email_verified).bind(&user.image)
-            .bind(Ts(now)).bind(Ts(now)).bind(&user.role)
+        crate::bind_user!(sqlx::query(&insert_user), user)
             .execute(&mut *tx).await.map_err(taken)?;
         sqlx::query(&insert_account)
             .bind(account_id).bind(&user.id).bind(provider_id).bind(subject)
