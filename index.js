@@ -589,7 +589,11 @@ function hookArgument(name, payload) {
 function hookCall(table, { name, payload }) {
   return Promise.resolve()
     .then(() => table[name](hookArgument(name, payload)))
-    .then((v) => (v === undefined || v === null || typeof v !== 'object' ? null : JSON.parse(JSON.stringify(v))))
+    .then((v) => {
+      // A plugin option function may answer any JSON value (usernameValidator: a boolean).
+      if (name.startsWith('plugin:')) return v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : JSON.parse(JSON.stringify(v))
+      return v === undefined || v === null || typeof v !== 'object' ? null : JSON.parse(JSON.stringify(v))
+    })
 }
 
 // An after-hook or event listener: never awaited by the caller; a throw or a rejection is logged
@@ -717,6 +721,19 @@ async function createKavach(config) {
   if (mcp.autoApprove) {
     prepared.hooks = { ...(prepared.hooks || {}), 'plugin:mcp.autoApprove': mcp.autoApprove }
     prepared.names = [...prepared.names, 'plugin:mcp.autoApprove']
+  }
+  // A function among a plugin's options (magicLink's sendMagicLink, phoneNumber's sendOTP, ...)
+  // crosses by name, as a hook: Rust awaits `plugin:<id>.<option>` with a JSON argument and reads
+  // its JSON answer (Hooks::plugin_fn). The options themselves travel as JSON without it.
+  for (const p of Array.isArray(config.plugins) ? config.plugins : []) {
+    if (!p || typeof p !== 'object' || typeof p.id !== 'string' || !p.options || typeof p.options !== 'object') continue
+    if (p.id === 'organization' || p.id === 'jwt') continue
+    for (const [option, fn] of Object.entries(p.options)) {
+      if (typeof fn !== 'function') continue
+      const name = `plugin:${p.id}.${option}`
+      prepared.hooks = { ...(prepared.hooks || {}), [name]: fn }
+      prepared.names = [...prepared.names, name]
+    }
   }
   const callbacks = {
     verifyLegacyHash,
