@@ -547,6 +547,8 @@ function makeInstance(n, maxBody, release) {
     /** The configured mount (default `/api/kavach`). */
     basePath,
     close: release,
+    // Tests only: moves the instance clock (booted with NODE_ENV=test and KAVACH_TEST_CLOCK=1).
+    __advanceClock: (ms) => n.advanceClock(ms),
   }
 }
 

@@ -115,6 +115,9 @@ fn flat_pairs(flat: Vec<String>) -> Vec<(String, String)> {
 #[napi]
 pub struct NativeKavach {
     inner: Arc<Kavach>,
+    /// The hand-moved clock of a test run (`NODE_ENV=test` and `KAVACH_TEST_CLOCK=1`), so tests
+    /// drive expiry through the instance clock; `None` everywhere else.
+    test_clock: Option<Arc<kavach_core::ManualClock>>,
 }
 
 /// What `verifyLegacyHash` receives.
@@ -320,11 +323,20 @@ pub async fn open(
             hook_names.unwrap_or_default(),
         ),
     };
-    let clock = Arc::new(kavach_core::SystemClock);
+    let test_clock = (node_env.as_deref() == Some("test")
+        && std::env::var("KAVACH_TEST_CLOCK").as_deref() == Ok("1"))
+    .then(|| {
+        use kavach_core::Clock;
+        kavach_core::ManualClock::new(kavach_core::SystemClock.now_ms())
+    });
+    let clock: Arc<dyn kavach_core::Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(kavach_core::SystemClock),
+    };
     let inner = Kavach::open_with(&config, node_env.as_deref(), clock, callbacks)
         .await
         .map_err(to_js)?;
-    Ok(NativeKavach { inner })
+    Ok(NativeKavach { inner, test_clock })
 }
 
 /// Runs the embedded migrations against a database URL (`kavach-cli migrate`); returns the versions applied.
@@ -457,6 +469,21 @@ impl NativeKavach {
 
 #[napi]
 impl NativeKavach {
+    /// Moves a test run's instance clock forward by `ms` (only with `NODE_ENV=test` and
+    /// `KAVACH_TEST_CLOCK=1` at boot; an error anywhere else).
+    #[napi]
+    pub fn advance_clock(&self, ms: i64) -> napi::Result<()> {
+        match &self.test_clock {
+            Some(c) => {
+                c.advance(ms);
+                Ok(())
+            }
+            None => Err(napi::Error::from_reason(
+                "the instance clock moves only in tests (NODE_ENV=test and KAVACH_TEST_CLOCK=1)",
+            )),
+        }
+    }
+
     /// The configured mount of the HTTP API (default `/api/kavach`).
     #[napi(getter)]
     pub fn base_path(&self) -> String {
