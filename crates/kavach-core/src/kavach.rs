@@ -555,6 +555,16 @@ impl Kavach {
         }))
     }
 
+    /// Changes `user`'s name, image and the plugins' fields (`POST /auth/update-user`).
+    pub async fn update_user(
+        &self,
+        user: User,
+        patch: crate::accounts::human::UpdateUser,
+    ) -> Result<User> {
+        self.check_open()?;
+        self.humans().update_user(user, patch, self.now_ms()).await
+    }
+
     /// Signs in a user whose identity a method other than the password proved (a magic link, a
     /// code, a username's password, a guest): refused for a banned user (a ban past its expiry
     /// is lifted), then the same session, cookie token and events as email and password.

@@ -158,16 +158,20 @@ pub trait Plugin: Any + Send + Sync {
         let _ = user;
     }
 
-    /// Called on sign-up with the body's fields beyond email, password, name and image: the plugin
-    /// removes the ones it owns from `fields` and sets them on `user` (username's `username`),
-    /// or refuses them. A field no plugin takes is refused by the core.
-    fn sign_up_fields(
-        &self,
-        fields: &mut serde_json::Map<String, Value>,
-        user: &mut User,
-    ) -> Result<()> {
-        let _ = (fields, user);
-        Ok(())
+    /// Called on sign-up (`for_update` false) and on `POST /auth/update-user` (true) with the
+    /// body's fields beyond the core's (email, password, name, image): the plugin removes the ones
+    /// it owns from `fields` and sets them on `user` (username's `username`), or refuses them.
+    /// `hooks` holds the app's plugin option functions (`usernameValidator`). A field no plugin
+    /// (and no `user.additionalFields` entry) takes is refused by the core.
+    fn user_fields<'a>(
+        &'a self,
+        hooks: &'a crate::callbacks::Hooks,
+        fields: &'a mut serde_json::Map<String, Value>,
+        user: &'a mut User,
+        for_update: bool,
+    ) -> BoxFut<'a, Result<()>> {
+        let _ = (hooks, fields, user, for_update);
+        Box::pin(async { Ok(()) })
     }
 
     /// Called once the first factor (the password) checks out and before a session exists:

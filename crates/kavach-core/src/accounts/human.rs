@@ -146,6 +146,19 @@ pub struct SignUp {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `updateUser({ name?, image?, ... })`: fields beyond name and image go to the plugins
+/// (`Plugin::user_fields`) and `user.additionalFields`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateUser {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
 /// `INSERT INTO kavach_user` of every column of a [`User`] but the ban: bind with [`bind_user!`].
 pub(crate) const INSERT_USER: &str = "INSERT INTO kavach_user (id, email, name, email_verified, image, created_at, updated_at, role, \
      username, display_username, phone_number, phone_number_verified, is_anonymous, additional_fields) \
@@ -388,16 +401,10 @@ impl HumanStore<'_> {
             image: input.image,
             ..User::new(email, now_ms)
         };
-        let mut extra = input.extra;
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
-            p.sign_up_fields(&mut extra, &mut user)?;
         }
-        if let Some(field) = extra.keys().next() {
-            return Err(KavachError::validation(format!(
-                "unknown field `{field}` in the sign-up body"
-            )));
-        }
+        self.take_user_fields(input.extra, &mut user, false).await?;
         let insert_user = self.sql(INSERT_USER);
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -904,6 +911,78 @@ impl HumanStore<'_> {
                 Some(r) => Some(user_from_row!(&r, "")),
             }),
         )
+    }
+
+    /// Sets the fields of a sign-up or `update-user` body beyond the core's on `user`: each plugin
+    /// takes its own (`Plugin::user_fields`); a field nobody takes is `VALIDATION_FAILED`.
+    pub(crate) async fn take_user_fields(
+        &self,
+        mut fields: serde_json::Map<String, serde_json::Value>,
+        user: &mut User,
+        for_update: bool,
+    ) -> Result<()> {
+        for p in self.plugins.iter() {
+            p.user_fields(&self.callbacks.hooks, &mut fields, user, for_update)
+                .await?;
+        }
+        if let Some(field) = fields.keys().next() {
+            return Err(KavachError::validation(format!(
+                "unknown field `{}` in the body",
+                field.chars().take(64).collect::<String>()
+            )));
+        }
+        Ok(())
+    }
+
+    /// `POST /auth/update-user { name?, image?, ... }`: changes the signed-in user's profile and the
+    /// plugins' fields (a username), with `user.updated`; the email and password have routes of
+    /// their own.
+    pub async fn update_user(
+        &self,
+        mut user: User,
+        patch: UpdateUser,
+        now_ms: i64,
+    ) -> Result<User> {
+        if let Some(name) = patch.name {
+            if name.len() > 255 {
+                return Err(KavachError::validation(
+                    "name must be at most 255 characters",
+                ));
+            }
+            user.name = Some(name);
+        }
+        if let Some(image) = patch.image {
+            user.image = Some(image);
+        }
+        self.take_user_fields(patch.extra, &mut user, true).await?;
+        user.updated_at = now_ms;
+        let sql = self.sql(
+            "UPDATE kavach_user SET name = ?, image = ?, username = ?, display_username = ?, additional_fields = ?, updated_at = ? WHERE id = ?",
+        );
+        let additional = user
+            .additional
+            .as_ref()
+            .map(|m| serde_json::Value::Object(m.clone()).to_string());
+        let events: Vec<_> = self
+            .emitter
+            .event("user.updated", now_ms, || serde_json::json!(user))
+            .into_iter()
+            .collect();
+        crate::with_outbox!(self.pool, self.emitter, &events, |c| {
+            sqlx::query(&sql)
+                .bind(&user.name)
+                .bind(&user.image)
+                .bind(&user.username)
+                .bind(&user.display_username)
+                .bind(&additional)
+                .bind(Ts(now_ms))
+                .bind(&user.id)
+                .execute(c)
+                .await
+                .map_err(user_conflict)?;
+        });
+        self.emitter.committed(events);
+        Ok(user)
     }
 
     /// The user of a normalized `email`, if any.

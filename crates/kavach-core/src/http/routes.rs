@@ -126,6 +126,12 @@ pub(super) const CORE: &[Route] = &[
             None => Err(ApiError::unauthorized()),
         }
     }),
+    route!("POST", "/auth/update-user", |k, req, p| {
+        let user = k.session_user(req).await?;
+        let patch: crate::accounts::human::UpdateUser = parse_body(req)?;
+        let user = k.update_user(user, patch).await?;
+        ok(&json!({ "status": true, "user": user }))
+    }),
     route!("POST", "/auth/forgot-password", |k, req, p| {
         let b: ForgotBody = parse_body(req)?;
         k.limit_ip(req).await?;
