@@ -43,8 +43,18 @@ export interface User {
   banned?: boolean | null
   banReason?: string | null
   banExpires?: Date | null
+  /** With `username()`: lowercased, and as typed. */
+  username?: string
+  displayUsername?: string
+  /** With `phoneNumber()`, in E.164. */
+  phoneNumber?: string
+  phoneNumberVerified?: boolean
+  /** A guest of `anonymous()`. */
+  isAnonymous?: boolean
   createdAt: Date
   updatedAt: Date
+  /** The server's `user.additionalFields`. */
+  [field: string]: unknown
 }
 
 export interface Session {
@@ -279,6 +289,36 @@ export interface LinkedAccount {
 type HeadersOption = HeadersInit | (() => HeadersInit | undefined | Promise<HeadersInit | undefined>)
 type TokenOption = string | (() => string | null | undefined | Promise<string | null | undefined>)
 
+export interface MagicLinkInput {
+  email: string
+  name?: string
+  /** A path (or a URL on the app's own origin) to land on, signed in. */
+  callbackURL?: string
+  newUserCallbackURL?: string
+  /** Where a used or expired link lands, with `?error=<CODE>`. */
+  errorCallbackURL?: string
+}
+
+export type EmailOtpType = 'sign-in' | 'email-verification' | 'forget-password'
+
+/** An API key as listed (never the key itself). */
+export interface ApiKey {
+  id: string
+  name: string | null
+  /** The key's first characters, to tell keys apart. */
+  start: string | null
+  prefix: string | null
+  userId: string
+  enabled: boolean
+  remaining: number | null
+  expiresAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+  metadata?: Record<string, unknown> | null
+  permissions?: Record<string, string[]> | null
+  [field: string]: unknown
+}
+
 export interface KavachClientOptions {
   /**
    * The API's URL. It may include the mount path (`http://localhost:3000/api/kavach`); a bare origin
@@ -332,6 +372,51 @@ export interface KavachClient {
      * provider sends the user back to the API's callback, which lands on `callbackURL` signed in.
      */
     social(input: SignInSocialInput): Promise<Result<SocialRedirect>>
+    /** `magicLink()`: emails a link that signs in (or up); the link lands on `callbackURL` signed in. */
+    magicLink(input: MagicLinkInput): Promise<Result<{ status: boolean }>>
+    /** `emailOTP()`: signs in (or up) with the emailed code. */
+    emailOtp(input: { email: string; otp: string }): Promise<Result<SessionData>>
+    /** `username()`: may answer `{ twoFactorRequired: true }` as `auth.signIn` does. */
+    username(input: { username: string; password: string; rememberMe?: boolean }): Promise<Result<SignInData>>
+    /** `phoneNumber()`: the number and its account's password. */
+    phoneNumber(input: { phoneNumber: string; password: string; rememberMe?: boolean }): Promise<Result<SignInData>>
+    /** `anonymous()`: a guest session; signing in or up later links and removes the guest. */
+    anonymous(): Promise<Result<SessionData>>
+  }
+  /** `magicLink()`: opens a link's token in this client (a page usually just follows the link). */
+  magicLink: {
+    verify(input: { query: { token: string; callbackURL?: string } } | { token: string; callbackURL?: string }): Promise<Result<SessionData>>
+  }
+  /** `emailOTP()`'s routes. */
+  emailOtp: {
+    sendVerificationOtp(input: { email: string; type: EmailOtpType }): Promise<Result<{ success: boolean }>>
+    /** Checks a code without using it up (a wrong one counts as a try). */
+    checkVerificationOtp(input: { email: string; type: EmailOtpType; otp: string }): Promise<Result<{ success: boolean }>>
+    verifyEmail(input: { email: string; otp: string }): Promise<Result<{ status: boolean; user: User } & Partial<SessionData>>>
+    resetPassword(input: { email: string; otp: string; password: string }): Promise<Result<{ success: boolean }>>
+  }
+  forgetPassword: {
+    /** Sends a `forget-password` code for `emailOtp.resetPassword`. */
+    emailOtp(input: { email: string }): Promise<Result<{ success: boolean }>>
+  }
+  /** `phoneNumber()`'s routes. */
+  phoneNumber: {
+    sendOtp(input: { phoneNumber: string }): Promise<Result<{ message: string }>>
+    /** Verifies the texted code: signs in (or up, with `signUpOnVerification`) unless `disableSession`; `updatePhoneNumber` sets it on the signed-in user. */
+    verify(input: { phoneNumber: string; code: string; disableSession?: boolean; updatePhoneNumber?: boolean }): Promise<Result<{ status: boolean; user: User } & Partial<SessionData>>>
+  }
+  /** `username()`: whether a username is free. */
+  isUsernameAvailable(input: { username: string }): Promise<Result<{ available: boolean }>>
+  /** Changes the signed-in user's name, image and plugin fields (`username`, additional fields). */
+  updateUser(input: { name?: string; image?: string; username?: string; displayUsername?: string; [field: string]: unknown }): Promise<Result<{ status: boolean; user: User }>>
+  /** `apiKey()`: the signed-in user's API keys; the key itself is only in `create`'s answer. */
+  apiKey: {
+    create(input?: { name?: string; expiresIn?: number | null; prefix?: string; metadata?: Record<string, unknown> }): Promise<Result<ApiKey & { key: string }>>
+    /** `data` is null for an unknown key (or another user's). */
+    get(input: { query: { id: string } } | { id: string } | string): Promise<Result<ApiKey | null>>
+    list(): Promise<Result<ApiKey[]>>
+    update(input: { keyId: string; name?: string; enabled?: boolean; metadata?: Record<string, unknown> }): Promise<Result<ApiKey>>
+    delete(input: { keyId: string }): Promise<Result<{ success: boolean }>>
   }
   /** Links another provider account to the signed-in user (the page goes to the provider, as `signIn.social`). */
   linkSocial(input: LinkSocialInput): Promise<Result<SocialRedirect>>

@@ -361,6 +361,18 @@ function createKavachClient(options = {}) {
     },
   }
 
+  // The sign-in methods of the server's plugins (magicLink, emailOTP, username, phoneNumber,
+  // anonymous, apiKey), under better-auth's client names and bodies.
+  const afterVerify = (r) => (r.success && r.data && r.data.session ? signedIn(r) : stale(r))
+  const methods = {
+    magicLink: (input) => post('/auth/sign-in/magic-link', input),
+    emailOtp: (input) => post('/auth/sign-in/email-otp', input).then(signedIn),
+    username: (input) => post('/auth/sign-in/username', input).then(signedIn),
+    phoneNumber: (input) => post('/auth/sign-in/phone-number', input).then(signedIn),
+    anonymous: () => post('/auth/sign-in/anonymous', {}).then(signedIn),
+  }
+  const queryOf = (input) => (input && typeof input === 'object' && input.query && typeof input.query === 'object' ? input.query : input)
+
   const client = {
     /** The API's address, e.g. `http://localhost:3000/api/kavach` or `/api/kavach`. */
     baseUrl: base,
@@ -391,6 +403,57 @@ function createKavachClient(options = {}) {
     signIn: {
       /** OAuth: `{ url, redirect }`; in a browser the page then goes to `url` unless `disableRedirect`. */
       social: social.signIn,
+      /** `magicLink()`: sends the link (`{ email, name?, callbackURL?, newUserCallbackURL?, errorCallbackURL? }`). */
+      magicLink: methods.magicLink,
+      /** `emailOTP()`: signs in (or up) with the emailed code `{ email, otp }`. */
+      emailOtp: methods.emailOtp,
+      /** `username()`: `{ username, password }`; may answer `{ twoFactorRequired: true }`. */
+      username: methods.username,
+      /** `phoneNumber()`: `{ phoneNumber, password }`. */
+      phoneNumber: methods.phoneNumber,
+      /** `anonymous()`: a guest session. */
+      anonymous: methods.anonymous,
+    },
+    magicLink: {
+      /** Opens the link's token (`{ query: { token, callbackURL? } }` or `{ token }`) and signs in. */
+      verify: (input) => {
+        const q = queryOf(input)
+        if (!q || typeof q.token !== 'string' || q.token === '') return invalidId('token')
+        return get('/auth/magic-link/verify', { query: { token: q.token, callbackURL: q.callbackURL } }).then(signedIn)
+      },
+    },
+    emailOtp: {
+      /** `{ email, type: 'sign-in' | 'email-verification' | 'forget-password' }`. */
+      sendVerificationOtp: (input) => post('/auth/email-otp/send-verification-otp', input),
+      checkVerificationOtp: (input) => post('/auth/email-otp/check-verification-otp', input),
+      verifyEmail: (input) => post('/auth/email-otp/verify-email', input).then(afterVerify),
+      resetPassword: (input) => post('/auth/email-otp/reset-password', input),
+    },
+    forgetPassword: {
+      /** Sends a `forget-password` code for `emailOtp.resetPassword`. */
+      emailOtp: (input) => post('/auth/forget-password/email-otp', input),
+    },
+    phoneNumber: {
+      /** Texts a code through the server's `sendOTP`. */
+      sendOtp: (input) => post('/auth/phone-number/send-otp', input),
+      /** `{ phoneNumber, code, disableSession?, updatePhoneNumber? }`: verifies, and signs in unless told not to. */
+      verify: (input) => post('/auth/phone-number/verify', input).then(afterVerify),
+    },
+    /** `username()`: `{ username }` → `{ available }`. */
+    isUsernameAvailable: (input) => post('/auth/is-username-available', input),
+    /** Changes the signed-in user's name, image and plugin fields (a username). */
+    updateUser: (input) => post('/auth/update-user', input).then(stale),
+    /** `apiKey()`: the signed-in user's API keys (the key itself only in `create`'s answer). */
+    apiKey: {
+      create: (input) => post('/auth/api-key/create', input ?? {}),
+      get: (input) => {
+        const q = queryOf(input)
+        const id = typeof q === 'string' ? q : q && q.id
+        return typeof id === 'string' ? get('/auth/api-key/get', { query: { id }, nullOn: [404] }) : invalidId('id')
+      },
+      list: () => get('/auth/api-key/list'),
+      update: (input) => post('/auth/api-key/update', input),
+      delete: (input) => post('/auth/api-key/delete', input),
     },
     /** Links another provider account to the signed-in user (the page goes to the provider). */
     linkSocial: social.link,

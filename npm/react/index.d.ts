@@ -5,6 +5,7 @@ import type {
   KavachClientError,
   KavachClientOptions,
   LinkSocialInput,
+  MagicLinkInput,
   Organization,
   Result,
   Session,
@@ -21,6 +22,7 @@ export type {
   KavachClientError,
   LinkedAccount,
   LinkSocialInput,
+  MagicLinkInput,
   Organization,
   Result,
   Session,
@@ -147,9 +149,51 @@ export interface LinkSocialAction extends ActionState {
   linkSocial: LinkSocialAction
 }
 
+/** `useSignIn({ factor: 'magic-link' })`: `signIn(email)` or `signIn({ email, callbackURL, ... })` sends the link. */
+export interface MagicLinkSignInAction extends ActionState {
+  (input: MagicLinkInput): Promise<Result<{ status: boolean }>>
+  (email: string, callbackURL?: string): Promise<Result<{ status: boolean }>>
+  signIn: MagicLinkSignInAction
+}
+
+/** `useSignIn({ factor: 'email-otp' })`: `signIn(email, otp)` or `signIn({ email, otp })`. */
+export interface EmailOtpSignInAction extends ActionState {
+  (input: { email: string; otp: string }): Promise<Result<SessionData>>
+  (email: string, otp: string): Promise<Result<SessionData>>
+  signIn: EmailOtpSignInAction
+}
+
+/** `useSignIn({ factor: 'username' })`: `signIn(username, password)` or `signIn({ username, password })`. */
+export interface UsernameSignInAction extends ActionState {
+  (input: { username: string; password: string }): Promise<Result<SignInData>>
+  (username: string, password: string): Promise<Result<SignInData>>
+  signIn: UsernameSignInAction
+}
+
+/**
+ * `useSignIn({ factor: 'phone' })`: `signIn({ phoneNumber, code })` verifies a texted code (signs in, or up
+ * with `signUpOnVerification`); `signIn({ phoneNumber, password })` or `signIn(phoneNumber, password)` signs in by number.
+ */
+export interface PhoneSignInAction extends ActionState {
+  (input: { phoneNumber: string; code: string } | { phoneNumber: string; password: string }): Promise<Result<SignInData>>
+  (phoneNumber: string, password: string): Promise<Result<SignInData>>
+  signIn: PhoneSignInAction
+}
+
+/** `useSignIn({ factor: 'anonymous' })`: `signIn()` opens a guest session. */
+export interface AnonymousSignInAction extends ActionState {
+  (): Promise<Result<SessionData>>
+  signIn: AnonymousSignInAction
+}
+
+export declare function useSignIn(options: { factor: 'magic-link' }): MagicLinkSignInAction
+export declare function useSignIn(options: { factor: 'email-otp' }): EmailOtpSignInAction
+export declare function useSignIn(options: { factor: 'username' }): UsernameSignInAction
+export declare function useSignIn(options: { factor: 'phone' }): PhoneSignInAction
+export declare function useSignIn(options: { factor: 'anonymous' }): AnonymousSignInAction
 /** `const signIn = useSignIn({ factor: 'social' }); await signIn({ provider, callbackURL })` (the server's `oauth()` plugin). */
 export declare function useSignIn(options: { factor: 'social' }): SocialSignInAction
-/** `const signIn = useSignIn(); await signIn({ email, password })`. Other factors than these two answer VALIDATION_FAILED in this version. */
+/** `const signIn = useSignIn(); await signIn({ email, password })`. Factors this version does not have yet (passkey) answer VALIDATION_FAILED. */
 export declare function useSignIn(options?: { factor?: 'password' }): SignInAction
 /** Links another provider account to the signed-in user; the page goes to the provider. */
 export declare function useLinkSocial(): LinkSocialAction

@@ -278,6 +278,32 @@ function useSignIn(options) {
       if (!body || typeof body.provider !== 'string' || body.provider === '') return bad('provider is required')
       return client.signIn.social(body)
     }
+    // The sign-in methods of the server's plugins: (value, secret) or better-auth's body.
+    const pair = (a, b) => (typeof input === 'string' ? { [a]: input, ...(password !== undefined ? { [b]: password } : {}) } : input)
+    if (factor === 'magic-link') {
+      const body = pair('email', 'callbackURL')
+      if (!body || typeof body.email !== 'string') return bad('email is required')
+      return client.signIn.magicLink(body)
+    }
+    if (factor === 'email-otp') {
+      const body = pair('email', 'otp')
+      if (!body || typeof body.email !== 'string' || typeof body.otp !== 'string') return bad('email and otp are required')
+      return client.signIn.emailOtp({ email: body.email, otp: body.otp })
+    }
+    if (factor === 'username') {
+      const body = pair('username', 'password')
+      if (!body || typeof body.username !== 'string' || typeof body.password !== 'string') return bad('username and password are required')
+      return client.signIn.username({ username: body.username, password: body.password })
+    }
+    if (factor === 'phone') {
+      // With a password: sign-in by number; with a texted code: verify (signs in or up).
+      const body = pair('phoneNumber', 'password')
+      if (!body || typeof body.phoneNumber !== 'string') return bad('phoneNumber is required')
+      if (typeof body.code === 'string') return client.phoneNumber.verify({ phoneNumber: body.phoneNumber, code: body.code })
+      if (typeof body.password !== 'string') return bad('a password or a code is required')
+      return client.signIn.phoneNumber({ phoneNumber: body.phoneNumber, password: body.password })
+    }
+    if (factor === 'anonymous') return client.signIn.anonymous()
     if (factor !== undefined && factor !== 'password') return bad(`the sign-in factor "${factor}" is not available`)
     const body = typeof input === 'string' ? { email: input, password } : input
     if (!body || typeof body.email !== 'string' || typeof body.password !== 'string') return bad('email and password are required')
