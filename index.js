@@ -737,6 +737,21 @@ async function createKavach(config) {
       prepared.names = [...prepared.names, name]
     }
   }
+  // Functions one level down (phoneNumber's signUpOnVerification.getTempEmail) cross the same way,
+  // as `plugin:<id>.<option>.<key>`; the option itself still travels as JSON (an object).
+  for (const p of Array.isArray(config.plugins) ? config.plugins : []) {
+    if (!p || typeof p !== 'object' || typeof p.id !== 'string' || !p.options || typeof p.options !== 'object') continue
+    if (p.id === 'organization' || p.id === 'jwt') continue
+    for (const [option, group] of Object.entries(p.options)) {
+      if (!group || typeof group !== 'object' || Array.isArray(group)) continue
+      for (const [key, fn] of Object.entries(group)) {
+        if (typeof fn !== 'function') continue
+        const name = `plugin:${p.id}.${option}.${key}`
+        prepared.hooks = { ...(prepared.hooks || {}), [name]: fn }
+        prepared.names = [...prepared.names, name]
+      }
+    }
+  }
   const callbacks = {
     verifyLegacyHash,
     sendResetPassword: mailer(ep.sendResetPassword),

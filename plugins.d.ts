@@ -70,3 +70,38 @@ export interface JwtOptions {
 
 export declare function jwt(options?: JwtOptions): KavachPlugin<'jwt', JwtOptions>
 export declare function apiKeys(options?: Record<string, unknown>): KavachPlugin<'api-keys'>
+export interface UsernameOptions {
+  /** Shortest username, as typed (default 3). */
+  minUsernameLength?: number
+  /** Longest username, as typed (default 30). */
+  maxUsernameLength?: number
+  /** Accepts a username (default: letters, digits, `_` and `.`); only `true` accepts. */
+  usernameValidator?: (username: string) => boolean | Promise<boolean>
+  /** Accepts a `displayUsername` (default: any without control characters). */
+  displayUsernameValidator?: (displayUsername: string) => boolean | Promise<boolean>
+}
+
+/** Sign-up and sign-in by username (stored lowercased: uniqueness ignores case), as better-auth's. */
+export declare function username(options?: UsernameOptions): KavachPlugin<'username', UsernameOptions>
+export interface PhoneNumberOptions {
+  /** Delivers a code (an SMS); awaited. */
+  sendOTP: (data: { phoneNumber: string; code: string }) => void | Promise<void>
+  /** Digits of a code (default 6). */
+  otpLength?: number
+  /** Seconds a code lives (default 300). */
+  expiresIn?: number
+  /** Wrong codes before a code is void (default 3). */
+  allowedAttempts?: number
+  /** Creates the user of an unknown number at verification, with these email and name. */
+  signUpOnVerification?: {
+    getTempEmail: (phoneNumber: string) => string | Promise<string>
+    getTempName?: (phoneNumber: string) => string | Promise<string>
+  }
+  /** Password sign-in by number refuses a number not yet verified (and texts it a code). */
+  requireVerification?: boolean
+  /** Accepts a number as sent, before it is normalized to E.164; only `true` accepts. */
+  phoneNumberValidator?: (phoneNumber: string) => boolean | Promise<boolean>
+}
+
+/** Phone numbers (stored in E.164): verification by texted code, sign-in by code or password. */
+export declare function phoneNumber(options: PhoneNumberOptions): KavachPlugin<'phone-number', PhoneNumberOptions>

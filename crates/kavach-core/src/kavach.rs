@@ -538,10 +538,28 @@ impl Kavach {
         client: ClientInfo,
         ctx: &SignInContext,
     ) -> Result<SignInOutcome> {
+        self.password_sign_in(
+            crate::accounts::human::Login::Email(input.email),
+            input.password,
+            client,
+            ctx,
+        )
+        .await
+    }
+
+    /// Password sign-in by any login (email, a username, a phone number): the password check, the
+    /// ban, then each plugin's `on_sign_in` (a second factor may hold it back), then the session.
+    pub async fn password_sign_in(
+        &self,
+        login: crate::accounts::human::Login,
+        password: String,
+        client: ClientInfo,
+        ctx: &SignInContext,
+    ) -> Result<SignInOutcome> {
         self.check_open()?;
         let now = self.now_ms();
         let humans = self.humans();
-        let user = humans.authenticate(input, &client, now).await?;
+        let user = humans.authenticate(login, password, &client, now).await?;
         for p in self.plugins.iter() {
             if let Some(held) = p.on_sign_in(self, &user, ctx).await? {
                 return Ok(SignInOutcome::Interrupted(held));

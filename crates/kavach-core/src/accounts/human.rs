@@ -235,6 +235,37 @@ pub struct SignIn {
     pub password: String,
 }
 
+/// Who a password sign-in names: an email (the core's), a username (the username plugin's, matched
+/// lowercased) or a phone number (the phoneNumber plugin's, already in E.164).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Login {
+    Email(String),
+    Username(String),
+    PhoneNumber(String),
+}
+
+impl Login {
+    /// The `kavach_user` column and the value it is matched by; `None` for a login that cannot
+    /// name anyone (a malformed email).
+    fn lookup(&self) -> Option<(&'static str, String)> {
+        match self {
+            Login::Email(e) => normalize_email(e).ok().map(|e| ("email", e)),
+            Login::Username(u) => Some(("username", u.trim().to_lowercase())),
+            Login::PhoneNumber(n) => Some(("phone_number", n.clone())),
+        }
+    }
+
+    /// The key failed sign-ins of this login count under (a hash: attempted logins are not stored).
+    pub fn limit_key(&self) -> String {
+        let named = match self {
+            Login::Email(e) => e.trim().to_lowercase(),
+            Login::Username(u) => format!("username:{}", u.trim().to_lowercase()),
+            Login::PhoneNumber(n) => format!("phone:{n}"),
+        };
+        format!("signin:{}", &hash_token(&named)[..32])
+    }
+}
+
 /// Where a request came from, kept on the session row.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
@@ -458,7 +489,9 @@ impl HumanStore<'_> {
         client: ClientInfo,
         now_ms: i64,
     ) -> Result<SignedIn> {
-        let user = self.authenticate(input, &client, now_ms).await?;
+        let user = self
+            .authenticate(Login::Email(input.email), input.password, &client, now_ms)
+            .await?;
         let (session, token) = self.create_session(&user.id, client, now_ms, true).await?;
         Ok(SignedIn {
             user,
@@ -467,33 +500,33 @@ impl HumanStore<'_> {
         })
     }
 
-    /// Checks the email and password (and the email verification rule); creates no session.
+    /// Checks a login (email, username or phone number) and its password (and the email
+    /// verification rule); creates no session.
     pub(crate) async fn authenticate(
         &self,
-        input: SignIn,
+        login: Login,
+        password: String,
         client: &ClientInfo,
         now_ms: i64,
     ) -> Result<User> {
         self.require_enabled()?;
         let iterations = self.settings.pbkdf2_iterations;
-        let Ok(email) = normalize_email(&input.email) else {
-            let password = input.password;
+        let Some((column, value)) = login.lookup() else {
             blocking(move || burn_verification(&password, iterations)).await?;
             return Err(KavachError::InvalidCredentials);
         };
-        let sql = self.sql(concat!(
-            "SELECT ",
-            crate::user_columns!(u),
-            ", a.id AS a_id, a.password AS a_password \
-             FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.email = ?"
+        // `column` is one of three fixed names, never input.
+        let sql = self.sql_owned(format!(
+            "SELECT {}, a.id AS a_id, a.password AS a_password \
+             FROM kavach_user u JOIN kavach_account a ON a.user_id = u.id AND a.provider_id = ? WHERE u.{column} = ?",
+            crate::user_columns!(u)
         ));
         let found: Option<(User, String, Option<String>)> = on_pool!(self.pool, p => {
-            match sqlx::query(&sql).bind(CREDENTIAL_PROVIDER).bind(&email).fetch_optional(p).await? {
+            match sqlx::query(&sql).bind(CREDENTIAL_PROVIDER).bind(&value).fetch_optional(p).await? {
                 None => None,
                 Some(r) => Some((user_from_row!(&r, "u_"), col_str!(r, "a_id")?, col_opt_str!(r, "a_password")?)),
             }
         });
-        let password = input.password;
         let Some((mut user, account_id, Some(stored))) = found else {
             // Same work as a real check, so an unknown email answers in the same time.
             blocking(move || burn_verification(&password, iterations)).await?;

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::accounts::human::{SignIn, SignInOutcome, SignUp};
+use crate::accounts::human::{Login, SignIn, SignInOutcome, SignUp};
 use crate::agents::audit::ExportFormat;
 use crate::agents::permission::AuthzRequest;
 use crate::agents::{AgentFilter, CreateAgent, UpdateAgent};
-use crate::crypto::token::{hash_token, AGENT_TOKEN_PREFIX};
+use crate::crypto::token::AGENT_TOKEN_PREFIX;
 use crate::error::KavachError;
 use crate::plugin::{Route, SignInContext};
 use crate::route;
@@ -40,6 +40,55 @@ async fn verify_email(k: &Kavach, req: &HttpRequest, get: bool) -> ApiResult {
     }
 }
 
+impl Kavach {
+    /// The answer of a password sign-in route, by any login (`/auth/sign-in` by email, the
+    /// username and phoneNumber plugins' own): the per-IP limit, failed sign-ins counted per login,
+    /// a plugin's interruption (a second factor is due) as its body and cookie, else
+    /// [`Kavach::signed_in_response`].
+    pub async fn password_sign_in_response(
+        &self,
+        req: &HttpRequest,
+        login: Login,
+        password: String,
+    ) -> ApiResult {
+        self.limit_ip(req).await?;
+        let account_key = login.limit_key();
+        if let Some((per_account, _)) = self.settings().rate_limits {
+            if let Some(retry) =
+                ratelimit::blocked(self.pool(), &account_key, per_account, self.now_ms()).await?
+            {
+                return Err(too_many(retry));
+            }
+        }
+        let ctx = SignInContext {
+            cookies: req
+                .cookies()
+                .map(|(n, v)| (n.to_owned(), v.trim_matches('"').to_owned()))
+                .collect(),
+        };
+        match self
+            .password_sign_in(login, password, req.client(), &ctx)
+            .await
+        {
+            Ok(SignInOutcome::Complete(s)) => self.signed_in_response(&s),
+            Ok(SignInOutcome::Interrupted(held)) => {
+                let mut r = ok(&held.body)?;
+                if let Some(cookie) = held.set_cookie {
+                    r.headers.push(("set-cookie".into(), cookie));
+                }
+                Ok(r)
+            }
+            Err(KavachError::InvalidCredentials) => {
+                if let Some((per_account, _)) = self.settings().rate_limits {
+                    ratelimit::hit(self.pool(), &account_key, per_account, self.now_ms()).await?;
+                }
+                Err(KavachError::InvalidCredentials.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 pub(super) const CORE: &[Route] = &[
     route!("POST", "/auth/sign-up", |k, req, p| {
         let input: SignUp = parse_body(req)?;
@@ -54,46 +103,8 @@ pub(super) const CORE: &[Route] = &[
     }),
     route!("POST", "/auth/sign-in", |k, req, p| {
         let input: SignIn = parse_body(req)?;
-        k.limit_ip(req).await?;
-        // Failed sign-ins count per account (keyed by a hash: attempted emails are not stored).
-        let account_key = format!(
-            "signin:{}",
-            &hash_token(&input.email.trim().to_lowercase())[..32]
-        );
-        if let Some((per_account, _)) = k.settings().rate_limits {
-            if let Some(retry) =
-                ratelimit::blocked(k.pool(), &account_key, per_account, k.now_ms()).await?
-            {
-                return Err(too_many(retry));
-            }
-        }
-        let ctx = SignInContext {
-            cookies: req
-                .cookies()
-                .map(|(n, v)| (n.to_owned(), v.trim_matches('"').to_owned()))
-                .collect(),
-        };
-        let signed = match k.sign_in_flow(input, req.client(), &ctx).await {
-            Ok(SignInOutcome::Complete(s)) => s,
-            Ok(SignInOutcome::Interrupted(held)) => {
-                let mut r = ok(&held.body)?;
-                if let Some(cookie) = held.set_cookie {
-                    r.headers.push(("set-cookie".into(), cookie));
-                }
-                return Ok(r);
-            }
-            Err(KavachError::InvalidCredentials) => {
-                if let Some((per_account, _)) = k.settings().rate_limits {
-                    ratelimit::hit(k.pool(), &account_key, per_account, k.now_ms()).await?;
-                }
-                return Err(KavachError::InvalidCredentials.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
-        r.headers
-            .push(("set-cookie".into(), k.session_cookie(&signed.token)));
-        Ok(r)
+        k.password_sign_in_response(req, Login::Email(input.email), input.password)
+            .await
     }),
     route!("POST", "/auth/sign-out", |k, req, p| {
         // `{ "all": true }` ends every session of the user, on every device.

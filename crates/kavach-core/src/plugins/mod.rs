@@ -9,3 +9,4 @@ pub mod oauth;
 pub mod organization;
 pub mod registry;
 pub mod two_factor;
+pub mod username;

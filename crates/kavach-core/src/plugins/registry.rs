@@ -35,6 +35,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "oauth",
         factory: super::oauth::plugin,
     },
+    Registration {
+        id: "username",
+        factory: super::username::plugin,
+    },
     // `createKavach({ mcp })`: the JS facade turns the block into this description.
     Registration {
         id: "mcp",
