@@ -6,6 +6,7 @@ pub mod admin;
 pub mod jwt;
 pub mod mcp;
 pub mod oauth;
+pub mod one_time;
 pub mod organization;
 pub mod registry;
 pub mod two_factor;
