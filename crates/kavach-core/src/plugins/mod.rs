@@ -8,6 +8,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod one_time;
 pub mod organization;
+pub mod phone_number;
 pub mod registry;
 pub mod two_factor;
 pub mod username;

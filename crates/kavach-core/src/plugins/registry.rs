@@ -39,6 +39,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "username",
         factory: super::username::plugin,
     },
+    Registration {
+        id: "phone-number",
+        factory: super::phone_number::plugin,
+    },
     // `createKavach({ mcp })`: the JS facade turns the block into this description.
     Registration {
         id: "mcp",
