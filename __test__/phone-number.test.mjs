@@ -343,3 +343,44 @@ describe('phoneNumber() options', () => {
     )
   })
 })
+
+describe('phoneNumber() through @kavachos/client', () => {
+  it('phoneNumber.sendOtp, phoneNumber.verify (signed in), signIn.phoneNumber', async () => {
+    const { createKavachClient } = await import('../npm/client/index.mjs')
+    const sent = []
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'phoneclient'),
+      secret: SECRET,
+      emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
+      rateLimit: { enabled: false },
+      plugins: [phoneNumber({ sendOTP: (m) => { sent.push(m) }, signUpOnVerification: { getTempEmail: (n) => `${n.slice(1)}@phone.example.com` } })],
+    })
+    const server = await serve(kavach)
+    try {
+      const c = createKavachClient({ baseUrl: server.url })
+      const s = await c.phoneNumber.sendOtp({ phoneNumber: '+1 415 555 2671' })
+      assert.deepEqual(s, { success: true, data: { message: 'code sent' } })
+      const v = await c.phoneNumber.verify({ phoneNumber: NUMBER, code: sent.at(-1).code })
+      assert.equal(v.success, true, JSON.stringify(v))
+      assert.equal(v.data.user.phoneNumber, NUMBER)
+      assert.equal(v.data.user.name, NUMBER, 'the number is the name without getTempName')
+      const me = await c.auth.getSession()
+      assert.equal(me.data.user.id, v.data.user.id)
+      // A password user who adds a number, then signs in by it.
+      const up = await createKavachClient({ baseUrl: server.url }).auth.signUp({ email: 'pw@example.com', password: PASSWORD })
+      assert.equal(up.success, true)
+      const pw = createKavachClient({ baseUrl: server.url })
+      assert.equal((await pw.auth.signIn({ email: 'pw@example.com', password: PASSWORD })).success, true)
+      await pw.phoneNumber.sendOtp({ phoneNumber: '+14155552680' })
+      const set = await pw.phoneNumber.verify({ phoneNumber: '+14155552680', code: sent.at(-1).code, updatePhoneNumber: true })
+      assert.equal(set.success, true, JSON.stringify(set))
+      const other = createKavachClient({ baseUrl: server.url })
+      const si = await other.signIn.phoneNumber({ phoneNumber: '+1 (415) 555-2680', password: PASSWORD })
+      assert.equal(si.success, true, JSON.stringify(si))
+      assert.equal(si.data.user.email, 'pw@example.com')
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+})

@@ -227,3 +227,38 @@ describe('username() per-IP credential limit', () => {
     }
   })
 })
+
+describe('username() through @kavachos/client', () => {
+  it('signUp with a username, isUsernameAvailable, signIn.username, updateUser', async () => {
+    const { createKavachClient } = await import('../npm/client/index.mjs')
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'usernameclient'),
+      secret: SECRET,
+      emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
+      rateLimit: { enabled: false },
+      plugins: [username()],
+    })
+    const server = await serve(kavach)
+    try {
+      const c = createKavachClient({ baseUrl: server.url })
+      const up = await c.auth.signUp({ email: 'cli@example.com', password: PASSWORD, username: 'Cli_User' })
+      assert.equal(up.success, true, JSON.stringify(up))
+      assert.equal(up.data.user.username, 'cli_user')
+      assert.deepEqual(await c.isUsernameAvailable({ username: 'CLI_USER' }), { success: true, data: { available: false } })
+      const other = createKavachClient({ baseUrl: server.url })
+      const s = await other.signIn.username({ username: 'cli_USER', password: PASSWORD })
+      assert.equal(s.success, true, JSON.stringify(s))
+      assert.equal(s.data.user.id, up.data.user.id)
+      assert.equal((await other.auth.getSession()).data.user.id, up.data.user.id)
+      const u = await other.updateUser({ username: 'renamed' })
+      assert.equal(u.success, true, JSON.stringify(u))
+      assert.equal(u.data.user.username, 'renamed')
+      const bad = await other.signIn.username({ username: 'cli_user', password: PASSWORD })
+      assert.equal(bad.success, false)
+      assert.equal(bad.error.code, 'INVALID_CREDENTIALS')
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+})
