@@ -231,6 +231,29 @@ for (const backend of backends()) {
       assert.equal(p.body.error.code, 'USER_BANNED')
     })
 
+    it('sign-up may give a number (unverified); update-user may only remove it', async () => {
+      const c = server.client()
+      const up = await c.post('/auth/sign-up', { email: 'su@example.com', password: PASSWORD, phoneNumber: '+1 415 555 2690' })
+      assert.equal(up.status, 200, JSON.stringify(up.body))
+      assert.equal(up.body.user.phoneNumber, '+14155552690')
+      assert.notEqual(up.body.user.phoneNumberVerified, true)
+      const taken = await server.client().post('/auth/sign-up', { email: 'su2@example.com', password: PASSWORD, phoneNumber: '+14155552690' })
+      assert.equal(taken.status, 409)
+      assert.equal(taken.body.error.code, 'PHONE_NUMBER_TAKEN')
+      const bad = await server.client().post('/auth/sign-up', { email: 'su3@example.com', password: PASSWORD, phoneNumber: '555' })
+      assert.equal(bad.status, 400)
+      assert.equal(bad.body.error.code, 'VALIDATION_FAILED')
+      const forged = await server.client().post('/auth/sign-up', { email: 'su4@example.com', password: PASSWORD, phoneNumber: '+14155552691', phoneNumberVerified: true })
+      assert.equal(forged.status, 400, 'phoneNumberVerified is not an input')
+      const change = await c.post('/auth/update-user', { phoneNumber: '+14155552692' })
+      assert.equal(change.status, 400)
+      assert.equal(change.body.error.code, 'PHONE_NUMBER_CANNOT_BE_UPDATED')
+      const drop = await c.post('/auth/update-user', { phoneNumber: null })
+      assert.equal(drop.status, 200, JSON.stringify(drop.body))
+      assert.equal(drop.body.user.phoneNumber, undefined)
+      assert.equal(sql(database, "SELECT COUNT(*) FROM kavach_user WHERE phone_number = '+14155552690'"), '0')
+    })
+
     it('disableSession verifies without a session', async () => {
       const c = server.client()
       const n = '+14155552675'

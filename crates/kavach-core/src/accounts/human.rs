@@ -990,7 +990,7 @@ impl HumanStore<'_> {
         self.take_user_fields(patch.extra, &mut user, true).await?;
         user.updated_at = now_ms;
         let sql = self.sql(
-            "UPDATE kavach_user SET name = ?, image = ?, username = ?, display_username = ?, additional_fields = ?, updated_at = ? WHERE id = ?",
+            "UPDATE kavach_user SET name = ?, image = ?, username = ?, display_username = ?, additional_fields = ?, phone_number = ?, phone_number_verified = ?, updated_at = ? WHERE id = ?",
         );
         let additional = user
             .additional
@@ -1008,6 +1008,8 @@ impl HumanStore<'_> {
                 .bind(&user.username)
                 .bind(&user.display_username)
                 .bind(&additional)
+                .bind(&user.phone_number)
+                .bind(user.phone_number_verified)
                 .bind(Ts(now_ms))
                 .bind(&user.id)
                 .execute(c)

@@ -214,6 +214,40 @@ impl crate::plugin::Plugin for PhoneNumberPlugin {
         ROUTES
     }
 
+    /// As better-auth's: sign-up may give a `phoneNumber` (stored in E.164, not verified);
+    /// update-user may only remove it (`phoneNumber: null`): a new number is set by
+    /// `phone-number/verify { updatePhoneNumber: true }`, which proves it.
+    fn user_fields<'a>(
+        &'a self,
+        hooks: &'a Hooks,
+        fields: &'a mut serde_json::Map<String, Value>,
+        user: &'a mut User,
+        for_update: bool,
+    ) -> crate::BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            match (fields.remove("phoneNumber"), for_update) {
+                (None, _) | (Some(Value::Null), false) => {}
+                (Some(Value::Null), true) => {
+                    user.phone_number = None;
+                    user.phone_number_verified = false;
+                }
+                (Some(Value::String(raw)), false) => {
+                    user.phone_number = Some(self.number(hooks, &raw).await?);
+                    user.phone_number_verified = false;
+                }
+                (Some(Value::String(_)), true) => {
+                    return Err(KavachError::refused(
+                        "PHONE_NUMBER_CANNOT_BE_UPDATED",
+                        400,
+                        "a phone number is changed by verifying it: phone-number/verify with updatePhoneNumber",
+                    ))
+                }
+                (Some(_), _) => return Err(invalid_number()),
+            }
+            Ok(())
+        })
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
