@@ -268,6 +268,13 @@ export interface User {
   banReason: string | null
   /** When the ban ends by itself; `null`: never (or not banned). */
   banExpires: Date | null
+  /** With `username()`: lowercased (unique ignoring case). */
+  username?: string
+  /** With `username()`: as the user typed it. */
+  displayUsername?: string
+  /** With `phoneNumber()`: in E.164. */
+  phoneNumber?: string
+  phoneNumberVerified?: boolean
 }
 
 export interface Session {

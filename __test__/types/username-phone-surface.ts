@@ -1,5 +1,5 @@
 // username() and phoneNumber(): the factories' options typed as better-auth's, their ids literal.
-import { createKavach } from 'kavachos';
+import { createKavach, type User } from 'kavachos';
 import { username, phoneNumber, type UsernameOptions, type PhoneNumberOptions, type KavachPlugin } from 'kavachos/plugins';
 
 export async function usernamePhoneSurface(): Promise<void> {
@@ -35,6 +35,14 @@ export async function usernamePhoneSurface(): Promise<void> {
     plugins: [a, b, c, d],
   });
   console.log(id);
+
+  const fields = (user: User): [string | undefined, string | undefined, string | undefined, boolean | undefined] => [
+    user.username,
+    user.displayUsername,
+    user.phoneNumber,
+    user.phoneNumberVerified,
+  ];
+  console.log(fields);
 
   // @ts-expect-error sendOTP is required, as in better-auth
   phoneNumber({ otpLength: 6 });
