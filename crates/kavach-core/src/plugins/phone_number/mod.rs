@@ -345,9 +345,7 @@ impl Kavach {
         extra: serde_json::Map<String, Value>,
     ) -> Result<User> {
         if let Some(user) = self.user_by_phone(e164).await? {
-            if !extra.is_empty() {
-                return Err(unknown_field(&extra));
-            }
+            // A new user's fields mean nothing to an existing one (as better-auth's).
             if user.phone_number_verified {
                 return Ok(user);
             }
@@ -444,13 +442,14 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     let e164 = plugin.number(k.hooks(), &b.phone_number).await?;
     // Who the number goes to, before the code is spent.
     let updating = if b.update_phone_number == Some(true) {
-        if !b.extra.is_empty() {
-            return Err(unknown_field(&b.extra).into());
-        }
         Some(k.session_user(req).await?)
     } else {
         None
     };
+    // Fields beyond better-auth's are a new user's, with signUpOnVerification only.
+    if !b.extra.is_empty() && (updating.is_some() || !plugin.sign_up_on_verification) {
+        return Err(unknown_field(&b.extra).into());
+    }
     let limit = k.settings().rate_limits.map(|(per_account, _)| per_account);
     let limit_key = code_limit_key(&e164);
     if let Some(limit) = limit {
