@@ -11,4 +11,6 @@ module.exports = {
   admin: plugin('admin'),
   jwt: plugin('jwt'),
   apiKeys: plugin('api-keys'),
+  magicLink: plugin('magic-link'),
+  emailOTP: plugin('email-otp'),
 }

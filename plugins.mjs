@@ -7,4 +7,6 @@ export const twoFactor = plugin('two-factor')
 export const admin = plugin('admin')
 export const jwt = plugin('jwt')
 export const apiKeys = plugin('api-keys')
-export default { organization, twoFactor, admin, jwt, apiKeys }
+export const magicLink = plugin('magic-link')
+export const emailOTP = plugin('email-otp')
+export default { organization, twoFactor, admin, jwt, apiKeys, magicLink, emailOTP }
