@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
+import { createKavachClient } from '../npm/client/index.mjs'
 
 process.env.KAVACH_TEST_CLOCK = '1'
 const { createKavach } = await import('../index.mjs')
@@ -223,6 +224,33 @@ for (const backend of backends()) {
         assert.equal(v.status, 400, `${path} ${JSON.stringify(body)}`)
         assert.equal(v.body.error.code, 'VALIDATION_FAILED')
       }
+    })
+
+    it('the client (npm/client) drives every route: emailOtp.*, signIn.emailOtp, forgetPassword.emailOtp', async () => {
+      const c = createKavachClient({ baseUrl: t.server.url })
+      const sent = await c.emailOtp.sendVerificationOtp({ email: 'client@example.com', type: 'sign-in' })
+      assert.deepEqual(sent.data, { success: true })
+      const { otp } = last(t.sent)
+      const checked = await c.emailOtp.checkVerificationOtp({ email: 'client@example.com', type: 'sign-in', otp })
+      assert.deepEqual(checked.data, { success: true })
+      const signed = await c.signIn.emailOtp({ email: 'client@example.com', otp })
+      assert.equal(signed.success, true, JSON.stringify(signed.error))
+      assert.equal(signed.data.user.email, 'client@example.com')
+      assert.equal((await c.auth.getSession()).data.user.email, 'client@example.com')
+
+      await c.emailOtp.sendVerificationOtp({ email: 'client@example.com', type: 'email-verification' })
+      const verified = await c.emailOtp.verifyEmail({ email: 'client@example.com', otp: last(t.sent).otp })
+      assert.equal(verified.success, true, JSON.stringify(verified.error))
+      assert.equal(verified.data.user.emailVerified, true)
+
+      const asked = await c.forgetPassword.emailOtp({ email: 'client@example.com' })
+      assert.deepEqual(asked.data, { success: true })
+      assert.equal(last(t.sent).type, 'forget-password')
+      const reset = await c.emailOtp.resetPassword({ email: 'client@example.com', otp: last(t.sent).otp, password: NEW_PASSWORD })
+      assert.deepEqual(reset.data, { success: true })
+      const wrongCode = await c.signIn.emailOtp({ email: 'client@example.com', otp: '000000' })
+      assert.equal(wrongCode.success, false)
+      assert.equal(wrongCode.error.code, 'INVALID_OTP')
     })
 
     it('never stores a code in clear', async () => {

@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
+import { createKavachClient } from '../npm/client/index.mjs'
 
 process.env.KAVACH_TEST_CLOCK = '1'
 const { createKavach } = await import('../index.mjs')
@@ -194,6 +195,22 @@ for (const backend of backends()) {
       const nul = await browser.get('/auth/magic-link/verify?token=%00abc')
       assert.equal(nul.status, 400)
       assert.equal(nul.body.error.code, 'INVALID_TOKEN')
+    })
+
+    it('the client (npm/client) asks for a link and opens it: signIn.magicLink, magicLink.verify', async () => {
+      const c = createKavachClient({ baseUrl: t.server.url })
+      const asked = await c.signIn.magicLink({ email: 'client@example.com', name: 'Cli' })
+      assert.equal(asked.success, true, JSON.stringify(asked.error))
+      assert.deepEqual(asked.data, { status: true })
+      const opened = await c.magicLink.verify({ query: { token: last(t.sent).token } })
+      assert.equal(opened.success, true, JSON.stringify(opened.error))
+      assert.equal(opened.data.user.email, 'client@example.com')
+      assert.equal(opened.data.user.name, 'Cli')
+      const me = await c.auth.getSession()
+      assert.equal(me.data.user.email, 'client@example.com')
+      const again = await c.magicLink.verify({ token: last(t.sent).token })
+      assert.equal(again.success, false)
+      assert.equal(again.error.code, 'INVALID_TOKEN')
     })
 
     it('never stores a link token in clear', async () => {
