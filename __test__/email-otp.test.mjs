@@ -321,6 +321,29 @@ for (const backend of backends()) {
       }
     })
 
+    it('wrong codes count per email across new codes (maxFailedSignIns): 429 with Retry-After', async () => {
+      const t = await boot(backend, { rateLimit: { maxFailedSignIns: 2, maxCredentialRequestsPerIp: 1000 }, tag: 'emailotpacct' })
+      try {
+        const b = t.server.client()
+        const ask = () => b.post('/auth/email-otp/send-verification-otp', { email: 'ada@example.com', type: 'sign-in' })
+        await ask()
+        assert.equal((await b.post('/auth/sign-in/email-otp', { email: 'ada@example.com', otp: wrong(last(t.sent).otp) })).status, 400)
+        await ask()
+        assert.equal((await b.post('/auth/sign-in/email-otp', { email: 'ada@example.com', otp: wrong(last(t.sent).otp) })).status, 400)
+        await ask()
+        const r = await b.post('/auth/sign-in/email-otp', { email: 'ada@example.com', otp: last(t.sent).otp })
+        assert.equal(r.status, 429)
+        assert.equal(r.body.error.code, 'RATE_LIMITED')
+        assert.match(r.headers.get('retry-after'), /^\d+$/)
+        assert.equal(b.sessionToken(), undefined)
+        const other = await b.post('/auth/email-otp/send-verification-otp', { email: 'bob@example.com', type: 'sign-in' })
+        assert.equal(other.status, 200)
+        assert.equal((await b.post('/auth/sign-in/email-otp', { email: 'bob@example.com', otp: last(t.sent).otp })).status, 200, 'another email is not held back')
+      } finally {
+        await t.close()
+      }
+    })
+
     it('refuses to boot without sendVerificationOTP or with bad options', async () => {
       const database = freshDatabase(backend, 'emailotpbad')
       for (const plugin of [

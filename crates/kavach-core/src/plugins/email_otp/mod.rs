@@ -5,7 +5,8 @@
 //! - A code lives in `kavach_one_time` as a keyed hash only, one live code per (type, email):
 //!   sending another replaces it. It expires (5 minutes by default) and is void after
 //!   `allowedAttempts` wrong tries (3 by default): each try reserves an attempt atomically before
-//!   the comparison, so concurrent guesses cannot exceed the limit.
+//!   the comparison, so concurrent guesses cannot exceed the limit. Wrong codes also count per
+//!   email against the failed sign-in limit (`rateLimit.maxFailedSignIns`): 429 with Retry-After.
 //! - Sending answers `{ success: true }` whether or not the email has an account; a code is only
 //!   sent where it can be used (any email for sign-in while sign-up is on, else existing accounts).
 
@@ -13,11 +14,13 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::accounts::human::{normalize_email, User};
+use crate::crypto::token::hash_token;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, HttpRequest};
+use crate::http::{ok, parse_body, too_many, ApiError, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugins::one_time::{code_error, OneTime, Taken};
 use crate::route;
+use crate::store::ratelimit;
 
 /// The app's function that delivers a code (`plugin:email-otp.sendVerificationOTP`).
 const SEND_FN: &str = "email-otp.sendVerificationOTP";
@@ -285,7 +288,17 @@ impl EmailOtpPlugin {
     ) -> Result<String> {
         let email = email_of(raw_email)?;
         let otp = code_of(otp)?;
-        match self
+        // Wrong codes also count per email across codes (the failed sign-in limit), so asking for
+        // new codes again and again does not buy endless guesses.
+        let limit = k.settings().rate_limits.map(|(per_account, _)| per_account);
+        let limit_key = format!("email-otp:{}", &hash_token(&email)[..32]);
+        if let Some(limit) = limit {
+            if let Some(retry) = ratelimit::blocked(k.pool(), &limit_key, limit, k.now_ms()).await?
+            {
+                return Err(KavachError::TooManyAttempts(retry.0));
+            }
+        }
+        let outcome = self
             .store(k)
             .check_code(
                 kind.purpose(),
@@ -294,8 +307,11 @@ impl EmailOtpPlugin {
                 self.settings.allowed_attempts,
                 consume,
             )
-            .await?
-        {
+            .await?;
+        if let (Taken::Invalid | Taken::TooManyAttempts, Some(limit)) = (&outcome, limit) {
+            ratelimit::hit(k.pool(), &limit_key, limit, k.now_ms()).await?;
+        }
+        match outcome {
             Taken::Valid { .. } => Ok(email),
             other => Err(code_error(&other)),
         }
@@ -386,6 +402,14 @@ impl EmailOtpPlugin {
     }
 }
 
+/// The HTTP error of a refusal: a 429 with `Retry-After` for the per-email limit.
+fn api(e: KavachError) -> ApiError {
+    match e {
+        KavachError::TooManyAttempts(s) => too_many(ratelimit::RetryAfter(s)),
+        e => e.into(),
+    }
+}
+
 fn plugin_of(k: &Kavach) -> std::result::Result<&EmailOtpPlugin, ApiError> {
     k.plugin::<EmailOtpPlugin>()
         .ok_or_else(|| ApiError::not_found("route"))
@@ -408,7 +432,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let plugin = plugin_of(k)?;
         let b: SignInBody = parse_body(req)?;
         k.limit_ip(req).await?;
-        let signed = plugin.sign_in(k, req, b).await?;
+        let signed = plugin.sign_in(k, req, b).await.map_err(api)?;
         k.signed_in_response(&signed)
     }),
     route!(
@@ -418,7 +442,10 @@ const ROUTES: &[crate::plugin::Route] = &[
             let plugin = plugin_of(k)?;
             let b: CheckBody = parse_body(req)?;
             k.limit_ip(req).await?;
-            plugin.check(k, &b.email, &b.otp, b.kind, false).await?;
+            plugin
+                .check(k, &b.email, &b.otp, b.kind, false)
+                .await
+                .map_err(api)?;
             ok(&json!({ "success": true }))
         }
     ),
@@ -426,7 +453,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let plugin = plugin_of(k)?;
         let b: CodeBody = parse_body(req)?;
         k.limit_ip(req).await?;
-        let user = plugin.verify_email(k, b).await?;
+        let user = plugin.verify_email(k, b).await.map_err(api)?;
         ok(&json!({ "status": true, "token": null, "user": user }))
     }),
     route!("POST", "/auth/forget-password/email-otp", |k, req, p| {
@@ -452,7 +479,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let plugin = plugin_of(k)?;
         let b: ResetBody = parse_body(req)?;
         k.limit_ip(req).await?;
-        plugin.reset_password(k, b).await?;
+        plugin.reset_password(k, b).await.map_err(api)?;
         ok(&json!({ "success": true }))
     }),
 ];
