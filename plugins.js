@@ -11,6 +11,8 @@ module.exports = {
   admin: plugin('admin'),
   jwt: plugin('jwt'),
   apiKeys: plugin('api-keys'),
+  magicLink: plugin('magic-link'),
+  emailOTP: plugin('email-otp'),
   username: plugin('username'),
   phoneNumber: plugin('phone-number'),
 }

@@ -7,6 +7,8 @@ export const twoFactor = plugin('two-factor')
 export const admin = plugin('admin')
 export const jwt = plugin('jwt')
 export const apiKeys = plugin('api-keys')
+export const magicLink = plugin('magic-link')
+export const emailOTP = plugin('email-otp')
 export const username = plugin('username')
 export const phoneNumber = plugin('phone-number')
-export default { organization, twoFactor, admin, jwt, apiKeys, username, phoneNumber }
+export default { organization, twoFactor, admin, jwt, apiKeys, magicLink, emailOTP, username, phoneNumber }

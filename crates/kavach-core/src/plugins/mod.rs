@@ -3,7 +3,9 @@
 //! imports anything from here.
 
 pub mod admin;
+pub mod email_otp;
 pub mod jwt;
+pub mod magic_link;
 pub mod mcp;
 pub mod oauth;
 pub mod one_time;

@@ -36,6 +36,14 @@ pub const BUILTIN: &[Registration] = &[
         factory: super::oauth::plugin,
     },
     Registration {
+        id: "magic-link",
+        factory: super::magic_link::plugin,
+    },
+    Registration {
+        id: "email-otp",
+        factory: super::email_otp::plugin,
+    },
+    Registration {
         id: "username",
         factory: super::username::plugin,
     },
