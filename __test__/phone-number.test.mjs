@@ -177,6 +177,11 @@ for (const backend of backends()) {
         }
       }
       assert.equal(sent.length, count)
+      for (const code of ['', 'abc123', '12\u00003456', ' ']) {
+        const r = await verify(c, NUMBER, code)
+        assert.equal(r.status, 400, JSON.stringify(code))
+        assert.equal(r.body.error.code, 'VALIDATION_FAILED')
+      }
     })
 
     it('sets the signed-in user\'s number with updatePhoneNumber, then signs in by number and password', async () => {

@@ -438,6 +438,10 @@ fn code_limit_key(e164: &str) -> String {
 async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     let plugin = k.phone_plugin()?;
     let b: VerifyBody = parse_body(req)?;
+    let code = b.code.trim();
+    if code.is_empty() || code.len() > 32 || !code.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(KavachError::validation("code must be the digits that were sent").into());
+    }
     k.limit_ip(req).await?;
     let e164 = plugin.number(k.hooks(), &b.phone_number).await?;
     // Who the number goes to, before the code is spent.
@@ -458,7 +462,7 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
         }
     }
     let taken = OneTime::new(k, &plugin.key)
-        .check_code(PURPOSE, &e164, b.code.trim(), plugin.allowed_attempts, true)
+        .check_code(PURPOSE, &e164, code, plugin.allowed_attempts, true)
         .await?;
     if !matches!(taken, Taken::Valid { .. }) {
         if taken == Taken::Invalid {
