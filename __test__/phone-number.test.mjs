@@ -167,6 +167,19 @@ for (const backend of backends()) {
       kavach.__advanceClock(16 * 60_000)
     })
 
+    it('texts one number at most maxFailedSignIns times a window: then 429 with Retry-After', async () => {
+      const n = '+14155552677'
+      const count = sent.length
+      for (let i = 0; i < 5; i++) assert.equal((await send(server.client(), n)).status, 200)
+      const r = await send(server.client(), n)
+      assert.equal(r.status, 429)
+      assert.equal(r.body.error.code, 'RATE_LIMITED')
+      assert.ok(Number(r.headers.get('retry-after')) > 0)
+      assert.equal(sent.length, count + 5)
+      kavach.__advanceClock(16 * 60_000)
+      assert.equal((await send(server.client(), n)).status, 200)
+    })
+
     it('refuses malformed numbers with VALIDATION_FAILED and texts nothing', async () => {
       const c = server.client()
       const count = sent.length

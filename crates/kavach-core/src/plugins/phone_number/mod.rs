@@ -267,8 +267,16 @@ impl PhoneNumberPlugin {
         to_e164(raw)
     }
 
-    /// Issues a fresh code for `e164` (replacing an earlier one) and awaits `sendOTP`.
+    /// Issues a fresh code for `e164` (replacing an earlier one) and awaits `sendOTP`. Texts to
+    /// one number count against the failed sign-in limit (10 per 15 minutes by default), so no
+    /// one can flood a number from many addresses.
     async fn send_code(&self, k: &Kavach, e164: &str) -> Result<()> {
+        if let Some((per_number, _)) = k.settings().rate_limits {
+            let key = format!("phone-send:{e164}");
+            if let Some(retry) = ratelimit::hit(k.pool(), &key, per_number, k.now_ms()).await? {
+                return Err(KavachError::TooManyAttempts(retry.0));
+            }
+        }
         let code = OneTime::new_code(self.otp_length);
         OneTime::new(k, &self.key)
             .issue(PURPOSE, e164, &code, None, self.expires_in_ms)
@@ -430,6 +438,14 @@ struct SignInBody {
     remember_me: Option<bool>,
 }
 
+/// An error as its answer: a limit is 429 with `Retry-After`.
+fn api(e: KavachError) -> crate::http::ApiError {
+    match e {
+        KavachError::TooManyAttempts(s) => too_many(ratelimit::RetryAfter(s)),
+        e => e.into(),
+    }
+}
+
 /// The failed-code counter of a number (shared with the failed sign-in limit).
 fn code_limit_key(e164: &str) -> String {
     format!("phone-otp:{e164}")
@@ -514,7 +530,7 @@ async fn sign_in(k: &Kavach, req: &HttpRequest) -> ApiResult {
                     .await
                 {
                     Ok(_) => {
-                        plugin.send_code(k, &e164).await?;
+                        plugin.send_code(k, &e164).await.map_err(api)?;
                         Err(KavachError::refused(
                             "PHONE_NUMBER_NOT_VERIFIED",
                             403,
@@ -542,7 +558,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: SendBody = parse_body(req)?;
         k.limit_ip(req).await?;
         let e164 = plugin.number(k.hooks(), &b.phone_number).await?;
-        plugin.send_code(k, &e164).await?;
+        plugin.send_code(k, &e164).await.map_err(api)?;
         // The same answer whether or not the number has an account.
         ok(&json!({ "message": "code sent" }))
     }),
