@@ -186,6 +186,21 @@ pub trait Plugin: Any + Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Called by the HTTP router after any route answered with a new session cookie (every
+    /// sign-in and sign-up method, core's or a plugin's, ends there), before the answer leaves:
+    /// `req` is the request (the session it may replace rides in its cookie), `new_token` the new
+    /// session's token. An error turns the answer into that error (anonymous: `onLinkAccount`
+    /// threw). Plugins that do not implement it cost nothing.
+    fn on_new_session<'a>(
+        &'a self,
+        k: &'a Kavach,
+        req: &'a HttpRequest,
+        new_token: &'a str,
+    ) -> BoxFut<'a, Result<()>> {
+        let _ = (k, req, new_token);
+        Box::pin(async { Ok(()) })
+    }
+
     /// For downcasting to the concrete plugin (`Plugins::get`).
     fn as_any(&self) -> &dyn Any;
 }

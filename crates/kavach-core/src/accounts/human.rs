@@ -925,6 +925,8 @@ impl HumanStore<'_> {
             p.user_fields(&self.callbacks.hooks, &mut fields, user, for_update)
                 .await?;
         }
+        // After the plugins: `user.additionalFields` of the configuration.
+        crate::accounts::fields::take(&self.settings.user_fields, &mut fields, user, for_update)?;
         if let Some(field) = fields.keys().next() {
             return Err(KavachError::validation(format!(
                 "unknown field `{}` in the body",
@@ -954,6 +956,12 @@ impl HumanStore<'_> {
         if let Some(image) = patch.image {
             user.image = Some(image);
         }
+        if crate::accounts::fields::any_hidden(&self.settings.user_fields) {
+            // The user as answered lacks its `returned: false` fields: keep the stored ones.
+            if let Some(stored) = self.user_by_id(&user.id).await? {
+                user.additional = stored.additional;
+            }
+        }
         self.take_user_fields(patch.extra, &mut user, true).await?;
         user.updated_at = now_ms;
         let sql = self.sql(
@@ -982,6 +990,7 @@ impl HumanStore<'_> {
                 .map_err(user_conflict)?;
         });
         self.emitter.committed(events);
+        crate::accounts::fields::hide(&self.settings.user_fields, &mut user);
         Ok(user)
     }
 
@@ -1008,6 +1017,7 @@ impl HumanStore<'_> {
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
         }
+        crate::accounts::fields::apply_defaults(&self.settings.user_fields, &mut user);
         let now_ms = user.created_at;
         let insert_user = self.sql(INSERT_USER);
         let events: Vec<_> = [

@@ -672,7 +672,28 @@ impl Kavach {
         {
             self.check_origin(req)?;
         }
-        (route.handler)(self, req, &params).await
+        let r = (route.handler)(self, req, &params).await?;
+        self.after_new_session(req, &r).await?;
+        Ok(r)
+    }
+
+    /// `Plugin::on_new_session` for an answer that sets a new session cookie.
+    async fn after_new_session(&self, req: &HttpRequest, r: &HttpResponse) -> Result<(), ApiError> {
+        let prefix = format!("{}=", self.settings().cookie_name);
+        let Some(token) = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| v.strip_prefix(&prefix))
+            .map(|v| v.split(';').next().unwrap_or(""))
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(());
+        };
+        for p in self.plugins().iter() {
+            p.on_new_session(self, req, token).await?;
+        }
+        Ok(())
     }
 }
 

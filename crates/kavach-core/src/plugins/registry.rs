@@ -40,6 +40,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "mcp",
         factory: super::mcp::plugin,
     },
+    Registration {
+        id: "anonymous",
+        factory: super::anonymous::plugin,
+    },
 ];
 
 impl Kavach {
