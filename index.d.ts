@@ -529,7 +529,12 @@ export interface Jwk {
   e?: string
 }
 
-export interface Kavach {
+/**
+ * An instance. `createKavach` fills the parameters from its configuration: `U` is the user with
+ * `user.additionalFields`, `S` what `auth.getSession` answers (`customSession(fn)`'s return type),
+ * `I` the additional fields a sign-up may send.
+ */
+export interface Kavach<U extends User = User, S = { session: Session; user: U }, I = {}> {
   agent: {
     /** Creates an agent; the returned `token` is shown once and stored only as a hash. */
     create(input: CreateAgentInput): Promise<AgentWithToken>
@@ -575,9 +580,9 @@ export interface Kavach {
   auth: {
     /** `session` and `token` are null when `requireEmailVerification` is on. */
     signUp(
-      input: { email: string; password: string; name?: string; image?: string },
+      input: { email: string; password: string; name?: string; image?: string } & I,
       client?: { ip?: string; userAgent?: string },
-    ): Promise<Result<{ user: User; session: Session | null; token: string | null }>>
+    ): Promise<Result<{ user: U; session: Session | null; token: string | null }>>
     /**
      * With `twoFactor()` on and the account's second factor enabled, no session is created: `data` is
      * `{ twoFactorRequired: true, twoFactorToken }` for `twoFactor.verify` (unless
@@ -589,8 +594,9 @@ export interface Kavach {
     ): Promise<Result<SignInData>>
     /** Ends the session the source carries; `data` says whether there was one. */
     signOut(source: SessionSource): Promise<Result<boolean>>
-    getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
-    getUser(source: SessionSource): Promise<Result<User | null>>
+    /** With `customSession(fn)`: what `fn` answered (a throw is `CUSTOM_SESSION_FAILED`). */
+    getSession(source: SessionSource): Promise<Result<S | null>>
+    getUser(source: SessionSource): Promise<Result<U | null>>
     /**
      * After an import: sends every user without a password a reset link through
      * `emailAndPassword.sendResetPassword` (links on `baseUrl`); `sent` counts them.
@@ -774,7 +780,9 @@ export interface OAuthAccessToken {
 }
 
 /** Boots kavachos: checks the configuration, connects, and runs migrations unless skipped. */
-export declare function createKavach(config: KavachConfig): Promise<Kavach>
+export declare function createKavach<C extends KavachConfig>(
+  config: C,
+): Promise<Kavach<User & InferAdditionalFields<C>, InferSessionData<C, User & InferAdditionalFields<C>>, InferSignUpFields<C>>>
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */
 export declare function migrate(url: string): Promise<number[]>
@@ -847,3 +855,72 @@ export interface ImportClerkOptions {
  * digest get no password: send them a reset with `kavach.auth.sendPasswordResets()`.
  */
 export declare function importClerk(options: ImportClerkOptions): Promise<ImportReport>
+
+// ---- user.additionalFields and customSession ---------------------------------------------------
+
+/** The value of an additional field of each type (a `date` is a `Date`; over HTTP, an ISO string). */
+export interface AdditionalFieldTypes {
+  string: string
+  number: number
+  boolean: boolean
+  date: Date
+  'string[]': string[]
+  'number[]': number[]
+}
+
+/** One entry of `user.additionalFields` (better-auth's shape). */
+export interface AdditionalField<T extends keyof AdditionalFieldTypes = keyof AdditionalFieldTypes> {
+  type: T
+  /** Sign-up refuses a body without it (VALIDATION_FAILED) unless `defaultValue` fills it. */
+  required?: boolean
+  /** Set on every new user that did not send it (a sign-up, a guest, any sign-in method). */
+  defaultValue?: AdditionalFieldTypes[T] | (T extends 'date' ? string | number : never)
+  /** The client may send it on sign-up and update-user (default true); `false`: refused, only `defaultValue` sets it. */
+  input?: boolean
+  /** Returned on the user (default true). */
+  returned?: boolean
+}
+
+export interface UserConfig {
+  /** The app's own fields on the user, stored with it and returned beside its fields. */
+  additionalFields?: Record<string, AdditionalField>
+}
+
+export interface KavachConfig {
+  /** `user: { additionalFields }`: a bad definition fails createKavach with CONFIG_INVALID. */
+  user?: UserConfig
+}
+
+export interface User {
+  /** A guest of the anonymous() plugin. */
+  isAnonymous?: boolean
+}
+
+type FieldsOf<C> = C extends { user?: { additionalFields?: infer A } } ? (A extends Record<string, AdditionalField> ? A : {}) : {}
+type ValueOf<F> = F extends { type: infer T extends keyof AdditionalFieldTypes } ? AdditionalFieldTypes[T] : never
+type Always<F> = F extends { required: true } ? true : F extends { defaultValue: {} } ? true : false
+type Flat<T> = { [K in keyof T]: T[K] }
+
+/** The user's additional fields as `createKavach(config)` declares them (not those with `returned: false`). */
+export type InferAdditionalFields<C> = Flat<
+  {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { returned: false } ? never : Always<FieldsOf<C>[K]> extends true ? K : never]: ValueOf<FieldsOf<C>[K]>
+  } & {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { returned: false } ? never : Always<FieldsOf<C>[K]> extends true ? never : K]?: ValueOf<FieldsOf<C>[K]> | null
+  }
+>
+
+/** The additional fields a sign-up may send (required ones without a default must be sent). */
+export type InferSignUpFields<C> = Flat<
+  {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { input: false } ? never : FieldsOf<C>[K] extends { required: true } ? (FieldsOf<C>[K] extends { defaultValue: {} } ? never : K) : never]: ValueOf<FieldsOf<C>[K]> | (FieldsOf<C>[K] extends { type: 'date' } ? string | number : never)
+  } & {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { input: false } ? never : FieldsOf<C>[K] extends { required: true } ? (FieldsOf<C>[K] extends { defaultValue: {} } ? K : never) : K]?: ValueOf<FieldsOf<C>[K]> | (FieldsOf<C>[K] extends { type: 'date' } ? string | number : never) | null
+  }
+>
+
+type CustomReturn<P> = P extends { id: 'custom-session'; options: { fn: (input: any) => infer R } } ? Awaited<R> : never
+type PluginsOf<C> = C extends { plugins?: readonly (infer P)[] } ? P : never
+
+/** What `auth.getSession` answers: `customSession(fn)`'s return type, else `{ session, user }`. */
+export type InferSessionData<C, U = User> = [CustomReturn<PluginsOf<C>>] extends [never] ? { session: Session; user: U } : CustomReturn<PluginsOf<C>>

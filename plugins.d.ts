@@ -70,3 +70,42 @@ export interface JwtOptions {
 
 export declare function jwt(options?: JwtOptions): KavachPlugin<'jwt', JwtOptions>
 export declare function apiKeys(options?: Record<string, unknown>): KavachPlugin<'api-keys'>
+
+/** What `anonymous({ onLinkAccount })` receives: the guest and the account they signed in or up to. */
+export interface AnonymousLink {
+  anonymousUser: { user: User; session: Session }
+  newUser: { user: User; session: Session }
+}
+
+export interface AnonymousOptions {
+  /**
+   * Awaited when a guest (a request carrying an anonymous user's session) signs in or up by any
+   * method, before the guest is deleted: move the guest's data to the new user here. A throw fails
+   * that sign-in.
+   */
+  onLinkAccount?: (link: AnonymousLink) => void | Promise<void>
+  /** Guests' emails are `temp-<id>@<emailDomainName>` (default: `baseUrl`'s host, else `anon.kavachos`). */
+  emailDomainName?: string
+  /** Keep the guest's user (and rows) after they link an account; also refuses `POST /auth/delete-anonymous-user`. */
+  disableDeleteAnonymousUser?: boolean
+  /** A guest's name (default "Anonymous"). */
+  generateName?: () => string | null | undefined | Promise<string | null | undefined>
+}
+
+/** Guests: `POST /auth/sign-in/anonymous` (`client.signIn.anonymous()`), linked when they sign in or up. */
+export declare function anonymous(options?: AnonymousOptions): KavachPlugin<'anonymous', AnonymousOptions>
+
+/** What `customSession(fn)` is handed: the signed-in session and its user (with `user.additionalFields`). */
+export interface CustomSessionInput {
+  session: Session
+  user: User & Record<string, unknown>
+}
+
+/** `customSession(fn)`'s description; `createKavach` infers getSession's data from `fn`. */
+export interface CustomSessionPlugin<R> extends KavachPlugin<'custom-session', { fn: (input: CustomSessionInput) => R | Promise<R> }> {}
+
+/**
+ * Reshapes what `auth.getSession` answers (its `data`) and the body of `GET /auth/session`: `fn` runs
+ * on the looked-up `{ user, session }` (no second lookup). A throw is a `CUSTOM_SESSION_FAILED` error.
+ */
+export declare function customSession<R>(fn: (input: CustomSessionInput) => R | Promise<R>): CustomSessionPlugin<R>

@@ -11,4 +11,7 @@ module.exports = {
   admin: plugin('admin'),
   jwt: plugin('jwt'),
   apiKeys: plugin('api-keys'),
+  anonymous: plugin('anonymous'),
+  // Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
+  customSession: (fn) => ({ id: 'custom-session', options: { fn } }),
 }

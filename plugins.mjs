@@ -7,4 +7,7 @@ export const twoFactor = plugin('two-factor')
 export const admin = plugin('admin')
 export const jwt = plugin('jwt')
 export const apiKeys = plugin('api-keys')
-export default { organization, twoFactor, admin, jwt, apiKeys }
+export const anonymous = plugin('anonymous')
+// Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
+export const customSession = (fn) => ({ id: 'custom-session', options: { fn } })
+export default { organization, twoFactor, admin, jwt, apiKeys, anonymous, customSession }

@@ -6,7 +6,8 @@
 //! `string`, `number`, `boolean`, `date`, `string[]`, `number[]`. Definitions are checked at boot
 //! (a bad one is `CONFIG_INVALID`); values are checked on sign-up and `update-user` (a wrong type,
 //! a missing required field, or a field the client may not set (`input: false`) is
-//! `VALIDATION_FAILED`). A date is stored as Unix milliseconds (an ISO 8601 string is accepted).
+//! `VALIDATION_FAILED`). A date is stored and answered as an ISO 8601 string in UTC (Unix
+//! milliseconds are accepted too); the JS facade hands it out as a `Date`.
 
 use serde_json::{Map, Value};
 
@@ -55,7 +56,7 @@ pub struct FieldDef {
     pub name: String,
     pub kind: FieldType,
     pub required: bool,
-    /// Already in its stored form (a date as milliseconds).
+    /// Already in its stored form (a date as an ISO string).
     pub default: Option<Value>,
     /// The client may send it (default true); otherwise only `defaultValue` sets it.
     pub input: bool,
@@ -185,6 +186,12 @@ pub fn parse(user: &Value) -> Result<Vec<FieldDef>> {
     Ok(defs)
 }
 
+/// A date as stored and answered: ISO 8601 in UTC with milliseconds (as the HTTP API's times).
+fn iso(ms: i64) -> Option<Value> {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|d| Value::String(d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
+}
+
 fn clean_string(s: &str) -> bool {
     s.chars().count() <= MAX_STRING
         && !s
@@ -198,26 +205,25 @@ fn check(kind: FieldType, v: &Value) -> std::result::Result<Value, ()> {
         (FieldType::String, Value::String(s)) if clean_string(s) => Ok(v.clone()),
         (FieldType::Number, Value::Number(_)) => Ok(v.clone()),
         (FieldType::Boolean, Value::Bool(_)) => Ok(v.clone()),
-        (FieldType::Date, Value::Number(n)) => match n.as_i64() {
-            Some(ms) => Ok(Value::from(ms)),
-            None => match n.as_f64() {
-                Some(f) if f.is_finite() && f.abs() < 8.64e15 => Ok(Value::from(f.trunc() as i64)),
-                _ => Err(()),
-            },
-        },
+        (FieldType::Date, Value::Number(n)) => {
+            let ms = n.as_i64().or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 8.64e15)
+                    .map(|f| f.trunc() as i64)
+            });
+            ms.and_then(iso).ok_or(())
+        }
         (FieldType::Date, Value::String(s)) if s.len() <= 64 => {
             if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-                return Ok(Value::from(t.timestamp_millis()));
+                return iso(t.timestamp_millis()).ok_or(());
             }
-            match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                Ok(d) => Ok(Value::from(
-                    d.and_hms_opt(0, 0, 0)
-                        .ok_or(())?
-                        .and_utc()
-                        .timestamp_millis(),
-                )),
-                Err(_) => Err(()),
-            }
+            let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ())?;
+            iso(d
+                .and_hms_opt(0, 0, 0)
+                .ok_or(())?
+                .and_utc()
+                .timestamp_millis())
+            .ok_or(())
         }
         (FieldType::StringArray, Value::Array(a))
             if a.len() <= MAX_ITEMS
@@ -398,7 +404,7 @@ mod tests {
         assert_eq!(a["plan"], "pro");
         assert_eq!(a["seats"], 1);
         assert_eq!(a["credits"], 5);
-        assert_eq!(a["trialEnds"], 1_767_225_600_000_i64);
+        assert_eq!(a["trialEnds"], "2026-01-01T00:00:00.000Z");
         for bad in [
             json!({ "plan": 3 }),
             json!({ "plan": "x", "credits": 9 }),

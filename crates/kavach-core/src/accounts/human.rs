@@ -393,9 +393,6 @@ impl HumanStore<'_> {
                 "name must be at most 255 characters",
             ));
         }
-        let iterations = self.settings.pbkdf2_iterations;
-        let password = input.password;
-        let hash = blocking(move || hash_password(&password, iterations)).await?;
         let mut user = User {
             name: input.name,
             image: input.image,
@@ -404,7 +401,11 @@ impl HumanStore<'_> {
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
         }
+        // The fields are checked before the (costly) hash.
         self.take_user_fields(input.extra, &mut user, false).await?;
+        let iterations = self.settings.pbkdf2_iterations;
+        let password = input.password;
+        let hash = blocking(move || hash_password(&password, iterations)).await?;
         let insert_user = self.sql(INSERT_USER);
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
