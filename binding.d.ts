@@ -11,6 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A kavachos instance (the JS facade wraps it). */
 export declare class NativeKavach {
+  /**
+   * Moves a test run's instance clock forward by `ms` (only with `NODE_ENV=test` and
+   * `KAVACH_TEST_CLOCK=1` at boot; an error anywhere else).
+   */
+  advanceClock(ms: number): void
   /** The configured mount of the HTTP API (default `/api/kavach`). */
   get basePath(): string
   /** `sqlite`, `postgres` or `mysql`. */

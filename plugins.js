@@ -14,4 +14,6 @@ module.exports = {
   anonymous: plugin('anonymous'),
   // Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
   customSession: (fn) => ({ id: 'custom-session', options: { fn } }),
+  magicLink: plugin('magic-link'),
+  emailOTP: plugin('email-otp'),
 }

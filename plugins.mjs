@@ -10,4 +10,6 @@ export const apiKeys = plugin('api-keys')
 export const anonymous = plugin('anonymous')
 // Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
 export const customSession = (fn) => ({ id: 'custom-session', options: { fn } })
-export default { organization, twoFactor, admin, jwt, apiKeys, anonymous, customSession }
+export const magicLink = plugin('magic-link')
+export const emailOTP = plugin('email-otp')
+export default { organization, twoFactor, admin, jwt, apiKeys, anonymous, customSession, magicLink, emailOTP }

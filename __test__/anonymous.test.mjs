@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createKavach } from '../index.mjs'
-import { anonymous, customSession } from '../plugins.mjs'
+import { anonymous, customSession, magicLink } from '../plugins.mjs'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
 
@@ -20,6 +20,7 @@ for (const backend of backends()) {
     let http
     let db
     const links = []
+    const mails = []
 
     before(async () => {
       db = freshDatabase(backend, 'anon')
@@ -38,6 +39,7 @@ for (const backend of backends()) {
               links.push(link)
             },
           }),
+          magicLink({ sendMagicLink: async (m) => { mails.push(m) } }),
         ],
       })
       http = await serve(kavach)
@@ -123,6 +125,23 @@ for (const backend of backends()) {
       assert.equal(count(db, 'kavach_session', `user_id = '${g.id}'`), '0')
       const s = await browser.get('/auth/session')
       assert.equal(s.body.user.id, made.data.user.id)
+    })
+
+    it('links on any sign-in method: a magic link opened by the guest', async () => {
+      const { browser, user: g } = await guest()
+      const before = links.length
+      const sent = await browser.post('/auth/sign-in/magic-link', { email: 'by-link@example.com' })
+      assert.equal(sent.status, 200, JSON.stringify(sent.body))
+      const token = new URL(mails.at(-1).url).searchParams.get('token')
+      const r = await browser.get(`/auth/magic-link/verify?token=${encodeURIComponent(token)}`)
+      assert.ok(r.status === 200 || r.status === 302, `verified (${r.status})`)
+      assert.equal(links.length, before + 1)
+      assert.equal(links.at(-1).anonymousUser.user.id, g.id)
+      assert.equal(links.at(-1).newUser.user.email, 'by-link@example.com')
+      assert.equal(count(db, 'kavach_user', `id = '${g.id}'`), '0')
+      const s = await browser.get('/auth/session')
+      assert.equal(s.body.user.email, 'by-link@example.com')
+      assert.equal(s.body.user.plan, 'free', 'a user made by a link gets the defaults')
     })
 
     it('a sign-in without a guest session links nothing; a throwing onLinkAccount fails the sign-in and keeps the guest', async () => {
