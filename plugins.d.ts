@@ -81,7 +81,7 @@ export interface AnonymousOptions {
   /**
    * Awaited when a guest (a request carrying an anonymous user's session) signs in or up by any
    * method, before the guest is deleted: move the guest's data to the new user here. A throw fails
-   * that sign-in.
+   * that sign-in's answer with ANONYMOUS_LINK_FAILED (500) and keeps the guest.
    */
   onLinkAccount?: (link: AnonymousLink) => void | Promise<void>
   /** Guests' emails are `temp-<id>@<emailDomainName>` (default: `baseUrl`'s host, else `anon.kavachos`). */

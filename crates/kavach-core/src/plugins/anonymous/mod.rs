@@ -234,7 +234,15 @@ impl Plugin for AnonymousPlugin {
                     "anonymousUser": { "user": anon_user, "session": anon_session },
                     "newUser": { "user": new_user, "session": new_session },
                 }))
-                .await?;
+                .await
+                // The new user and session exist; the answer (and its cookie) does not leave.
+                .map_err(|_| {
+                    KavachError::refused(
+                        "ANONYMOUS_LINK_FAILED",
+                        500,
+                        "anonymous({ onLinkAccount }) failed; the guest was kept",
+                    )
+                })?;
             }
             if !self.disable_delete {
                 k.delete_user(&anon_user.id).await?;
