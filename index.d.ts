@@ -591,7 +591,7 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
     signIn(
       input: { email: string; password: string },
       client?: { ip?: string; userAgent?: string; trustedDeviceToken?: string },
-    ): Promise<Result<SignInData>>
+    ): Promise<Result<SignInData<U>>>
     /** Ends the session the source carries; `data` says whether there was one. */
     signOut(source: SessionSource): Promise<Result<boolean>>
     /** With `customSession(fn)`: what `fn` answered (a throw is `CUSTOM_SESSION_FAILED`). */
@@ -731,8 +731,8 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
 }
 
 /** What `auth.signIn` answers: a session, or (twoFactor() on) the token of a sign-in waiting for its code. */
-export type SignInData =
-  | { user: User; session: Session; token: string; twoFactorRequired?: undefined; twoFactorToken?: undefined }
+export type SignInData<U extends User = User> =
+  | { user: U; session: Session; token: string; twoFactorRequired?: undefined; twoFactorToken?: undefined }
   | { twoFactorRequired: true; twoFactorToken: string; user?: undefined; session?: undefined; token?: undefined }
 
 /** `twoFactor.enable`: the URI for the authenticator app (or the base32 secret typed by hand) and backup codes shown once. */

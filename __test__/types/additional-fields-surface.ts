@@ -39,6 +39,11 @@ export async function additionalFieldsSurface(request: Request): Promise<void> {
     // @ts-expect-error returned: false is not on the user
     console.log(signed.data.user.internalNote);
   }
+  const signedIn = await kavach.auth.signIn({ email: 'a@example.com', password: 'password-123' });
+  if (signedIn.success && !signedIn.data.twoFactorRequired) {
+    const plan: string = signedIn.data.user.plan;
+    console.log(plan);
+  }
   const session = await kavach.auth.getSession({ request });
   if (session.success && session.data) {
     const plan: string = session.data.user.plan;
