@@ -630,7 +630,11 @@ function hookArgument(name, payload) {
   if (name === 'afterAgentCreate') return agentFromNative(payload)
   if (name === 'beforeAgentCreate' && payload && typeof payload.expiresAt === 'number') return { ...payload, expiresAt: toDate(payload.expiresAt) }
   if (name === 'plugin:anonymous.onLinkAccount' && payload) {
-    for (const side of [payload.anonymousUser, payload.newUser]) if (side) withDates(side.user) && withDates(side.session)
+    for (const side of [payload.anonymousUser, payload.newUser]) {
+      if (!side) continue
+      withDates(side.user)
+      withDates(side.session)
+    }
   }
   return payload
 }
