@@ -11,6 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A kavachos instance (the JS facade wraps it). */
 export declare class NativeKavach {
+  /**
+   * Moves a test run's instance clock forward by `ms` (only with `NODE_ENV=test` and
+   * `KAVACH_TEST_CLOCK=1` at boot; an error anywhere else).
+   */
+  advanceClock(ms: number): void
   /** The configured mount of the HTTP API (default `/api/kavach`). */
   get basePath(): string
   /** `sqlite`, `postgres` or `mysql`. */
@@ -63,6 +68,16 @@ export declare class NativeKavach {
    * `JSON.parse` costs less than building the two objects key by key through napi.
    */
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): string | null
+  /**
+   * `getSession` for a request's headers as flat `[name, value, ...]` pairs: its session
+   * token, else what a plugin reads from them (an `x-api-key`), else an imported session.
+   */
+  getSessionHeaders(headers: Array<string>): Promise<any>
+  /**
+   * [`Self::get_session_headers`] on this thread when reads are enough (SQLite): JSON text, or
+   * nothing to take the async call.
+   */
+  getSessionHeadersInline(headers: Array<string>): string | null
   /**
    * `kavach.<namespace>.<op>(input)` of a plugin (`organizations`, `twoFactor`, `admin`,
    * `jwt`, ...): JSON in, the JSON answer out.

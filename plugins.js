@@ -10,5 +10,7 @@ module.exports = {
   twoFactor: plugin('two-factor'),
   admin: plugin('admin'),
   jwt: plugin('jwt'),
-  apiKeys: plugin('api-keys'),
+  apiKey: plugin('api-key'),
+  // The name kavachos used first; the same plugin.
+  apiKeys: plugin('api-key'),
 }

@@ -6,5 +6,7 @@ export const organization = plugin('organization')
 export const twoFactor = plugin('two-factor')
 export const admin = plugin('admin')
 export const jwt = plugin('jwt')
-export const apiKeys = plugin('api-keys')
-export default { organization, twoFactor, admin, jwt, apiKeys }
+export const apiKey = plugin('api-key')
+// The name kavachos used first; the same plugin.
+export const apiKeys = apiKey
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys }

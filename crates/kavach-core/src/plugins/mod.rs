@@ -3,6 +3,7 @@
 //! imports anything from here.
 
 pub mod admin;
+pub mod api_key;
 pub mod jwt;
 pub mod mcp;
 pub mod oauth;
