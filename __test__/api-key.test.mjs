@@ -116,6 +116,11 @@ for (const backend of backends()) {
       assert.equal((await kavach.apiKeys.create({ userId, name: 'x'.repeat(33) })).error.code, 'INVALID_NAME_LENGTH')
       assert.equal((await kavach.apiKeys.create({ userId, name: 'a\u0000b' })).error.code, 'VALIDATION_FAILED')
       assert.equal((await kavach.apiKeys.create({ userId, refillAmount: 5 })).error.code, 'REFILL_AMOUNT_AND_INTERVAL_REQUIRED')
+      // Numbers beyond 32 bits (30 days in ms) cross from JS as floats.
+      const big = await kavach.apiKeys.create({ userId, remaining: 1e10, refillAmount: 1e10, refillInterval: 30 * 86_400_000, rateLimitTimeWindow: 30 * 86_400_000 })
+      assert.equal(big.success, true, JSON.stringify(big))
+      assert.deepEqual([big.data.remaining, big.data.refillInterval, big.data.rateLimitTimeWindow], [1e10, 30 * 86_400_000, 30 * 86_400_000])
+      assert.equal((await kavach.apiKeys.create({ userId, remaining: 1.5 })).error.code, 'VALIDATION_FAILED')
     })
 
     it('a key acts as its user in getSession and GET /auth/session', async () => {

@@ -255,7 +255,9 @@ struct ExpirationOptions {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RateLimitOptions {
     enabled: Option<bool>,
+    #[serde(default, deserialize_with = "int::opt")]
     time_window: Option<i64>,
+    #[serde(default, deserialize_with = "int::opt")]
     max_requests: Option<i64>,
 }
 
@@ -1026,17 +1028,17 @@ pub struct CreateInput {
     pub metadata: Option<Value>,
     #[serde(default)]
     pub permissions: Option<Permissions>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt")]
     pub remaining: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt")]
     pub refill_amount: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt")]
     pub refill_interval: Option<i64>,
     #[serde(default)]
     pub rate_limit_enabled: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt")]
     pub rate_limit_time_window: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "int::opt")]
     pub rate_limit_max: Option<i64>,
     /// better-auth's multi-configuration id: only the default one exists here.
     #[serde(default)]
@@ -1072,17 +1074,17 @@ pub struct UpdateInput {
     pub metadata: Option<Option<Value>>,
     #[serde(default, with = "nullable")]
     pub permissions: Option<Option<Permissions>>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, deserialize_with = "int::nullable")]
     pub remaining: Option<Option<i64>>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, deserialize_with = "int::nullable")]
     pub refill_amount: Option<Option<i64>>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, deserialize_with = "int::nullable")]
     pub refill_interval: Option<Option<i64>>,
     #[serde(default)]
     pub rate_limit_enabled: Option<bool>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, deserialize_with = "int::nullable")]
     pub rate_limit_time_window: Option<Option<i64>>,
-    #[serde(default, with = "nullable")]
+    #[serde(default, deserialize_with = "int::nullable")]
     pub rate_limit_max: Option<Option<i64>>,
     #[serde(default)]
     pub config_id: Option<String>,
@@ -1097,6 +1099,42 @@ impl UpdateInput {
             || self.rate_limit_enabled.is_some()
             || self.rate_limit_time_window.is_some()
             || self.rate_limit_max.is_some()
+    }
+}
+
+/// Whole numbers as JavaScript sends them (a number beyond 32 bits crosses as a float).
+mod int {
+    use serde::{de::Error, Deserialize, Deserializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Num {
+        I(i64),
+        F(f64),
+    }
+
+    fn whole<E: Error>(n: Num) -> Result<i64, E> {
+        match n {
+            Num::I(i) => Ok(i),
+            Num::F(f)
+                if f.is_finite() && f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 =>
+            {
+                Ok(f as i64)
+            }
+            Num::F(_) => Err(E::custom("expected a whole number")),
+        }
+    }
+
+    pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<Num>::deserialize(d)?.map(whole).transpose()
+    }
+
+    /// Absent: `None`; `null`: `Some(None)`.
+    pub fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        Option::<Num>::deserialize(d)?
+            .map(whole)
+            .transpose()
+            .map(Some)
     }
 }
 
