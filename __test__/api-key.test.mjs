@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
+import { createKavachClient } from '../npm/client/index.mjs'
 
 // The instance clock moves only through __advanceClock (set before the addon loads).
 process.env.KAVACH_TEST_CLOCK = '1'
@@ -138,48 +139,67 @@ for (const backend of backends()) {
       assert.equal(res.body.user.id, userId)
       assert.equal((await browser.get('/auth/session', { 'x-api-key': k.key + 'x' })).status, 401)
       // The signed-in routes accept it too: the key's user lists their keys.
-      const list = await browser.get('/api-key/list', { 'x-api-key': k.key })
+      const list = await browser.get('/auth/api-key/list', { 'x-api-key': k.key })
       assert.equal(list.status, 200)
-      assert.ok(list.body.apiKeys.some((x) => x.id === k.id))
+      assert.ok(list.body.some((x) => x.id === k.id))
     })
 
     it('the HTTP routes act on the signed-in user\'s own keys with better-auth\'s bodies', async () => {
       const browser = server.client()
       const up = await browser.post('/auth/sign-in', { email: 'ada@example.com', password: PASSWORD })
       assert.equal(up.status, 200)
-      assert.equal((await server.client().post('/api-key/create', { name: 'web' })).status, 401, 'needs a session')
-      const created = await browser.post('/api-key/create', { name: 'web', expiresIn: 7 * 86400 })
+      assert.equal((await server.client().post('/auth/api-key/create', { name: 'web' })).status, 401, 'needs a session')
+      const created = await browser.post('/auth/api-key/create', { name: 'web', expiresIn: 7 * 86400 })
       assert.equal(created.status, 200, JSON.stringify(created.body))
       const k = created.body
       assert.match(k.key, /^[A-Za-z]{64}$/)
       assert.equal(typeof k.expiresAt, 'string')
       assert.equal(sql(database, `SELECT key_hash FROM kavach_api_key WHERE id = '${k.id}'`), sha256(k.key))
-      const serverOnly = await browser.post('/api-key/create', { name: 'x', remaining: 5 })
+      const serverOnly = await browser.post('/auth/api-key/create', { name: 'x', remaining: 5 })
       assert.deepEqual([serverOnly.status, serverOnly.body.error.code], [400, 'SERVER_ONLY_PROPERTY'])
-      assert.equal((await browser.post('/api-key/create', { userId: other })).status, 401)
-      const got = await browser.get(`/api-key/get?id=${k.id}`)
+      assert.equal((await browser.post('/auth/api-key/create', { userId: other })).status, 401)
+      const got = await browser.get(`/auth/api-key/get?id=${k.id}`)
       assert.equal(got.status, 200)
       assert.equal(got.body.key, undefined)
       assert.equal(got.body.name, 'web')
-      const list = await browser.get('/api-key/list')
+      const list = await browser.get('/auth/api-key/list')
       assert.equal(list.status, 200)
-      assert.ok(list.body.apiKeys.every((x) => x.userId === userId && x.key === undefined))
-      const upd = await browser.post('/api-key/update', { keyId: k.id, name: 'web2' })
+      assert.ok(Array.isArray(list.body) && list.body.length > 0)
+      assert.ok(list.body.every((x) => x.userId === userId && x.key === undefined))
+      const upd = await browser.post('/auth/api-key/update', { keyId: k.id, name: 'web2' })
       assert.deepEqual([upd.status, upd.body.name], [200, 'web2'])
-      assert.equal((await browser.post('/api-key/update', { keyId: k.id, remaining: 3 })).body.error.code, 'SERVER_ONLY_PROPERTY')
+      assert.equal((await browser.post('/auth/api-key/update', { keyId: k.id, remaining: 3 })).body.error.code, 'SERVER_ONLY_PROPERTY')
       // Another user's key does not exist for this user.
       const { data: bobs } = await kavach.apiKeys.create({ userId: other })
-      assert.equal((await browser.get(`/api-key/get?id=${bobs.id}`)).status, 404)
-      assert.equal((await browser.post('/api-key/update', { keyId: bobs.id, name: 'mine' })).status, 404)
-      assert.equal((await browser.post('/api-key/delete', { keyId: bobs.id })).status, 404)
+      assert.equal((await browser.get(`/auth/api-key/get?id=${bobs.id}`)).status, 404)
+      assert.equal((await browser.post('/auth/api-key/update', { keyId: bobs.id, name: 'mine' })).status, 404)
+      assert.equal((await browser.post('/auth/api-key/delete', { keyId: bobs.id })).status, 404)
       assert.equal((await kavach.apiKeys.get({ keyId: bobs.id })).success, true)
       // verify: a server holding a key, no cookie.
-      const v = await server.client().post('/api-key/verify', { key: k.key })
+      const v = await server.client().post('/auth/api-key/verify', { key: k.key })
       assert.deepEqual([v.status, v.body.valid, v.body.key.id], [200, true, k.id])
-      const del = await browser.post('/api-key/delete', { keyId: k.id })
+      const del = await browser.post('/auth/api-key/delete', { keyId: k.id })
       assert.deepEqual([del.status, del.body], [200, { success: true }])
-      const gone = await server.client().post('/api-key/verify', { key: k.key })
+      const gone = await server.client().post('/auth/api-key/verify', { key: k.key })
       assert.deepEqual([gone.body.valid, gone.body.error.code], [false, 'INVALID_API_KEY'])
+    })
+
+    it('kavachos/client apiKey.* works against these routes', async () => {
+      const client = createKavachClient({ baseUrl: server.url, basePath: server.mount })
+      const up = await client.auth.signUp({ email: 'cleo@example.com', password: PASSWORD, name: 'Cleo' })
+      assert.equal(up.success, true, JSON.stringify(up))
+      const created = await client.apiKey.create({ name: 'cli' })
+      assert.equal(created.success, true, JSON.stringify(created))
+      assert.match(created.data.key, /^[A-Za-z]{64}$/)
+      const list = await client.apiKey.list()
+      assert.deepEqual(list.data.map((k) => k.id), [created.data.id])
+      const got = await client.apiKey.get(created.data.id)
+      assert.equal(got.data.name, 'cli')
+      assert.equal((await client.apiKey.get('nope')).data, null)
+      const upd = await client.apiKey.update({ keyId: created.data.id, enabled: false })
+      assert.equal(upd.data.enabled, false)
+      assert.equal((await client.apiKey.delete({ keyId: created.data.id })).data.success, true)
+      assert.deepEqual((await client.apiKey.list()).data, [])
     })
 
     it('expires on the instance clock', async () => {

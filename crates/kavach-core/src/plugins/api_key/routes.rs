@@ -51,7 +51,7 @@ fn key_error(e: KavachError) -> ApiError {
 }
 
 pub(super) const ROUTES: &[crate::plugin::Route] = &[
-    route!("POST", "/api-key/create", |k, req, p| {
+    route!("POST", "/auth/api-key/create", |k, req, p| {
         let (_, user) = k.session_and_user(req).await?;
         let b: CreateInput = parse_body(req)?;
         if b.user_id.is_some() {
@@ -64,7 +64,7 @@ pub(super) const ROUTES: &[crate::plugin::Route] = &[
         }
         ok(&key_answer(&k.api_key_create(&user.id, b, false).await?)?)
     }),
-    route!("GET", "/api-key/get", |k, req, p| {
+    route!("GET", "/auth/api-key/get", |k, req, p| {
         let user = k.session_user(req).await?;
         let q = req.query_map();
         let id = q
@@ -74,14 +74,14 @@ pub(super) const ROUTES: &[crate::plugin::Route] = &[
             .ok_or_else(|| ApiError::new(400, "VALIDATION_FAILED", "id is required"))?;
         ok(&key_answer(&k.api_key_get(id, Some(&user.id)).await?)?)
     }),
-    route!("GET", "/api-key/list", |k, req, p| {
+    route!("GET", "/auth/api-key/list", |k, req, p| {
         let user = k.session_user(req).await?;
+        // An array, as kavachos/client's apiKey.list() reads it (better-auth before 1.7 too).
         let keys = k.api_key_list(&user.id).await?;
-        let total = keys.len();
         let list: Vec<Value> = keys.iter().map(key_answer).collect::<Result<_, _>>()?;
-        ok(&json!({ "apiKeys": list, "total": total, "limit": null, "offset": null }))
+        ok(&list)
     }),
-    route!("POST", "/api-key/update", |k, req, p| {
+    route!("POST", "/auth/api-key/update", |k, req, p| {
         let user = k.session_user(req).await?;
         let b: UpdateInput = parse_body(req)?;
         if b.user_id.as_deref().is_some_and(|u| u != user.id) {
@@ -96,14 +96,14 @@ pub(super) const ROUTES: &[crate::plugin::Route] = &[
             &k.api_key_update(b, Some(&user.id), false).await?,
         )?)
     }),
-    route!("POST", "/api-key/delete", |k, req, p| {
+    route!("POST", "/auth/api-key/delete", |k, req, p| {
         let user = k.session_user(req).await?;
         let b: DeleteBody = parse_body(req)?;
         let _ = b.config_id;
         k.api_key_delete(&b.key_id, Some(&user.id)).await?;
         ok(&json!({ "success": true }))
     }),
-    route!(cookieless "POST", "/api-key/verify", |k, req, p| {
+    route!(cookieless "POST", "/auth/api-key/verify", |k, req, p| {
         let b: VerifyBody = parse_body(req)?;
         let _ = b.config_id;
         k.limit_ip(req).await?;
