@@ -33,7 +33,7 @@ function database(kind) {
     return { provider: 'sqlite', url }
   }
   if (kind === 'postgres') {
-    execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP DATABASE IF EXISTS ${name}`])
+    execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP DATABASE IF EXISTS ${name}`], { stdio: 'pipe' })
     execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `CREATE DATABASE ${name}`])
     return { provider: 'postgres', url: `postgres://postgres@127.0.0.1:5432/${name}`, pool: { maxConnections: Number(args.pool ?? 8) } }
   }
@@ -44,11 +44,16 @@ function database(kind) {
   throw new Error(`unknown --db ${kind}`)
 }
 
+// Best effort: a pooled connection may still be closing.
 function dropDatabase(kind, db) {
   const name = db.url.split('/').pop()
-  if (kind === 'postgres') execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP DATABASE IF EXISTS ${name}`])
-  if (kind === 'mysql') execFileSync('mysql', ['-h', '127.0.0.1', '-uroot', '-e', `DROP DATABASE IF EXISTS ${name}`])
-  if (kind === 'sqlite') for (const s of ['', '-wal', '-shm']) rmSync(db.url + s, { force: true })
+  try {
+    if (kind === 'postgres') execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'test', '-qc', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'pipe' })
+    if (kind === 'mysql') execFileSync('mysql', ['-h', '127.0.0.1', '-uroot', '-e', `DROP DATABASE IF EXISTS ${name}`], { stdio: 'pipe' })
+    if (kind === 'sqlite') for (const s of ['', '-wal', '-shm']) rmSync(db.url + s, { force: true })
+  } catch (e) {
+    console.log(`could not drop ${name}: ${String(e.stderr || e.message).trim()}`)
+  }
 }
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
