@@ -114,3 +114,45 @@ export interface ApiKeyOptions {
 export declare function apiKey(options?: ApiKeyOptions): KavachPlugin<'api-key', ApiKeyOptions>
 /** The name kavachos used first: the same plugin as `apiKey()`. */
 export declare function apiKeys(options?: ApiKeyOptions): KavachPlugin<'api-key', ApiKeyOptions>
+/** What `magicLink({ sendMagicLink })` is given for each link. */
+export interface MagicLinkMessage {
+  email: string
+  /** `<origin><mount>/auth/magic-link/verify?token=...&callbackURL=...`: put it in the email. */
+  url: string
+  token: string
+  /** The `metadata` of the sign-in request, as it was sent. */
+  metadata?: Record<string, unknown>
+}
+
+export interface MagicLinkOptions {
+  /** Delivers a link; awaited before the request answers (a throw fails it, and the link is dropped). */
+  sendMagicLink: (data: MagicLinkMessage) => void | Promise<void>
+  /** Lifetime of a link: seconds, or a duration like `'5m'` (default 5 minutes). */
+  expiresIn?: number | `${number}${'s' | 'm' | 'h' | 'd'}`
+  /** No new accounts from a link: an unknown email fails with NEW_USER_SIGNUP_DISABLED. */
+  disableSignUp?: boolean
+}
+
+/**
+ * Sign-in by a single-use link: `POST /auth/sign-in/magic-link { email, name?, callbackURL?,
+ * newUserCallbackURL?, errorCallbackURL? }` then `GET /auth/magic-link/verify?token=`.
+ */
+export declare function magicLink(options: MagicLinkOptions): KavachPlugin<'magic-link', MagicLinkOptions>
+
+export type EmailOTPType = 'sign-in' | 'email-verification' | 'forget-password'
+
+export interface EmailOTPOptions {
+  /** Delivers a code; awaited before the request answers. */
+  sendVerificationOTP: (data: { email: string; otp: string; type: EmailOTPType }) => void | Promise<void>
+  /** Digits of a code (default 6, 4 to 12). */
+  otpLength?: number
+  /** Lifetime of a code: seconds, or a duration like `'5m'` (default 5 minutes). */
+  expiresIn?: number | `${number}${'s' | 'm' | 'h' | 'd'}`
+  /** Wrong tries before a code is void (TOO_MANY_ATTEMPTS; default 3). */
+  allowedAttempts?: number
+  /** No new accounts from a sign-in code: codes are then sent to existing accounts only. */
+  disableSignUp?: boolean
+}
+
+/** One-time codes by email: sign in (or up), verify an email, reset a password. */
+export declare function emailOTP(options: EmailOTPOptions): KavachPlugin<'email-otp', EmailOTPOptions>

@@ -13,4 +13,6 @@ module.exports = {
   apiKey: plugin('api-key'),
   // The name kavachos used first; the same plugin.
   apiKeys: plugin('api-key'),
+  magicLink: plugin('magic-link'),
+  emailOTP: plugin('email-otp'),
 }

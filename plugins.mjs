@@ -9,4 +9,6 @@ export const jwt = plugin('jwt')
 export const apiKey = plugin('api-key')
 // The name kavachos used first; the same plugin.
 export const apiKeys = apiKey
-export default { organization, twoFactor, admin, jwt, apiKey, apiKeys }
+export const magicLink = plugin('magic-link')
+export const emailOTP = plugin('email-otp')
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, magicLink, emailOTP }

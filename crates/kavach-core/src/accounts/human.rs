@@ -1184,11 +1184,27 @@ impl HumanStore<'_> {
         new_password: String,
         now_ms: i64,
     ) -> Result<()> {
-        self.require_enabled()?;
-        check_password(&new_password, self.settings.min_password_length)?;
+        self.check_new_password(&new_password)?;
         let user_id = self
             .consume_token(token, TokenPurpose::ResetPassword, now_ms)
             .await?;
+        self.reset_password_of(&user_id, new_password, now_ms).await
+    }
+
+    /// Whether `password` may become a password (email and password on, length rules).
+    pub(crate) fn check_new_password(&self, password: &str) -> Result<()> {
+        self.require_enabled()?;
+        check_password(password, self.settings.min_password_length)
+    }
+
+    /// Sets `user_id`'s new password once a reset was proven (a link, an emailed code), with
+    /// `auth.password-reset`, and ends every session of the user.
+    pub(crate) async fn reset_password_of(
+        &self,
+        user_id: &str,
+        new_password: String,
+        now_ms: i64,
+    ) -> Result<()> {
         let events: Vec<_> = self
             .emitter
             .event(
@@ -1198,11 +1214,10 @@ impl HumanStore<'_> {
             )
             .into_iter()
             .collect();
-        self.set_password(&user_id, new_password, now_ms, &events)
+        self.set_password(user_id, new_password, now_ms, &events)
             .await?;
         self.emitter.committed(events);
-        self.end_sessions(Sessions::OfUser(&user_id), now_ms)
-            .await?;
+        self.end_sessions(Sessions::OfUser(user_id), now_ms).await?;
         Ok(())
     }
 

@@ -4,9 +4,12 @@
 
 pub mod admin;
 pub mod api_key;
+pub mod email_otp;
 pub mod jwt;
+pub mod magic_link;
 pub mod mcp;
 pub mod oauth;
+pub mod one_time;
 pub mod organization;
 pub mod registry;
 pub mod two_factor;

@@ -40,6 +40,14 @@ pub const BUILTIN: &[Registration] = &[
         id: "api-key",
         factory: super::api_key::plugin,
     },
+    Registration {
+        id: "magic-link",
+        factory: super::magic_link::plugin,
+    },
+    Registration {
+        id: "email-otp",
+        factory: super::email_otp::plugin,
+    },
     // `createKavach({ mcp })`: the JS facade turns the block into this description.
     Registration {
         id: "mcp",

@@ -595,7 +595,7 @@ fn redirect(location: &str, cookies: Vec<String>) -> HttpResponse {
 }
 
 /// `url` with `error=<code>` added to its query.
-fn with_error(url: &str, code: &str) -> String {
+pub(crate) fn with_error(url: &str, code: &str) -> String {
     let (base, fragment) = match url.split_once('#') {
         Some((b, f)) => (b, Some(f)),
         None => (url, None),
@@ -640,7 +640,7 @@ impl OAuthPlugin {
 
     /// A callback URL on this site: a relative path, or an absolute URL on our own origin or a
     /// trusted one. Anything else is refused (no open redirect).
-    fn safe_target(k: &Kavach, req: &HttpRequest, url: &str) -> Result<String> {
+    pub(crate) fn safe_target(k: &Kavach, req: &HttpRequest, url: &str) -> Result<String> {
         if url.len() > 2048 {
             return Err(KavachError::validation("callbackURL is too long"));
         }
