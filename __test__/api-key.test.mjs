@@ -246,6 +246,16 @@ for (const backend of backends()) {
       assert.equal((await kavach.auth.getSession({ headers: { 'x-api-key': k.key } })).data.user.id, userId)
     })
 
+    it('a banned user\'s keys are refused', async () => {
+      const { data: k } = await kavach.apiKeys.create({ userId: other, rateLimitEnabled: false })
+      assert.equal((await kavach.auth.getSession({ headers: { 'x-api-key': k.key } })).data.user.id, other)
+      sql(database, `UPDATE kavach_user SET banned = TRUE WHERE id = '${other}'`)
+      assert.equal((await kavach.auth.getSession({ headers: { 'x-api-key': k.key } })).data, null)
+      assert.equal((await kavach.apiKeys.verify({ key: k.key })).data.error.code, 'USER_BANNED')
+      sql(database, `UPDATE kavach_user SET banned = FALSE WHERE id = '${other}'`)
+      assert.equal((await kavach.apiKeys.verify({ key: k.key })).data.valid, true)
+    })
+
     it('a key disabled or deleted in another process is refused here at once', async () => {
       const { data: k } = await kavach.apiKeys.create({ userId, rateLimitEnabled: false })
       const { data: d } = await kavach.apiKeys.create({ userId, rateLimitEnabled: false })
