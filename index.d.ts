@@ -636,6 +636,19 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
       },
     ): Promise<Result<void>>
   }
+  /**
+   * The apiKey() plugin's calls (add `apiKey()` to `plugins`). Server-side: every field may be set
+   * and any user's keys read or changed. The key itself is in `create`'s answer only.
+   */
+  apiKeys: {
+    create(input: ApiKeyCreateInput): Promise<Result<ApiKey & { key: string }>>
+    /** `{ valid, error, key }`; a valid use is spent (remaining uses, rate limit). */
+    verify(input: { key: string; permissions?: Record<string, string[]> }): Promise<Result<ApiKeyVerifyResult>>
+    get(input: { keyId: string; userId?: string }): Promise<Result<ApiKey>>
+    list(input: { userId: string }): Promise<Result<ApiKey[]>>
+    update(input: ApiKeyUpdateInput): Promise<Result<ApiKey>>
+    delete(input: { keyId: string; userId?: string }): Promise<Result<{ success: true }>>
+  }
   /** The twoFactor() plugin's calls (add `twoFactor()` to `plugins`). */
   twoFactor: {
     /** Re-checks the password; 2FA stays off until `activate` receives a code from the app. */
@@ -924,3 +937,75 @@ type PluginsOf<C> = C extends { plugins?: readonly (infer P)[] } ? P : never
 
 /** What `auth.getSession` answers: `customSession(fn)`'s return type, else `{ session, user }`. */
 export type InferSessionData<C, U = User> = [CustomReturn<PluginsOf<C>>] extends [never] ? { session: Session; user: U } : CustomReturn<PluginsOf<C>>
+
+/** An API key as stored (never the key itself, only its first characters in `start`). */
+export interface ApiKey {
+  id: string
+  name: string | null
+  start: string | null
+  prefix: string | null
+  userId: string
+  /** better-auth's name for the owner (the user). */
+  referenceId: string
+  enabled: boolean
+  expiresAt: Date | null
+  remaining: number | null
+  refillAmount: number | null
+  /** Milliseconds. */
+  refillInterval: number | null
+  lastRefillAt: Date | null
+  rateLimitEnabled: boolean
+  /** Milliseconds. */
+  rateLimitTimeWindow: number | null
+  rateLimitMax: number | null
+  requestCount: number
+  lastRequest: Date | null
+  permissions: Record<string, string[]> | null
+  metadata: Record<string, unknown> | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface ApiKeyCreateInput {
+  userId: string
+  name?: string
+  /** Seconds. */
+  expiresIn?: number
+  prefix?: string
+  metadata?: Record<string, unknown>
+  permissions?: Record<string, string[]>
+  remaining?: number
+  refillAmount?: number
+  /** Milliseconds. */
+  refillInterval?: number
+  rateLimitEnabled?: boolean
+  /** Milliseconds. */
+  rateLimitTimeWindow?: number
+  rateLimitMax?: number
+}
+
+export interface ApiKeyUpdateInput {
+  keyId: string
+  userId?: string
+  name?: string
+  enabled?: boolean
+  /** Seconds from now; null: never expires. */
+  expiresIn?: number | null
+  metadata?: Record<string, unknown> | null
+  permissions?: Record<string, string[]> | null
+  remaining?: number | null
+  refillAmount?: number | null
+  refillInterval?: number | null
+  rateLimitEnabled?: boolean
+  rateLimitTimeWindow?: number | null
+  rateLimitMax?: number | null
+}
+
+export type ApiKeyVerifyResult =
+  | { valid: true; error: null; key: ApiKey }
+  | {
+      valid: false
+      /** KEY_DISABLED, KEY_EXPIRED, KEY_NOT_FOUND (permissions), USAGE_EXCEEDED, RATE_LIMITED (`details.tryAgainIn`, ms), INVALID_API_KEY, USER_BANNED. */
+      error: { code: string; message: string; details?: { tryAgainIn: number } }
+      key: null
+    }

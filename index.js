@@ -214,11 +214,38 @@ function headerOf(source, name) {
   return Array.isArray(v) ? v.join('; ') : v ?? undefined
 }
 
-// `{ request }`, `{ headers }`, a Request, or a Headers object.
-function credentialsOf(arg) {
+// `{ request }`, `{ headers }`, a Request, or a Headers object. With `extra` (header names, the
+// apiKey plugin's), the first of them present comes third as `[name, value]`.
+function credentialsOf(arg, extra) {
   if (!arg || typeof arg !== 'object') throw new KavachError('VALIDATION_FAILED', 'pass { request }, { headers } or a Request')
   const source = arg.request ?? (arg.headers !== undefined && !('method' in arg) && !('url' in arg) ? { headers: arg.headers } : arg)
-  return [headerOf(source, 'cookie'), headerOf(source, 'authorization')]
+  const out = [headerOf(source, 'cookie'), headerOf(source, 'authorization')]
+  if (extra) {
+    for (const name of extra) {
+      const v = headerOf(source, name)
+      if (typeof v === 'string' && v !== '') {
+        out.push([name, v])
+        break
+      }
+    }
+  }
+  return out
+}
+
+// apiKey({ enableSessionForAPIKeys: true }): the headers a key may come in (default x-api-key).
+function apiKeySessionHeaders(plugins) {
+  const p = Array.isArray(plugins) ? plugins.find((x) => x && (x.id === 'api-key' || x.id === 'api-keys')) : undefined
+  if (!p || !p.options || p.options.enableSessionForAPIKeys !== true) return undefined
+  const h = p.options.apiKeyHeaders ?? 'x-api-key'
+  const list = (Array.isArray(h) ? h : [h]).filter((x) => typeof x === 'string' && x !== '').map((x) => x.toLowerCase())
+  return list.length ? list : undefined
+}
+
+const API_KEY_DATES = ['createdAt', 'updatedAt', 'expiresAt', 'lastRefillAt', 'lastRequest']
+function apiKeyFromNative(k) {
+  if (!k || typeof k !== 'object') return k
+  for (const f of API_KEY_DATES) if (f in k) k[f] = toDate(k[f])
+  return k
 }
 
 async function readBody(request, max) {
@@ -250,9 +277,11 @@ function sharedInstances() {
   return globalThis[SHARED]
 }
 
-// `extras`: what runs in JS around the core's answers: `customSession` (kavachos/plugins) and the
-// `user.additionalFields` of type date (handed out as Dates).
+// `extras`: what runs in JS around the core's answers: `customSession` (kavachos/plugins), the
+// `user.additionalFields` of type date (handed out as Dates), and `keyHeaders`: the apiKey plugin's
+// headers when its keys make sessions.
 function makeInstance(n, maxBody, release, extras = {}) {
+  const keyHeaders = extras.keyHeaders
   const basePath = n.basePath
   const dateFields = extras.dateFields || []
   const customSession = extras.customSession
@@ -322,10 +351,22 @@ function makeInstance(n, maxBody, release, extras = {}) {
       .then(() => n.plugin('admin', op, (typeof input === 'function' ? input() : input) ?? null))
       .then((r) => ok(convert(r)), fail)
   const none = () => undefined
+  const ak = (op, input, convert) =>
+    call(() => n.plugin('apiKeys', op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
 
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
-    const [cookie, authorization] = credentialsOf(arg)
+    const [cookie, authorization, key] = credentialsOf(arg, keyHeaders)
+    if (key !== undefined) {
+      // An API key (apiKey({ enableSessionForAPIKeys })): the core asks the plugin when the
+      // request carries no session cookie or Bearer token.
+      const flat = []
+      if (cookie !== undefined) flat.push('cookie', cookie)
+      if (authorization !== undefined) flat.push('authorization', authorization)
+      flat.push(key[0], key[1])
+      const found = n.getSessionHeadersInline(flat)
+      return found === null || found === undefined ? n.getSessionHeaders(flat) : JSON.parse(found)
+    }
     const text = n.getSessionInline(cookie, authorization)
     return text === null || text === undefined ? n.getSession(cookie, authorization) : JSON.parse(text)
   }
@@ -566,6 +607,15 @@ function makeInstance(n, maxBody, release, extras = {}) {
           : Promise.resolve(fail(new KavachError('VALIDATION_FAILED', 'the token must be a string'))),
       getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
       rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
+    },
+    // apiKeys.* (the apiKey() plugin): Results; the key itself only in create's answer.
+    apiKeys: {
+      create: (input) => ak('create', input, apiKeyFromNative),
+      verify: (input) => ak('verify', input, (r) => (r && r.key ? { ...r, key: apiKeyFromNative(r.key) } : r)),
+      get: (input) => ak('get', input, apiKeyFromNative),
+      list: (input) => ak('list', input, (list) => list.map(apiKeyFromNative)),
+      update: (input) => ak('update', input, apiKeyFromNative),
+      delete: (input) => ak('delete', input, (r) => r),
     },
     // mcp.* (createKavach({ mcp })): the resource server's side of the MCP OAuth 2.1 server.
     mcp: makeMcp(n),
@@ -849,7 +899,7 @@ async function createKavach(config) {
     if (key !== undefined && sharedInstances().get(key) === entry) sharedInstances().delete(key)
     return call(() => n.close())
   }
-  return makeInstance(n, maxBody, release, { customSession: custom.fn, dateFields })
+  return makeInstance(n, maxBody, release, { customSession: custom.fn, dateFields, keyHeaders: apiKeySessionHeaders(config.plugins) })
 }
 
 // Takes customSession(fn)'s description out of `plugins`: `{ fn, config }` without it.

@@ -693,6 +693,19 @@ impl Kavach {
         }
     }
 
+    /// Runs `f` on a SQLite reader of the calling thread (a plugin's inline read); `None` on
+    /// another database.
+    pub fn with_sqlite_reader<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let fast = self.fast.as_ref()?;
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        Some(fast.read(f))
+    }
+
     pub async fn sign_out(&self, token: &str) -> Result<bool> {
         self.check_open()?;
         self.humans().sign_out(token, self.now_ms()).await
