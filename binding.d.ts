@@ -69,6 +69,16 @@ export declare class NativeKavach {
    */
   getSessionInline(cookie?: string | undefined | null, authorization?: string | undefined | null): string | null
   /**
+   * `getSession` for a request's headers as flat `[name, value, ...]` pairs: its session
+   * token, else what a plugin reads from them (an `x-api-key`), else an imported session.
+   */
+  getSessionHeaders(headers: Array<string>): Promise<any>
+  /**
+   * [`Self::get_session_headers`] on this thread when reads are enough (SQLite): JSON text, or
+   * nothing to take the async call.
+   */
+  getSessionHeadersInline(headers: Array<string>): string | null
+  /**
    * `kavach.<namespace>.<op>(input)` of a plugin (`organizations`, `twoFactor`, `admin`,
    * `jwt`, ...): JSON in, the JSON answer out.
    */

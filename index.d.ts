@@ -536,7 +536,12 @@ export interface Jwk {
   e?: string
 }
 
-export interface Kavach {
+/**
+ * An instance. `createKavach` fills the parameters from its configuration: `U` is the user with
+ * `user.additionalFields`, `S` what `auth.getSession` answers (`customSession(fn)`'s return type),
+ * `I` the additional fields a sign-up may send.
+ */
+export interface Kavach<U extends User = User, S = { session: Session; user: U }, I = {}> {
   agent: {
     /** Creates an agent; the returned `token` is shown once and stored only as a hash. */
     create(input: CreateAgentInput): Promise<AgentWithToken>
@@ -582,9 +587,9 @@ export interface Kavach {
   auth: {
     /** `session` and `token` are null when `requireEmailVerification` is on. */
     signUp(
-      input: { email: string; password: string; name?: string; image?: string },
+      input: { email: string; password: string; name?: string; image?: string } & I,
       client?: { ip?: string; userAgent?: string },
-    ): Promise<Result<{ user: User; session: Session | null; token: string | null }>>
+    ): Promise<Result<{ user: U; session: Session | null; token: string | null }>>
     /**
      * With `twoFactor()` on and the account's second factor enabled, no session is created: `data` is
      * `{ twoFactorRequired: true, twoFactorToken }` for `twoFactor.verify` (unless
@@ -593,11 +598,12 @@ export interface Kavach {
     signIn(
       input: { email: string; password: string },
       client?: { ip?: string; userAgent?: string; trustedDeviceToken?: string },
-    ): Promise<Result<SignInData>>
+    ): Promise<Result<SignInData<U>>>
     /** Ends the session the source carries; `data` says whether there was one. */
     signOut(source: SessionSource): Promise<Result<boolean>>
-    getSession(source: SessionSource): Promise<Result<{ session: Session; user: User } | null>>
-    getUser(source: SessionSource): Promise<Result<User | null>>
+    /** With `customSession(fn)`: what `fn` answered (a throw is `CUSTOM_SESSION_FAILED`). */
+    getSession(source: SessionSource): Promise<Result<S | null>>
+    getUser(source: SessionSource): Promise<Result<U | null>>
     /**
      * After an import: sends every user without a password a reset link through
      * `emailAndPassword.sendResetPassword` (links on `baseUrl`); `sent` counts them.
@@ -636,6 +642,19 @@ export interface Kavach {
         organizationId: string | null
       },
     ): Promise<Result<void>>
+  }
+  /**
+   * The apiKey() plugin's calls (add `apiKey()` to `plugins`). Server-side: every field may be set
+   * and any user's keys read or changed. The key itself is in `create`'s answer only.
+   */
+  apiKeys: {
+    create(input: ApiKeyCreateInput): Promise<Result<ApiKey & { key: string }>>
+    /** `{ valid, error, key }`; a valid use is spent (remaining uses, rate limit). */
+    verify(input: { key: string; permissions?: Record<string, string[]> }): Promise<Result<ApiKeyVerifyResult>>
+    get(input: { keyId: string; userId?: string }): Promise<Result<ApiKey>>
+    list(input: { userId: string }): Promise<Result<ApiKey[]>>
+    update(input: ApiKeyUpdateInput): Promise<Result<ApiKey>>
+    delete(input: { keyId: string; userId?: string }): Promise<Result<{ success: true }>>
   }
   /** The twoFactor() plugin's calls (add `twoFactor()` to `plugins`). */
   twoFactor: {
@@ -732,8 +751,8 @@ export interface Kavach {
 }
 
 /** What `auth.signIn` answers: a session, or (twoFactor() on) the token of a sign-in waiting for its code. */
-export type SignInData =
-  | { user: User; session: Session; token: string; twoFactorRequired?: undefined; twoFactorToken?: undefined }
+export type SignInData<U extends User = User> =
+  | { user: U; session: Session; token: string; twoFactorRequired?: undefined; twoFactorToken?: undefined }
   | { twoFactorRequired: true; twoFactorToken: string; user?: undefined; session?: undefined; token?: undefined }
 
 /** `twoFactor.enable`: the URI for the authenticator app (or the base32 secret typed by hand) and backup codes shown once. */
@@ -781,7 +800,9 @@ export interface OAuthAccessToken {
 }
 
 /** Boots kavachos: checks the configuration, connects, and runs migrations unless skipped. */
-export declare function createKavach(config: KavachConfig): Promise<Kavach>
+export declare function createKavach<C extends KavachConfig>(
+  config: C,
+): Promise<Kavach<User & InferAdditionalFields<C>, InferSessionData<C, User & InferAdditionalFields<C>>, InferSignUpFields<C>>>
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */
 export declare function migrate(url: string): Promise<number[]>
@@ -854,3 +875,144 @@ export interface ImportClerkOptions {
  * digest get no password: send them a reset with `kavach.auth.sendPasswordResets()`.
  */
 export declare function importClerk(options: ImportClerkOptions): Promise<ImportReport>
+
+// ---- user.additionalFields and customSession ---------------------------------------------------
+
+/** The value of an additional field of each type (a `date` is a `Date`; over HTTP, an ISO string). */
+export interface AdditionalFieldTypes {
+  string: string
+  number: number
+  boolean: boolean
+  date: Date
+  'string[]': string[]
+  'number[]': number[]
+}
+
+/** One entry of `user.additionalFields` (better-auth's shape). */
+export interface AdditionalField<T extends keyof AdditionalFieldTypes = keyof AdditionalFieldTypes> {
+  type: T
+  /** Sign-up refuses a body without it (VALIDATION_FAILED) unless `defaultValue` fills it. */
+  required?: boolean
+  /** Set on every new user that did not send it (a sign-up, a guest, any sign-in method). */
+  defaultValue?: AdditionalFieldTypes[T] | (T extends 'date' ? string | number : never)
+  /** The client may send it on sign-up and update-user (default true); `false`: refused, only `defaultValue` sets it. */
+  input?: boolean
+  /** Returned on the user (default true). */
+  returned?: boolean
+}
+
+export interface UserConfig {
+  /** The app's own fields on the user, stored with it and returned beside its fields. */
+  additionalFields?: Record<string, AdditionalField>
+}
+
+export interface KavachConfig {
+  /** `user: { additionalFields }`: a bad definition fails createKavach with CONFIG_INVALID. */
+  user?: UserConfig
+}
+
+export interface User {
+  /** A guest of the anonymous() plugin. */
+  isAnonymous?: boolean
+}
+
+type FieldsOf<C> = C extends { user?: { additionalFields?: infer A } } ? (A extends Record<string, AdditionalField> ? A : {}) : {}
+type ValueOf<F> = F extends { type: infer T extends keyof AdditionalFieldTypes } ? AdditionalFieldTypes[T] : never
+type Always<F> = F extends { required: true } ? true : F extends { defaultValue: {} } ? true : false
+type Flat<T> = { [K in keyof T]: T[K] }
+
+/** The user's additional fields as `createKavach(config)` declares them (not those with `returned: false`). */
+export type InferAdditionalFields<C> = Flat<
+  {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { returned: false } ? never : Always<FieldsOf<C>[K]> extends true ? K : never]: ValueOf<FieldsOf<C>[K]>
+  } & {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { returned: false } ? never : Always<FieldsOf<C>[K]> extends true ? never : K]?: ValueOf<FieldsOf<C>[K]> | null
+  }
+>
+
+/** The additional fields a sign-up may send (required ones without a default must be sent). */
+export type InferSignUpFields<C> = Flat<
+  {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { input: false } ? never : FieldsOf<C>[K] extends { required: true } ? (FieldsOf<C>[K] extends { defaultValue: {} } ? never : K) : never]: ValueOf<FieldsOf<C>[K]> | (FieldsOf<C>[K] extends { type: 'date' } ? string | number : never)
+  } & {
+    [K in keyof FieldsOf<C> as FieldsOf<C>[K] extends { input: false } ? never : FieldsOf<C>[K] extends { required: true } ? (FieldsOf<C>[K] extends { defaultValue: {} } ? K : never) : K]?: ValueOf<FieldsOf<C>[K]> | (FieldsOf<C>[K] extends { type: 'date' } ? string | number : never) | null
+  }
+>
+
+type CustomReturn<P> = P extends { id: 'custom-session'; options: { fn: (input: any) => infer R } } ? Awaited<R> : never
+type PluginsOf<C> = C extends { plugins?: readonly (infer P)[] } ? P : never
+
+/** What `auth.getSession` answers: `customSession(fn)`'s return type, else `{ session, user }`. */
+export type InferSessionData<C, U = User> = [CustomReturn<PluginsOf<C>>] extends [never] ? { session: Session; user: U } : CustomReturn<PluginsOf<C>>
+
+/** An API key as stored (never the key itself, only its first characters in `start`). */
+export interface ApiKey {
+  id: string
+  name: string | null
+  start: string | null
+  prefix: string | null
+  userId: string
+  /** better-auth's name for the owner (the user). */
+  referenceId: string
+  enabled: boolean
+  expiresAt: Date | null
+  remaining: number | null
+  refillAmount: number | null
+  /** Milliseconds. */
+  refillInterval: number | null
+  lastRefillAt: Date | null
+  rateLimitEnabled: boolean
+  /** Milliseconds. */
+  rateLimitTimeWindow: number | null
+  rateLimitMax: number | null
+  requestCount: number
+  lastRequest: Date | null
+  permissions: Record<string, string[]> | null
+  metadata: Record<string, unknown> | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface ApiKeyCreateInput {
+  userId: string
+  name?: string
+  /** Seconds. */
+  expiresIn?: number
+  prefix?: string
+  metadata?: Record<string, unknown>
+  permissions?: Record<string, string[]>
+  remaining?: number
+  refillAmount?: number
+  /** Milliseconds. */
+  refillInterval?: number
+  rateLimitEnabled?: boolean
+  /** Milliseconds. */
+  rateLimitTimeWindow?: number
+  rateLimitMax?: number
+}
+
+export interface ApiKeyUpdateInput {
+  keyId: string
+  userId?: string
+  name?: string
+  enabled?: boolean
+  /** Seconds from now; null: never expires. */
+  expiresIn?: number | null
+  metadata?: Record<string, unknown> | null
+  permissions?: Record<string, string[]> | null
+  remaining?: number | null
+  refillAmount?: number | null
+  refillInterval?: number | null
+  rateLimitEnabled?: boolean
+  rateLimitTimeWindow?: number | null
+  rateLimitMax?: number | null
+}
+
+export type ApiKeyVerifyResult =
+  | { valid: true; error: null; key: ApiKey }
+  | {
+      valid: false
+      /** KEY_DISABLED, KEY_EXPIRED, KEY_NOT_FOUND (permissions), USAGE_EXCEEDED, RATE_LIMITED (`details.tryAgainIn`, ms), INVALID_API_KEY, USER_BANNED. */
+      error: { code: string; message: string; details?: { tryAgainIn: number } }
+      key: null
+    }

@@ -214,11 +214,38 @@ function headerOf(source, name) {
   return Array.isArray(v) ? v.join('; ') : v ?? undefined
 }
 
-// `{ request }`, `{ headers }`, a Request, or a Headers object.
-function credentialsOf(arg) {
+// `{ request }`, `{ headers }`, a Request, or a Headers object. With `extra` (header names, the
+// apiKey plugin's), the first of them present comes third as `[name, value]`.
+function credentialsOf(arg, extra) {
   if (!arg || typeof arg !== 'object') throw new KavachError('VALIDATION_FAILED', 'pass { request }, { headers } or a Request')
   const source = arg.request ?? (arg.headers !== undefined && !('method' in arg) && !('url' in arg) ? { headers: arg.headers } : arg)
-  return [headerOf(source, 'cookie'), headerOf(source, 'authorization')]
+  const out = [headerOf(source, 'cookie'), headerOf(source, 'authorization')]
+  if (extra) {
+    for (const name of extra) {
+      const v = headerOf(source, name)
+      if (typeof v === 'string' && v !== '') {
+        out.push([name, v])
+        break
+      }
+    }
+  }
+  return out
+}
+
+// apiKey({ enableSessionForAPIKeys: true }): the headers a key may come in (default x-api-key).
+function apiKeySessionHeaders(plugins) {
+  const p = Array.isArray(plugins) ? plugins.find((x) => x && (x.id === 'api-key' || x.id === 'api-keys')) : undefined
+  if (!p || !p.options || p.options.enableSessionForAPIKeys !== true) return undefined
+  const h = p.options.apiKeyHeaders ?? 'x-api-key'
+  const list = (Array.isArray(h) ? h : [h]).filter((x) => typeof x === 'string' && x !== '').map((x) => x.toLowerCase())
+  return list.length ? list : undefined
+}
+
+const API_KEY_DATES = ['createdAt', 'updatedAt', 'expiresAt', 'lastRefillAt', 'lastRequest']
+function apiKeyFromNative(k) {
+  if (!k || typeof k !== 'object') return k
+  for (const f of API_KEY_DATES) if (f in k) k[f] = toDate(k[f])
+  return k
 }
 
 async function readBody(request, max) {
@@ -250,8 +277,42 @@ function sharedInstances() {
   return globalThis[SHARED]
 }
 
-function makeInstance(n, maxBody, release) {
+// `extras`: what runs in JS around the core's answers: `customSession` (kavachos/plugins), the
+// `user.additionalFields` of type date (handed out as Dates), and `keyHeaders`: the apiKey plugin's
+// headers when its keys make sessions.
+function makeInstance(n, maxBody, release, extras = {}) {
+  const keyHeaders = extras.keyHeaders
   const basePath = n.basePath
+  const dateFields = extras.dateFields || []
+  const customSession = extras.customSession
+  const userOut = (u) => {
+    if (!u) return u
+    userFromNative(u)
+    for (const k of dateFields) if (typeof u[k] === 'string' || typeof u[k] === 'number') u[k] = new Date(u[k])
+    return u
+  }
+  const signedOut = (r) => {
+    userOut(r.user)
+    sessionFromNative(r.session)
+    return r
+  }
+  // customSession(fn): its answer is getSession's data and GET /auth/session's body; a throw is
+  // CUSTOM_SESSION_FAILED.
+  const shape = async (data) => {
+    if (!customSession) return data
+    try {
+      return await customSession(data)
+    } catch (e) {
+      throw new KavachError('CUSTOM_SESSION_FAILED', `customSession failed: ${e && e.message ? e.message : e}`, { cause: e })
+    }
+  }
+  // A Date among a sign-up's fields (an additional field of type date) crosses as milliseconds.
+  const plainInput = (input) => {
+    if (!input || typeof input !== 'object' || Array.isArray(input)) return input ?? {}
+    const out = {}
+    for (const [k, v] of Object.entries(input)) out[k] = v instanceof Date ? v.getTime() : v
+    return out
+  }
   // One shape for both calls: the same-thread commit when it is free, else the queued one.
   const decideWith = (inline, queued) => (subject, req) => {
     let input
@@ -290,10 +351,22 @@ function makeInstance(n, maxBody, release) {
       .then(() => n.plugin('admin', op, (typeof input === 'function' ? input() : input) ?? null))
       .then((r) => ok(convert(r)), fail)
   const none = () => undefined
+  const ak = (op, input, convert) =>
+    call(() => n.plugin('apiKeys', op, input === undefined ? null : input)).then((r) => ok(convert(r)), fail)
 
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
-    const [cookie, authorization] = credentialsOf(arg)
+    const [cookie, authorization, key] = credentialsOf(arg, keyHeaders)
+    if (key !== undefined) {
+      // An API key (apiKey({ enableSessionForAPIKeys })): the core asks the plugin when the
+      // request carries no session cookie or Bearer token.
+      const flat = []
+      if (cookie !== undefined) flat.push('cookie', cookie)
+      if (authorization !== undefined) flat.push('authorization', authorization)
+      flat.push(key[0], key[1])
+      const found = n.getSessionHeadersInline(flat)
+      return found === null || found === undefined ? n.getSessionHeaders(flat) : JSON.parse(found)
+    }
     const text = n.getSessionInline(cookie, authorization)
     return text === null || text === undefined ? n.getSession(cookie, authorization) : JSON.parse(text)
   }
@@ -360,12 +433,12 @@ function makeInstance(n, maxBody, release) {
     },
     auth: {
       signUp: (input, ctx) =>
-        n.signUp(input ?? {}, ctx?.ip, ctx?.userAgent).then((r) => ok(signedFromNative(r)), fail),
+        n.signUp(plainInput(input), ctx?.ip, ctx?.userAgent).then((r) => ok(signedOut(r)), fail),
       // With twoFactor() on, an account whose second factor is on answers { twoFactorRequired, twoFactorToken }.
       signIn: (input, ctx) =>
         n
           .signIn(input ?? {}, ctx?.ip, ctx?.userAgent, ctx?.trustedDeviceToken)
-          .then((r) => ok(r.twoFactorRequired ? r : signedFromNative(r)), fail),
+          .then((r) => ok(r.twoFactorRequired ? r : signedOut(r)), fail),
       signOut: async (arg) => {
         try {
           const [cookie, authorization] = credentialsOf(arg)
@@ -378,7 +451,7 @@ function makeInstance(n, maxBody, release) {
         try {
           const r = await lookupSession(arg)
           if (r === null) return ok(null)
-          return ok({ session: sessionFromNative(r.session), user: userFromNative(r.user) })
+          return ok(await shape({ session: sessionFromNative(r.session), user: userOut(r.user) }))
         } catch (e) {
           return fail(e)
         }
@@ -388,7 +461,7 @@ function makeInstance(n, maxBody, release) {
       getUser: async (arg) => {
         try {
           const r = await lookupSession(arg)
-          return ok(r === null ? null : userFromNative(r.user))
+          return ok(r === null ? null : userOut(r.user))
         } catch (e) {
           return fail(e)
         }
@@ -434,6 +507,20 @@ function makeInstance(n, maxBody, release) {
       })
       const out = new Headers()
       for (let i = 0; i < r.headers.length; i += 2) out.append(r.headers[i], r.headers[i + 1])
+      if (customSession && method === 'GET' && path === '/auth/session' && r.status === 200) {
+        // The same data getSession answers, shaped by customSession, without another lookup.
+        out.delete('content-length')
+        let text
+        try {
+          const found = JSON.parse(Buffer.from(r.body).toString('utf8'))
+          const shaped = await shape({ session: sessionFromNative(found.session), user: userOut(found.user) })
+          text = JSON.stringify(shaped === undefined ? null : shaped)
+        } catch (e) {
+          const k = toKavachError(e)
+          return new Response(JSON.stringify({ error: { code: k.code, message: k.message } }), { status: 500, headers: out })
+        }
+        return new Response(text, { status: 200, headers: out })
+      }
       return new Response(r.status === 204 || method === 'HEAD' ? null : r.body, { status: r.status, headers: out })
     },
     organizations: {
@@ -521,6 +608,15 @@ function makeInstance(n, maxBody, release) {
       getJwks: () => call(() => n.plugin('jwt', 'jwks', null)),
       rotateKeys: () => n.plugin('jwt', 'rotateKeys', null).then(ok, fail),
     },
+    // apiKeys.* (the apiKey() plugin): Results; the key itself only in create's answer.
+    apiKeys: {
+      create: (input) => ak('create', input, apiKeyFromNative),
+      verify: (input) => ak('verify', input, (r) => (r && r.key ? { ...r, key: apiKeyFromNative(r.key) } : r)),
+      get: (input) => ak('get', input, apiKeyFromNative),
+      list: (input) => ak('list', input, (list) => list.map(apiKeyFromNative)),
+      update: (input) => ak('update', input, apiKeyFromNative),
+      delete: (input) => ak('delete', input, (r) => r),
+    },
     // mcp.* (createKavach({ mcp })): the resource server's side of the MCP OAuth 2.1 server.
     mcp: makeMcp(n),
     // oauth.* (the oauth() plugin from kavachos/auth): Results; timestamps in, Dates out.
@@ -583,6 +679,13 @@ function prepareHooks(hooks) {
 function hookArgument(name, payload) {
   if (name === 'afterAgentCreate') return agentFromNative(payload)
   if (name === 'beforeAgentCreate' && payload && typeof payload.expiresAt === 'number') return { ...payload, expiresAt: toDate(payload.expiresAt) }
+  if (name === 'plugin:anonymous.onLinkAccount' && payload) {
+    for (const side of [payload.anonymousUser, payload.newUser]) {
+      if (!side) continue
+      withDates(side.user)
+      withDates(side.session)
+    }
+  }
   return payload
 }
 
@@ -667,6 +770,10 @@ async function createKavach(config) {
     if (on) throw new KavachError('CONFIG_INVALID', `${key} is not available in this version of kavachos yet`)
   }
 
+  // customSession(fn) (kavachos/plugins) runs in JS over the core's answers: it never crosses.
+  const custom = takeCustomSession(config)
+  config = custom.config
+  const dateFields = additionalDateFields(config.user)
   const mcp = mcpDescription(config.mcp)
   if (mcp.description) {
     const { mcp: _block, ...rest } = config
@@ -807,7 +914,34 @@ async function createKavach(config) {
     if (key !== undefined && sharedInstances().get(key) === entry) sharedInstances().delete(key)
     return call(() => n.close())
   }
-  return makeInstance(n, maxBody, release)
+  return makeInstance(n, maxBody, release, { customSession: custom.fn, dateFields, keyHeaders: apiKeySessionHeaders(config.plugins) })
+}
+
+// Takes customSession(fn)'s description out of `plugins`: `{ fn, config }` without it.
+function takeCustomSession(config) {
+  if (!Array.isArray(config.plugins)) return { fn: undefined, config }
+  const found = config.plugins.filter((p) => p && p.id === 'custom-session')
+  if (found.length === 0) return { fn: undefined, config }
+  if (found.length > 1) throw new KavachError('CONFIG_INVALID', 'customSession is listed twice in plugins')
+  const fn = found[0].options && found[0].options.fn
+  if (typeof fn !== 'function') throw new KavachError('CONFIG_INVALID', 'customSession(fn) needs a function')
+  return { fn, config: { ...config, plugins: config.plugins.filter((p) => !(p && p.id === 'custom-session')) } }
+}
+
+// The names of `user.additionalFields` of type date; a defaultValue that is a function cannot
+// cross (the core checks the rest of each definition).
+function additionalDateFields(user) {
+  const fields = user && typeof user === 'object' ? user.additionalFields : undefined
+  if (!fields || typeof fields !== 'object') return []
+  const dates = []
+  for (const [name, def] of Object.entries(fields)) {
+    if (!def || typeof def !== 'object') continue
+    if (typeof def.defaultValue === 'function') {
+      throw new KavachError('CONFIG_INVALID', `user.additionalFields.${name}.defaultValue must be a value (a function is not supported)`)
+    }
+    if (def.type === 'date') dates.push(name)
+  }
+  return dates
 }
 
 /** Runs the embedded migrations against a database URL; resolves to the versions applied. */

@@ -69,7 +69,91 @@ export interface JwtOptions {
 }
 
 export declare function jwt(options?: JwtOptions): KavachPlugin<'jwt', JwtOptions>
-export declare function apiKeys(options?: Record<string, unknown>): KavachPlugin<'api-keys'>
+
+/** What `anonymous({ onLinkAccount })` receives: the guest and the account they signed in or up to. */
+export interface AnonymousLink {
+  anonymousUser: { user: User; session: Session }
+  newUser: { user: User; session: Session }
+}
+
+export interface AnonymousOptions {
+  /**
+   * Awaited when a guest (a request carrying an anonymous user's session) signs in or up by any
+   * method, before the guest is deleted: move the guest's data to the new user here. A throw fails
+   * that sign-in's answer with ANONYMOUS_LINK_FAILED (500) and keeps the guest.
+   */
+  onLinkAccount?: (link: AnonymousLink) => void | Promise<void>
+  /** Guests' emails are `temp-<id>@<emailDomainName>` (default: `baseUrl`'s host, else `anon.kavachos`). */
+  emailDomainName?: string
+  /** Keep the guest's user (and rows) after they link an account; also refuses `POST /auth/delete-anonymous-user`. */
+  disableDeleteAnonymousUser?: boolean
+  /** A guest's name (default "Anonymous"). */
+  generateName?: () => string | null | undefined | Promise<string | null | undefined>
+}
+
+/** Guests: `POST /auth/sign-in/anonymous` (`client.signIn.anonymous()`), linked when they sign in or up. */
+export declare function anonymous(options?: AnonymousOptions): KavachPlugin<'anonymous', AnonymousOptions>
+
+/** What `customSession(fn)` is handed: the signed-in session and its user (with `user.additionalFields`). */
+export interface CustomSessionInput {
+  session: Session
+  user: User & Record<string, unknown>
+}
+
+/** `customSession(fn)`'s description; `createKavach` infers getSession's data from `fn`. */
+export interface CustomSessionPlugin<R> extends KavachPlugin<'custom-session', { fn: (input: CustomSessionInput) => R | Promise<R> }> {}
+
+/**
+ * Reshapes what `auth.getSession` answers (its `data`) and the body of `GET /auth/session`: `fn` runs
+ * on the looked-up `{ user, session }` (no second lookup). A throw is a `CUSTOM_SESSION_FAILED` error.
+ */
+export declare function customSession<R>(fn: (input: CustomSessionInput) => R | Promise<R>): CustomSessionPlugin<R>
+
+/** `{ resource: [actions] }`: a key grants every listed action of every listed resource. */
+export type ApiKeyPermissions = Record<string, string[]>
+
+/**
+ * `apiKey()` options, better-auth 1.7's names. Keys are always stored as their SHA-256
+ * (`disableKeyHashing` is accepted and ignored); only the `'database'` storage and user-owned keys.
+ */
+export interface ApiKeyOptions {
+  /** Header(s) a key may come in (default `'x-api-key'`). */
+  apiKeyHeaders?: string | string[]
+  /** Random letters after the prefix (default 64). */
+  defaultKeyLength?: number
+  defaultPrefix?: string
+  maximumPrefixLength?: number
+  minimumPrefixLength?: number
+  maximumNameLength?: number
+  minimumNameLength?: number
+  requireName?: boolean
+  /** Allows `metadata` on keys (default false). */
+  enableMetadata?: boolean
+  /** A request carrying a key (and no session cookie) acts as the key's user in getSession and the session route. */
+  enableSessionForAPIKeys?: boolean
+  /** Ignored: keys are stored hashed whatever it says. */
+  disableKeyHashing?: boolean
+  keyExpiration?: {
+    /** Seconds, or a duration like `'30d'`; default none. */
+    defaultExpiresIn?: number | string | null
+    disableCustomExpiresTime?: boolean
+    /** Days (default 1). */
+    minExpiresIn?: number
+    /** Days (default 365). */
+    maxExpiresIn?: number
+  }
+  /** The per-key limit new keys get (default on, 10 requests per 24 h). */
+  rateLimit?: { enabled?: boolean; timeWindow?: number; maxRequests?: number }
+  permissions?: { defaultPermissions?: ApiKeyPermissions }
+  /** `start`: the first characters of a key kept for display (default 6). */
+  startingCharactersConfig?: { shouldStore?: boolean; charactersLength?: number }
+  storage?: 'database'
+  references?: 'user'
+}
+
+export declare function apiKey(options?: ApiKeyOptions): KavachPlugin<'api-key', ApiKeyOptions>
+/** The name kavachos used first: the same plugin as `apiKey()`. */
+export declare function apiKeys(options?: ApiKeyOptions): KavachPlugin<'api-key', ApiKeyOptions>
 /** What `magicLink({ sendMagicLink })` is given for each link. */
 export interface MagicLinkMessage {
   email: string

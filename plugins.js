@@ -10,7 +10,12 @@ module.exports = {
   twoFactor: plugin('two-factor'),
   admin: plugin('admin'),
   jwt: plugin('jwt'),
-  apiKeys: plugin('api-keys'),
+  anonymous: plugin('anonymous'),
+  // Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
+  customSession: (fn) => ({ id: 'custom-session', options: { fn } }),
+  apiKey: plugin('api-key'),
+  // The name kavachos used first; the same plugin.
+  apiKeys: plugin('api-key'),
   magicLink: plugin('magic-link'),
   emailOTP: plugin('email-otp'),
   username: plugin('username'),

@@ -6,9 +6,14 @@ export const organization = plugin('organization')
 export const twoFactor = plugin('two-factor')
 export const admin = plugin('admin')
 export const jwt = plugin('jwt')
-export const apiKeys = plugin('api-keys')
+export const apiKey = plugin('api-key')
+// The name kavachos used first; the same plugin.
+export const apiKeys = apiKey
+export const anonymous = plugin('anonymous')
+// Runs in JS over getSession's answer (createKavach takes it out of the plugins it hands the core).
+export const customSession = (fn) => ({ id: 'custom-session', options: { fn } })
 export const magicLink = plugin('magic-link')
 export const emailOTP = plugin('email-otp')
 export const username = plugin('username')
 export const phoneNumber = plugin('phone-number')
-export default { organization, twoFactor, admin, jwt, apiKeys, magicLink, emailOTP, username, phoneNumber }
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber }

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Kavach } from '../index'
 
-export type KavachSource = Kavach | Promise<Kavach> | (() => Kavach | Promise<Kavach>)
+// Any instance, whatever its user fields and customSession shape.
+export type KavachSource = Kavach<any, any, any> | Promise<Kavach<any, any, any>> | (() => Kavach<any, any, any> | Promise<Kavach<any, any, any>>)
 
 type Req = IncomingMessage & Record<string, any>
 type Res = ServerResponse & Record<string, any>

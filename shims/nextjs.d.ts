@@ -1,6 +1,7 @@
 import type { Kavach } from '../index'
 
-export type KavachSource = Kavach | Promise<Kavach> | (() => Kavach | Promise<Kavach>)
+// Any instance, whatever its user fields and customSession shape.
+export type KavachSource = Kavach<any, any, any> | Promise<Kavach<any, any, any>> | (() => Kavach<any, any, any> | Promise<Kavach<any, any, any>>)
 
 /** The route context Next.js passes (params is a Promise from Next 15 on). */
 export interface NextRouteContext {

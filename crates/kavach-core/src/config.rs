@@ -50,6 +50,9 @@ pub struct KavachConfig {
     /// `webhooks: [{ url, secret, events, retries?, backoff? }]` (checked by `events::parse`).
     #[serde(default)]
     pub webhooks: serde_json::Value,
+    /// `user: { additionalFields }` (checked by `accounts::fields::parse`).
+    #[serde(default)]
+    pub user: serde_json::Value,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
@@ -222,6 +225,8 @@ pub struct Settings {
         crate::store::ratelimit::Limit,
     )>,
     pub cookie_auth: Vec<crate::accounts::external::CookieAuth>,
+    /// `user.additionalFields`, checked.
+    pub user_fields: Vec<crate::accounts::fields::FieldDef>,
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -562,6 +567,7 @@ impl KavachConfig {
             max_body_bytes,
             rate_limits,
             cookie_auth: crate::accounts::external::parse(&self.external_auth)?,
+            user_fields: crate::accounts::fields::parse(&self.user)?,
         })
     }
 }

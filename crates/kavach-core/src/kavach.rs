@@ -515,7 +515,14 @@ impl Kavach {
 
     pub async fn sign_up(&self, input: SignUp, client: ClientInfo) -> Result<SignedUp> {
         self.check_open()?;
-        self.humans().sign_up(input, client, self.now_ms()).await
+        let mut signed = self.humans().sign_up(input, client, self.now_ms()).await?;
+        self.hide_fields(&mut signed.user);
+        Ok(signed)
+    }
+
+    /// Takes the `returned: false` additional fields off a user about to be answered.
+    pub fn hide_fields(&self, user: &mut User) {
+        crate::accounts::fields::hide(&self.settings.user_fields, user);
     }
 
     /// Email and password sign-in; refused with `TWO_FACTOR_REQUIRED` when a plugin holds the
@@ -559,7 +566,8 @@ impl Kavach {
         self.check_open()?;
         let now = self.now_ms();
         let humans = self.humans();
-        let user = humans.authenticate(login, password, &client, now).await?;
+        let mut user = humans.authenticate(login, password, &client, now).await?;
+        self.hide_fields(&mut user);
         for p in self.plugins.iter() {
             if let Some(held) = p.on_sign_in(self, &user, ctx).await? {
                 return Ok(SignInOutcome::Interrupted(held));
@@ -605,6 +613,7 @@ impl Kavach {
             .humans()
             .create_session(&user.id, client, now, true)
             .await?;
+        self.hide_fields(&mut user);
         Ok(SignedIn {
             user,
             session,
@@ -614,7 +623,11 @@ impl Kavach {
 
     pub async fn get_session(&self, token: &str) -> Result<Option<(Session, User)>> {
         self.check_open()?;
-        self.humans().get_session(token, self.now_ms()).await
+        let mut found = self.humans().get_session(token, self.now_ms()).await?;
+        if let Some((_, user)) = found.as_mut() {
+            self.hide_fields(user);
+        }
+        Ok(found)
     }
 
     /// The imported session behind a signed cookie of an `externalAuth` adapter, if any.
@@ -690,10 +703,25 @@ impl Kavach {
                 if session.expires_at <= now || refresh_due || user.is_banned(now) {
                     None
                 } else {
+                    let mut user = user;
+                    self.hide_fields(&mut user);
                     Some(Ok(Some((session, user))))
                 }
             }
         }
+    }
+
+    /// Runs `f` on a SQLite reader of the calling thread (a plugin's inline read); `None` on
+    /// another database.
+    pub fn with_sqlite_reader<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Option<Result<T>> {
+        let fast = self.fast.as_ref()?;
+        if let Err(e) = self.check_open() {
+            return Some(Err(e));
+        }
+        Some(fast.read(f))
     }
 
     pub async fn sign_out(&self, token: &str) -> Result<bool> {

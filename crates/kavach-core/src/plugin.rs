@@ -186,6 +186,44 @@ pub trait Plugin: Any + Send + Sync {
         Box::pin(async { Ok(None) })
     }
 
+    /// Called by the HTTP router after any route answered with a new session cookie (every
+    /// sign-in and sign-up method, core's or a plugin's, ends there), before the answer leaves:
+    /// `req` is the request (the session it may replace rides in its cookie), `new_token` the new
+    /// session's token. An error turns the answer into that error (anonymous: `onLinkAccount`
+    /// threw). Plugins that do not implement it cost nothing.
+    fn on_new_session<'a>(
+        &'a self,
+        k: &'a Kavach,
+        req: &'a HttpRequest,
+        new_token: &'a str,
+    ) -> BoxFut<'a, Result<()>> {
+        let _ = (k, req, new_token);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// A session a request authenticates some other way than the session cookie or Bearer token
+    /// (the apiKey plugin's `x-api-key`), asked only when the request carries neither. `None`: not
+    /// this plugin's, or not valid.
+    fn session_from_headers<'a>(
+        &'a self,
+        k: &'a Kavach,
+        req: &'a HttpRequest,
+    ) -> BoxFut<'a, Result<Option<(crate::accounts::human::Session, User)>>> {
+        let _ = (k, req);
+        Box::pin(async { Ok(None) })
+    }
+
+    /// [`Plugin::session_from_headers`] answered on the calling thread (SQLite's inline reads), or
+    /// `None` to take the async hook (another database, or a write to make).
+    fn session_from_headers_inline(
+        &self,
+        k: &Kavach,
+        req: &HttpRequest,
+    ) -> Option<Result<Option<(crate::accounts::human::Session, User)>>> {
+        let _ = (k, req);
+        Some(Ok(None))
+    }
+
     /// For downcasting to the concrete plugin (`Plugins::get`).
     fn as_any(&self) -> &dyn Any;
 }

@@ -832,6 +832,48 @@ impl NativeKavach {
         }
     }
 
+    /// `getSession` for a request's headers as flat `[name, value, ...]` pairs: its session
+    /// token, else what a plugin reads from them (an `x-api-key`), else an imported session.
+    #[napi]
+    pub async fn get_session_headers(
+        &self,
+        headers: Vec<String>,
+    ) -> napi::Result<serde_json::Value> {
+        let found = self
+            .inner
+            .session_of_request(pairs(headers))
+            .await
+            .map_err(to_js)?;
+        match found {
+            Some((session, user)) => {
+                Ok(serde_json::json!({ "session": to_json(&session)?, "user": to_json(&user)? }))
+            }
+            None => Ok(serde_json::Value::Null),
+        }
+    }
+
+    /// [`Self::get_session_headers`] on this thread when reads are enough (SQLite): JSON text, or
+    /// nothing to take the async call.
+    #[napi(catch_unwind)]
+    pub fn get_session_headers_inline(&self, headers: Vec<String>) -> napi::Result<Option<String>> {
+        #[derive(serde::Serialize)]
+        struct Found<'a> {
+            session: &'a kavach_core::accounts::human::Session,
+            user: &'a kavach_core::accounts::human::User,
+        }
+        match self.inner.session_of_request_inline(pairs(headers)) {
+            None => Ok(None),
+            Some(Err(e)) => Err(to_js(e)),
+            Some(Ok(None)) => Ok(Some("null".to_owned())),
+            Some(Ok(Some((session, user)))) => serde_json::to_string(&Found {
+                session: &session,
+                user: &user,
+            })
+            .map(Some)
+            .map_err(|_| to_js(KavachError::Internal("could not encode a result".into()))),
+        }
+    }
+
     /// `kavach.<namespace>.<op>(input)` of a plugin (`organizations`, `twoFactor`, `admin`,
     /// `jwt`, ...): JSON in, the JSON answer out.
     #[napi]
@@ -874,4 +916,14 @@ impl NativeKavach {
         self.inner.close().await;
         Ok(())
     }
+}
+
+/// `[name, value, name, value, ...]` as pairs (a trailing name without a value is dropped).
+fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut it = flat.into_iter();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
 }

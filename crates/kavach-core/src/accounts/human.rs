@@ -424,9 +424,6 @@ impl HumanStore<'_> {
                 "name must be at most 255 characters",
             ));
         }
-        let iterations = self.settings.pbkdf2_iterations;
-        let password = input.password;
-        let hash = blocking(move || hash_password(&password, iterations)).await?;
         let mut user = User {
             name: input.name,
             image: input.image,
@@ -435,7 +432,11 @@ impl HumanStore<'_> {
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
         }
+        // The fields are checked before the (costly) hash.
         self.take_user_fields(input.extra, &mut user, false).await?;
+        let iterations = self.settings.pbkdf2_iterations;
+        let password = input.password;
+        let hash = blocking(move || hash_password(&password, iterations)).await?;
         let insert_user = self.sql(INSERT_USER);
         let insert_account = self.sql(
             "INSERT INTO kavach_account (id, user_id, provider_id, provider_account_id, password, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -958,6 +959,8 @@ impl HumanStore<'_> {
             p.user_fields(&self.callbacks.hooks, &mut fields, user, for_update)
                 .await?;
         }
+        // After the plugins: `user.additionalFields` of the configuration.
+        crate::accounts::fields::take(&self.settings.user_fields, &mut fields, user, for_update)?;
         if let Some(field) = fields.keys().next() {
             return Err(KavachError::validation(format!(
                 "unknown field `{}` in the body",
@@ -986,6 +989,12 @@ impl HumanStore<'_> {
         }
         if let Some(image) = patch.image {
             user.image = Some(image);
+        }
+        if crate::accounts::fields::any_hidden(&self.settings.user_fields) {
+            // The user as answered lacks its `returned: false` fields: keep the stored ones.
+            if let Some(stored) = self.user_by_id(&user.id).await? {
+                user.additional = stored.additional;
+            }
         }
         self.take_user_fields(patch.extra, &mut user, true).await?;
         user.updated_at = now_ms;
@@ -1017,6 +1026,7 @@ impl HumanStore<'_> {
                 .map_err(user_conflict)?;
         });
         self.emitter.committed(events);
+        crate::accounts::fields::hide(&self.settings.user_fields, &mut user);
         Ok(user)
     }
 
@@ -1043,6 +1053,7 @@ impl HumanStore<'_> {
         for p in self.plugins.iter() {
             p.prepare_user(&mut user);
         }
+        crate::accounts::fields::apply_defaults(&self.settings.user_fields, &mut user);
         let now_ms = user.created_at;
         let insert_user = self.sql(INSERT_USER);
         let events: Vec<_> = [

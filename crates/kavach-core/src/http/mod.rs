@@ -77,7 +77,11 @@ impl From<KavachError> for ApiError {
             }
             other => other.to_string(),
         };
-        Self::new(e.http_status(), e.code(), message)
+        let mut out = Self::new(e.http_status(), e.code(), message);
+        if let KavachError::TooManyAttempts(secs) = e {
+            out.headers.push(("retry-after".into(), secs.to_string()));
+        }
+        out
     }
 }
 
@@ -476,11 +480,71 @@ impl Kavach {
         &self,
         req: &HttpRequest,
     ) -> Result<(crate::accounts::human::Session, User), ApiError> {
-        let token =
-            session_token(req, &self.settings().cookie_name).ok_or_else(ApiError::unauthorized)?;
-        self.get_session(token)
-            .await?
-            .ok_or_else(ApiError::unauthorized)
+        let found = match session_token(req, &self.settings().cookie_name) {
+            Some(token) => self.get_session(token).await?,
+            None => self.plugin_session(req).await?,
+        };
+        found.ok_or_else(ApiError::unauthorized)
+    }
+
+    /// The session a plugin reads from a request without a session cookie or Bearer token (an
+    /// API key's user), if any.
+    pub async fn plugin_session(
+        &self,
+        req: &HttpRequest,
+    ) -> crate::error::Result<Option<(crate::accounts::human::Session, User)>> {
+        for p in self.plugins().iter() {
+            if let Some(found) = p.session_from_headers(self, req).await? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `{ session, user }` for a request's headers (`(name, value)` pairs): its session token,
+    /// else what a plugin reads from them (an API key), else an imported session of an
+    /// `externalAuth` cookie.
+    pub async fn session_of_request(
+        &self,
+        headers: Vec<(String, String)>,
+    ) -> crate::error::Result<Option<(crate::accounts::human::Session, User)>> {
+        let req = HttpRequest {
+            headers,
+            ..Default::default()
+        };
+        if let Some(token) = session_token(&req, &self.settings().cookie_name) {
+            if let Some(found) = self.get_session(token).await? {
+                return Ok(Some(found));
+            }
+        } else if let Some(found) = self.plugin_session(&req).await? {
+            return Ok(Some(found));
+        }
+        if req.cookies().next().is_none() {
+            return Ok(None);
+        }
+        self.external_session(req.cookies()).await
+    }
+
+    /// [`Kavach::session_of_request`] answered on the calling thread when reads are enough
+    /// (SQLite); `None`: take the async call.
+    pub fn session_of_request_inline(
+        &self,
+        headers: Vec<(String, String)>,
+    ) -> Option<crate::error::Result<Option<(crate::accounts::human::Session, User)>>> {
+        let req = HttpRequest {
+            headers,
+            ..Default::default()
+        };
+        if let Some(token) = session_token(&req, &self.settings().cookie_name) {
+            return self.get_session_inline(Some(token));
+        }
+        for p in self.plugins().iter() {
+            match p.session_from_headers_inline(self, &req)? {
+                Ok(None) => {}
+                other => return Some(other),
+            }
+        }
+        self.get_session_inline(None)
     }
 
     /// `{ session, user }` for the values of a Cookie and an Authorization header: the session
@@ -672,7 +736,28 @@ impl Kavach {
         {
             self.check_origin(req)?;
         }
-        (route.handler)(self, req, &params).await
+        let r = (route.handler)(self, req, &params).await?;
+        self.after_new_session(req, &r).await?;
+        Ok(r)
+    }
+
+    /// `Plugin::on_new_session` for an answer that sets a new session cookie.
+    async fn after_new_session(&self, req: &HttpRequest, r: &HttpResponse) -> Result<(), ApiError> {
+        let prefix = format!("{}=", self.settings().cookie_name);
+        let Some(token) = r
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .find_map(|(_, v)| v.strip_prefix(&prefix))
+            .map(|v| v.split(';').next().unwrap_or(""))
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(());
+        };
+        for p in self.plugins().iter() {
+            p.on_new_session(self, req, token).await?;
+        }
+        Ok(())
     }
 }
 

@@ -134,7 +134,10 @@ pub(super) const CORE: &[Route] = &[
                     Err(e)
                 }
             },
-            None => Err(ApiError::unauthorized()),
+            None => match k.plugin_session(req).await? {
+                Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+                None => Err(ApiError::unauthorized()),
+            },
         }
     }),
     route!("POST", "/auth/update-user", |k, req, p| {

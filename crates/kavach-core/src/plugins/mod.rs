@@ -3,6 +3,8 @@
 //! imports anything from here.
 
 pub mod admin;
+pub mod anonymous;
+pub mod api_key;
 pub mod email_otp;
 pub mod jwt;
 pub mod magic_link;

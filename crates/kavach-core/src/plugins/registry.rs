@@ -35,6 +35,11 @@ pub const BUILTIN: &[Registration] = &[
         id: "oauth",
         factory: super::oauth::plugin,
     },
+    // `apiKey()`; `apiKeys()` of kavachos/plugins describes the same plugin.
+    Registration {
+        id: "api-key",
+        factory: super::api_key::plugin,
+    },
     Registration {
         id: "magic-link",
         factory: super::magic_link::plugin,
@@ -55,6 +60,10 @@ pub const BUILTIN: &[Registration] = &[
     Registration {
         id: "mcp",
         factory: super::mcp::plugin,
+    },
+    Registration {
+        id: "anonymous",
+        factory: super::anonymous::plugin,
     },
 ];
 

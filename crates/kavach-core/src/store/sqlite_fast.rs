@@ -229,6 +229,11 @@ impl SqliteFast {
         out
     }
 
+    /// Runs `f` on a pooled reader connection of this thread (a plugin's inline read).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.with_reader(f)
+    }
+
     pub fn agent_by_hash(&self, hash: &str) -> Result<Option<AuthRow>> {
         self.with_reader(|c| read_agent(c, SELECT_BY_HASH, hash))
     }

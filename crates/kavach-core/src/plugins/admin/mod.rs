@@ -561,48 +561,8 @@ impl Kavach {
     pub async fn remove_user(&self, user_id: &str) -> Result<()> {
         self.admin_options()?;
         check_id(user_id, "userId")?;
-        let now = self.now_ms();
-        let find = self
-            .admin_sql(&format!(
-                "SELECT {USER_COLUMNS} FROM kavach_user WHERE id = ?"
-            ))
-            .into_owned();
-        let deletes = [
-            self.admin_sql("DELETE FROM kavach_account WHERE user_id = ?"),
-            self.admin_sql("DELETE FROM kavach_org_members WHERE user_id = ?"),
-            self.admin_sql("DELETE FROM kavach_verification WHERE user_id = ?"),
-            self.admin_sql("DELETE FROM kavach_user WHERE id = ?"),
-        ];
-        let em = self.emitter();
-        let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
-            let mut tx = p.begin_write().await?;
-            match sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await? {
-                None => None,
-                Some(r) => {
-                    let user = user_from_row!(&r, "");
-                    let mut events = Vec::new();
-                    let revoked = revoke_user_agents!(self, tx, user_id, now, events);
-                    end_user_sessions!(self, tx, user_id, now, events);
-                    let mut deleted = 0;
-                    for sql in &deletes {
-                        deleted = sqlx::query(sql).bind(user_id).execute(&mut *tx).await?.rows_affected();
-                    }
-                    // The last statement deletes the user row itself.
-                    if deleted > 0 {
-                        events.extend(em.event("user.deleted", now, || json!(user)));
-                    }
-                    em.write(&mut *tx, &events).await?;
-                    tx.commit().await?;
-                    Some((events, revoked))
-                }
-            }
-        });
-        match done {
-            Some((events, revoked)) => {
-                em.committed(events);
-                self.agents_revoked(user_id, revoked);
-                Ok(())
-            }
+        match self.delete_user(user_id).await? {
+            Some(_) => Ok(()),
             None => Err(KavachError::NotFound("user not found".into())),
         }
     }

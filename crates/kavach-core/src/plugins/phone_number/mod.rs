@@ -489,11 +489,13 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
         return Err(code_error(&taken).into());
     }
     if let Some(user) = updating {
-        let user = k.set_verified_phone(user, &e164).await?;
+        let mut user = k.set_verified_phone(user, &e164).await?;
+        k.hide_fields(&mut user);
         return ok(&json!({ "status": true, "user": user }));
     }
-    let user = k.phone_user(plugin, &e164, b.extra).await?;
+    let mut user = k.phone_user(plugin, &e164, b.extra).await?;
     if b.disable_session == Some(true) {
+        k.hide_fields(&mut user);
         return ok(&json!({ "status": true, "token": null, "user": user }));
     }
     let signed = k.sign_in_verified(user, req.client()).await?;
