@@ -4,7 +4,7 @@
 // and no code in clear in kavach_one_time.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { phoneNumber } from '../plugins.mjs'
+import { phoneNumber, anonymous } from '../plugins.mjs'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
 
@@ -323,6 +323,64 @@ describe('phoneNumber() options', () => {
       assert.equal(unknown.status, 400)
       assert.equal(unknown.body.error.code, 'PHONE_NUMBER_NOT_EXIST')
       assert.equal(sql(database, "SELECT COUNT(*) FROM kavach_user WHERE phone_number = '+14155552679'"), '0')
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+
+  it('signUpOnVerification takes the new user\'s additionalFields from the verify body', async () => {
+    const sent = []
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'phonefields'),
+      secret: SECRET,
+      emailAndPassword: { enabled: true },
+      user: { additionalFields: { plan: { type: 'string' } } },
+      plugins: [phoneNumber({ sendOTP: (m) => { sent.push(m) }, signUpOnVerification: { getTempEmail: (n) => `${n.slice(1)}@phone.example.com` } })],
+    })
+    const server = await serve(kavach)
+    try {
+      const c = server.client()
+      await c.post('/auth/phone-number/send-otp', { phoneNumber: NUMBER })
+      const bad = await c.post('/auth/phone-number/verify', { phoneNumber: NUMBER, code: sent.at(-1).code, nope: 1 })
+      assert.equal(bad.status, 400)
+      await c.post('/auth/phone-number/send-otp', { phoneNumber: NUMBER })
+      const v = await c.post('/auth/phone-number/verify', { phoneNumber: NUMBER, code: sent.at(-1).code, plan: 'pro' })
+      assert.equal(v.status, 200, JSON.stringify(v.body))
+      assert.equal(v.body.user.plan, 'pro')
+      assert.equal((await c.get('/auth/session')).body.user.plan, 'pro')
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+
+  it('a guest who verifies a number is linked to the new user and removed (anonymous())', async () => {
+    const sent = []
+    const links = []
+    const database = freshDatabase('sqlite', 'phoneguest')
+    const kavach = await createKavach({
+      database,
+      secret: SECRET,
+      emailAndPassword: { enabled: true },
+      plugins: [
+        anonymous({ onLinkAccount: async (link) => { links.push(link) } }),
+        phoneNumber({ sendOTP: (m) => { sent.push(m) }, signUpOnVerification: { getTempEmail: (n) => `${n.slice(1)}@phone.example.com` } }),
+      ],
+    })
+    const server = await serve(kavach)
+    try {
+      const c = server.client()
+      const g = await c.post('/auth/sign-in/anonymous', {})
+      assert.equal(g.status, 200, JSON.stringify(g.body))
+      await c.post('/auth/phone-number/send-otp', { phoneNumber: NUMBER })
+      const v = await c.post('/auth/phone-number/verify', { phoneNumber: NUMBER, code: sent.at(-1).code })
+      assert.equal(v.status, 200, JSON.stringify(v.body))
+      assert.equal(links.length, 1)
+      assert.equal(links[0].anonymousUser.user.id, g.body.user.id)
+      assert.equal(links[0].newUser.user.id, v.body.user.id)
+      assert.equal(sql(database, `SELECT COUNT(*) FROM kavach_user WHERE id = '${g.body.user.id}'`), '0')
+      assert.equal((await c.get('/auth/session')).body.user.phoneNumber, NUMBER)
     } finally {
       await server.close()
       await kavach.close()
