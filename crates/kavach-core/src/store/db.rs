@@ -256,19 +256,38 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                 }
             }
             let opts = sqlite_options(&loc.path, settings.durability);
-            let pool = SqlitePoolOptions::new()
-                .max_connections(settings.max_connections.unwrap_or(4))
-                .min_connections(settings.min_connections.unwrap_or(0))
-                .acquire_timeout(acquire)
-                .test_before_acquire(false)
-                .connect_with(opts)
-                .await
-                .map_err(|e| match e {
-                    sqlx::Error::Database(_) | sqlx::Error::Io(_) => KavachError::DbUnreachable(
-                        "the SQLite database file could not be opened".into(),
-                    ),
-                    other => KavachError::from(other),
-                })?;
+            // Several processes booting on one new file race to create it and to switch it to WAL.
+            // Switching takes an exclusive lock, and SQLite answers SQLITE_BUSY at once (no busy
+            // handler) to a connection that would deadlock waiting for it; so the whole open is
+            // retried on BUSY/LOCKED until `acquire` has passed.
+            let deadline = std::time::Instant::now() + acquire.max(Duration::from_secs(10));
+            let mut pause = Duration::from_millis(2);
+            let pool = loop {
+                let tried = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections.unwrap_or(4))
+                    .min_connections(settings.min_connections.unwrap_or(0))
+                    .acquire_timeout(acquire)
+                    .test_before_acquire(false)
+                    .connect_with(opts.clone())
+                    .await;
+                match tried {
+                    Ok(pool) => break pool,
+                    Err(e) if sqlite_busy(&e) && std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(50));
+                    }
+                    Err(e) => {
+                        return Err(match e {
+                            sqlx::Error::Database(_) | sqlx::Error::Io(_) => {
+                                KavachError::DbUnreachable(
+                                    "the SQLite database file could not be opened".into(),
+                                )
+                            }
+                            other => KavachError::from(other),
+                        })
+                    }
+                }
+            };
             Ok(Pool::Sqlite(pool))
         }
         Dialect::Postgres => {
@@ -300,6 +319,18 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                 .map_err(unreachable_err)?;
             Ok(Pool::My(pool))
         }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, extended codes included: another connection holds a lock that
+/// will be released.
+pub(crate) fn sqlite_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6)),
+        _ => false,
     }
 }
 
@@ -562,10 +593,18 @@ async fn migrate_inner(pool: &Pool, now_ms: i64) -> Result<MigrationReport> {
             // BEGIN IMMEDIATE takes SQLite's write lock up front: a second process waits (busy_timeout)
             // and then sees the versions the first one recorded. SQLite DDL is transactional, so a
             // process killed midway leaves nothing half-applied.
-            (&mut *conn)
-                .execute("BEGIN IMMEDIATE")
-                .await
-                .map_err(mig_err("could not take the SQLite write lock"))?;
+            // busy_timeout waits out another process's migrations; a BUSY that SQLite answers
+            // without waiting (a lock it would deadlock on) is tried again until the deadline.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                match (&mut *conn).execute("BEGIN IMMEDIATE").await {
+                    Ok(_) => break,
+                    Err(e) if sqlite_busy(&e) && std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(e) => return Err(mig_err("could not take the SQLite write lock")(e)),
+                }
+            }
             match migrate_sqlite(&mut conn, now_ms).await {
                 Ok(v) => {
                     (&mut *conn)

@@ -52,6 +52,19 @@ pub struct SqliteFast {
 }
 
 fn open(path: &Path, durability: Durability) -> Result<Connection> {
+    // Another process may be creating the file or switching it to WAL: wait that out.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match open_once(path, durability) {
+            Err(KavachError::Busy) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_once(path: &Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
