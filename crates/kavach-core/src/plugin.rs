@@ -224,8 +224,59 @@ pub trait Plugin: Any + Send + Sync {
         Some(Ok(None))
     }
 
+    /// Called first inside the transaction that deletes (`Kavach::delete_user`: admin `removeUser`,
+    /// anonymous guest clean-up) or bans (admin `banUser`) a user, on that transaction's
+    /// connection: an error refuses the change and rolls it back (organization: `LAST_OWNER` when
+    /// the user is the last owner of an organization, checked under the same row locks as leaving).
+    fn before_user_removed<'a>(
+        &'a self,
+        k: &'a Kavach,
+        conn: TxConn<'a>,
+        user_id: &'a str,
+    ) -> BoxFut<'a, Result<()>> {
+        let _ = (k, conn, user_id);
+        Box::pin(async { Ok(()) })
+    }
+
     /// For downcasting to the concrete plugin (`Plugins::get`).
     fn as_any(&self) -> &dyn Any;
+}
+
+/// The connection of a transaction in progress, for [`Plugin::before_user_removed`]. Built with
+/// `TxConn::from(&mut *tx)` on any dialect's transaction.
+pub enum TxConn<'c> {
+    Sqlite(&'c mut sqlx::SqliteConnection),
+    Pg(&'c mut sqlx::PgConnection),
+    My(&'c mut sqlx::MySqlConnection),
+}
+
+impl TxConn<'_> {
+    /// The same connection, borrowed again (to hand to one plugin after another).
+    pub fn reborrow(&mut self) -> TxConn<'_> {
+        match self {
+            TxConn::Sqlite(c) => TxConn::Sqlite(c),
+            TxConn::Pg(c) => TxConn::Pg(c),
+            TxConn::My(c) => TxConn::My(c),
+        }
+    }
+}
+
+impl<'c> From<&'c mut sqlx::SqliteConnection> for TxConn<'c> {
+    fn from(c: &'c mut sqlx::SqliteConnection) -> Self {
+        TxConn::Sqlite(c)
+    }
+}
+
+impl<'c> From<&'c mut sqlx::PgConnection> for TxConn<'c> {
+    fn from(c: &'c mut sqlx::PgConnection) -> Self {
+        TxConn::Pg(c)
+    }
+}
+
+impl<'c> From<&'c mut sqlx::MySqlConnection> for TxConn<'c> {
+    fn from(c: &'c mut sqlx::MySqlConnection) -> Self {
+        TxConn::My(c)
+    }
 }
 
 /// The plugins an instance runs, in the order of `createKavach({ plugins })`.

@@ -8,6 +8,7 @@ use sqlx::Row;
 use crate::accounts::human::{user_from_row, User};
 use crate::error::{KavachError, Result};
 use crate::kavach::Kavach;
+use crate::plugin::TxConn;
 use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Ts};
 use crate::{col_opt_str, col_str, on_pool};
@@ -25,10 +26,22 @@ const DELETES: &[&str] = &[
 ];
 
 impl Kavach {
+    /// Asks every running plugin whether `user_id` may be deleted or banned
+    /// ([`crate::plugin::Plugin::before_user_removed`]), on the connection of the transaction that
+    /// is about to do it; call it first in that transaction.
+    pub async fn before_user_removed(&self, mut conn: TxConn<'_>, user_id: &str) -> Result<()> {
+        for p in self.plugins().iter() {
+            p.before_user_removed(self, conn.reborrow(), user_id)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Deletes the user with their sessions (and the impersonations they opened), accounts,
     /// organization memberships, pending links and second factor, and revokes their agents, in one
     /// transaction, with `session.revoked`, `agent.revoked` and `user.deleted`. `Ok(None)`: no such
-    /// user. Answers the user as it was.
+    /// user. Answers the user as it was. A plugin may refuse it first, in the same transaction
+    /// (organization: `LAST_OWNER`).
     pub async fn delete_user(&self, user_id: &str) -> Result<Option<User>> {
         self.check_open()?;
         if user_id.is_empty() || user_id.len() > 255 {
@@ -64,6 +77,7 @@ impl Kavach {
         let em = self.emitter();
         let done: Option<(User, Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
             let mut tx = p.begin_write().await?;
+            self.before_user_removed(TxConn::from(&mut *tx), user_id).await?;
             match sqlx::query(&find).bind(user_id).fetch_optional(&mut *tx).await? {
                 None => None,
                 Some(r) => {

@@ -411,7 +411,8 @@ impl Kavach {
     }
 
     /// `admin.banUser`: in one transaction the user is marked banned, every session of theirs (and
-    /// every impersonation they opened) ends, and every agent they own is revoked.
+    /// every impersonation they opened) ends, and every agent they own is revoked. Refused first,
+    /// in the same transaction, by a plugin that will not lose the user (organization: `LAST_OWNER`).
     pub async fn ban_user(&self, input: BanUser) -> Result<User> {
         self.admin_options()?;
         check_id(&input.user_id, "userId")?;
@@ -441,6 +442,7 @@ impl Kavach {
         let em = self.emitter();
         let done: Option<(Vec<_>, Vec<String>)> = on_pool!(self.pool(), p => {
             let mut tx = p.begin_write().await?;
+            self.before_user_removed(crate::plugin::TxConn::from(&mut *tx), id).await?;
             if sqlx::query(&find).bind(id).fetch_optional(&mut *tx).await?.is_none() {
                 None
             } else {

@@ -1,6 +1,7 @@
 //! The organization plugin: organizations, members, roles with permissions, invitations by email
-//! and the active organization of a session. The last owner of an organization can neither leave
-//! nor be demoted, checked atomically against concurrent changes.
+//! and the active organization of a session. The last owner of an organization can neither leave,
+//! be removed, be demoted, nor be deleted or banned by the admin plugin (or deleted as a guest by
+//! the anonymous plugin): `LAST_OWNER`, checked atomically against concurrent changes.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -55,10 +56,43 @@ impl crate::plugin::Plugin for OrganizationPlugin {
         Box::pin(calls::call(k, op, input))
     }
 
+    fn before_user_removed<'a>(
+        &'a self,
+        k: &'a crate::kavach::Kavach,
+        conn: crate::plugin::TxConn<'a>,
+        user_id: &'a str,
+    ) -> crate::BoxFut<'a, Result<()>> {
+        Box::pin(async move {
+            let store = OrgStore {
+                pool: k.pool(),
+                dialect: k.dialect(),
+                settings: &self.settings,
+                emitter: k.emitter(),
+            };
+            store.refuse_last_owner(conn, user_id).await
+        })
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
 }
+
+/// Locks an organization's row while its owners are counted (PostgreSQL, MySQL).
+const LOCK_ORG: &str = "SELECT id FROM kavach_organizations WHERE id = ? FOR UPDATE";
+/// How many owners an organization has.
+const OWNERS: &str = "SELECT COUNT(*) FROM kavach_org_members WHERE org_id = ? AND role = 'owner'";
+/// The organizations a user owns (SQLite).
+const OWNED: &str =
+    "SELECT org_id FROM kavach_org_members WHERE user_id = ? AND role = 'owner' ORDER BY org_id";
+/// The organizations a user owns, their rows locked as [`LOCK_ORG`] does.
+const OWNED_LOCKED_PG: &str =
+    "SELECT o.id FROM kavach_organizations o JOIN kavach_org_members m ON m.org_id = o.id \
+     WHERE m.user_id = ? AND m.role = 'owner' ORDER BY o.id FOR UPDATE OF o";
+/// MySQL/MariaDB have no `FOR UPDATE OF`: the user's owner memberships are locked with them.
+const OWNED_LOCKED_MY: &str =
+    "SELECT o.id FROM kavach_organizations o JOIN kavach_org_members m ON m.org_id = o.id \
+     WHERE m.user_id = ? AND m.role = 'owner' ORDER BY o.id FOR UPDATE";
 
 /// The built-in roles; apps may add their own with `organization({ roles })`.
 pub const BUILT_IN_ROLES: [&str; 3] = ["owner", "admin", "member"];
@@ -695,6 +729,49 @@ impl OrgStore<'_> {
         )
     }
 
+    /// Refuses with `LAST_OWNER` when `user_id` is the last owner of an organization, on the
+    /// connection of the transaction that is about to delete or ban them (called first in it). The
+    /// same check as [`Self::guarded`]: on PostgreSQL and MySQL the organizations the user owns are
+    /// locked first (the same rows `guarded` locks, so a concurrent leave or demotion waits), then
+    /// their owners are counted; SQLite's write transaction has the database to itself.
+    async fn refuse_last_owner(
+        &self,
+        conn: crate::plugin::TxConn<'_>,
+        user_id: &str,
+    ) -> Result<()> {
+        use crate::plugin::TxConn;
+        let owned = self.sql(match self.dialect {
+            Dialect::Sqlite => OWNED,
+            // One locking read (no snapshot taken before the locks are held on MySQL).
+            Dialect::Postgres => OWNED_LOCKED_PG,
+            Dialect::MySql => OWNED_LOCKED_MY,
+        });
+        let owners = self.sql(OWNERS);
+        macro_rules! check {
+            ($c:expr) => {{
+                let c = $c;
+                let orgs = sqlx::query(&owned).bind(user_id).fetch_all(&mut *c).await?;
+                for r in &orgs {
+                    let org_id: String = col_str!(r, 0)?;
+                    let n: i64 = sqlx::query(&owners)
+                        .bind(&org_id)
+                        .fetch_one(&mut *c)
+                        .await?
+                        .try_get(0)?;
+                    if n <= 1 {
+                        return Err(KavachError::LastOwner);
+                    }
+                }
+                Ok(())
+            }};
+        }
+        match conn {
+            TxConn::Sqlite(c) => check!(c),
+            TxConn::Pg(c) => check!(c),
+            TxConn::My(c) => check!(c),
+        }
+    }
+
     /// Runs `change` on a member unless it would leave the organization without an owner. On
     /// PostgreSQL and MySQL the organization row is locked for the check; SQLite has one writer.
     /// When a row changed, `member.removed` (`new_role` is `None`) or `member.updated` is written in
@@ -710,9 +787,8 @@ impl OrgStore<'_> {
             .member(org_id, user_id)
             .await?
             .ok_or_else(|| KavachError::NotFound("member not found".into()))?;
-        let lock = self.sql("SELECT id FROM kavach_organizations WHERE id = ? FOR UPDATE");
-        let owners =
-            self.sql("SELECT COUNT(*) FROM kavach_org_members WHERE org_id = ? AND role = 'owner'");
+        let lock = self.sql(LOCK_ORG);
+        let owners = self.sql(OWNERS);
         let delete = self.sql("DELETE FROM kavach_org_members WHERE org_id = ? AND user_id = ?");
         let update =
             self.sql("UPDATE kavach_org_members SET role = ? WHERE org_id = ? AND user_id = ?");
