@@ -276,3 +276,86 @@ async fn invitations_expire_on_the_clock_on_every_backend() {
         k.close().await;
     }
 }
+
+/// Issue 17 (8): the admin plugin's banUser and removeUser (both `Kavach::delete_user` and the ban
+/// run `Plugin::before_user_removed` first in their transaction) refuse the last owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_cannot_ban_or_remove_the_last_owner_on_every_backend() {
+    use kavach_core::accounts::human::{ClientInfo, SignUp};
+    use kavach_core::plugins::admin::BanUser;
+    for backend in backends() {
+        let url = fresh_url(backend, "orgs_last_owner").await;
+        let cfg = config(
+            backend,
+            &url,
+            serde_json::json!({
+                "emailAndPassword": { "enabled": true, "pbkdf2Iterations": 2000 },
+                "plugins": [{ "id": "admin", "options": {} }, { "id": "organization", "options": {} }],
+            }),
+        );
+        let k = Kavach::open_with_clock(&cfg, None, ManualClock::new(NOON))
+            .await
+            .unwrap();
+        let up = |email: &str| SignUp {
+            email: email.into(),
+            password: "correct horse".into(),
+            name: None,
+            image: None,
+            extra: Default::default(),
+        };
+        let a = k
+            .sign_up(up("a@example.com"), ClientInfo::default())
+            .await
+            .unwrap()
+            .user;
+        let b = k
+            .sign_up(up("b@example.com"), ClientInfo::default())
+            .await
+            .unwrap()
+            .user;
+        let org = k
+            .create_organization(CreateOrganization {
+                name: "Solo".into(),
+                owner_id: a.id.clone(),
+                slug: None,
+                metadata: None,
+            })
+            .await
+            .unwrap();
+        let ban = |id: &str| BanUser {
+            user_id: id.into(),
+            reason: None,
+            expires_at: None,
+        };
+        let e = k.ban_user(ban(&a.id)).await.unwrap_err();
+        assert_eq!(e.code(), "LAST_OWNER", "{backend}");
+        let e = k.remove_user(&a.id).await.unwrap_err();
+        assert_eq!(e.code(), "LAST_OWNER", "{backend}");
+        let e = k
+            .remove_member(MemberRef {
+                organization_id: org.id.clone(),
+                user_id: a.id.clone(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "LAST_OWNER", "{backend}");
+        // Nothing changed.
+        let still = k.admin_get_user(&a.id).await.unwrap().expect("user kept");
+        assert!(!still.banned, "{backend}");
+        assert_eq!(
+            k.membership(&org.id, &a.id).await.unwrap().map(|m| m.role),
+            Some("owner".to_owned()),
+            "{backend}"
+        );
+        // With a second owner, all succeed.
+        k.add_member(member(&org.id, &b.id, "owner")).await.unwrap();
+        assert!(k.ban_user(ban(&a.id)).await.unwrap().banned, "{backend}");
+        k.remove_user(&a.id).await.unwrap();
+        assert!(
+            k.membership(&org.id, &a.id).await.unwrap().is_none(),
+            "{backend}"
+        );
+        let e = k.remove_user(&b.id).await.unwrap_err();
+        assert_eq!(e.code(), "LAST_OWNER", "{backend}");
+    }
+}
