@@ -140,6 +140,25 @@ function takeInline() {
   return true
 }
 
+// Fair to the event loop: a caller that awaits inline answers back to back never gives Node's loop a
+// turn (each answer resolves in a microtask), so timers and sockets would starve. The first inline
+// answer after a turn of the loop starts a clock and books a setImmediate that marks the next turn;
+// once about a millisecond has passed without one, the next call waits for that turn first.
+const INLINE_BUDGET_MS = 1
+let burstStart = -1
+const endBurst = () => {
+  burstStart = -1
+}
+function inlineBudgetLeft() {
+  if (burstStart < 0) {
+    burstStart = performance.now()
+    setImmediate(endBurst)
+    return true
+  }
+  return performance.now() - burstStart < INLINE_BUDGET_MS
+}
+const nextTurn = () => new Promise(setImmediate)
+
 function auditFilter(filter) {
   if (filter === undefined || filter === null) return {}
   if (typeof filter !== 'object') throw new KavachError('VALIDATION_FAILED', 'the filter must be an object')
@@ -314,18 +333,22 @@ function makeInstance(n, maxBody, release, extras = {}) {
     return out
   }
   // One shape for both calls: the same-thread commit when it is free, else the queued one.
-  const decideWith = (inline, queued) => (subject, req) => {
-    let input
-    try {
-      input = authzInput(req)
-      if (takeInline()) {
-        const r = inline(subject, input)
-        if (r !== null) return Promise.resolve(decision(r))
+  const decideWith = (inline, queued) => {
+    const decide = (subject, req) => {
+      let input
+      try {
+        input = authzInput(req)
+        if (takeInline()) {
+          if (!inlineBudgetLeft()) return nextTurn().then(() => decide(subject, req))
+          const r = inline(subject, input)
+          if (r !== null) return Promise.resolve(decision(r))
+        }
+      } catch (e) {
+        return Promise.reject(toKavachError(e))
       }
-    } catch (e) {
-      return Promise.reject(toKavachError(e))
+      return queued(subject, input).then(decision, rethrow)
     }
-    return queued(subject, input).then(decision, rethrow)
+    return decide
   }
   const byToken = decideWith(
     (token, input) => n.authorizeByTokenInline(token, input),
@@ -356,6 +379,7 @@ function makeInstance(n, maxBody, release, extras = {}) {
 
   // One read on this thread when that is all it takes (SQLite, no refresh due); else the async call.
   const lookupSession = (arg) => {
+    if (!inlineBudgetLeft()) return nextTurn().then(() => lookupSession(arg))
     const [cookie, authorization, key] = credentialsOf(arg, keyHeaders)
     if (key !== undefined) {
       // An API key (apiKey({ enableSessionForAPIKeys })): the core asks the plugin when the

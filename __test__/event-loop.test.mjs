@@ -1,0 +1,91 @@
+// Fair to the event loop (issue 17, point 5): on SQLite, authorize and getSession answer on the
+// caller's thread, so a plain `while (…) await kavach.authorize(…)` loop would never give Node's loop
+// a turn. A 10 ms setInterval beside a tight loop of 100,000 calls must keep ticking: no gap between
+// two ticks over 50 ms.
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { performance } from 'node:perf_hooks'
+import { createKavach } from '../index.mjs'
+import { freshDatabase, SECRET } from './helpers.mjs'
+
+const CALLS = 100_000
+const MAX_GAP_MS = 50
+
+/** Runs `loop` beside a 10 ms interval; the longest wait between ticks (and to the end). */
+async function beside(loop) {
+  let last = performance.now()
+  let worst = 0
+  let ticks = 0
+  const timer = setInterval(() => {
+    const now = performance.now()
+    worst = Math.max(worst, now - last)
+    last = now
+    ticks++
+  }, 10)
+  const start = performance.now()
+  await loop()
+  const end = performance.now()
+  clearInterval(timer)
+  worst = Math.max(worst, end - last)
+  return { worst, ticks, ms: end - start }
+}
+
+describe('a tight loop of inline calls on SQLite leaves timers running', () => {
+  const database = freshDatabase('sqlite', 'fair')
+  let kavach
+  before(async () => {
+    kavach = await createKavach({ database, secret: SECRET, emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 } })
+  })
+  after(async () => {
+    await kavach.close()
+  })
+
+  it(`authorize: ${CALLS} awaited one after another, no timer gap over ${MAX_GAP_MS} ms`, async () => {
+    const agent = await kavach.agent.create({ ownerId: 'owner-fair', name: 'fair', type: 'autonomous', permissions: [{ resource: 'jobs:*', actions: ['run'] }] })
+    let allowed = 0
+    const r = await beside(async () => {
+      for (let i = 0; i < CALLS; i++) {
+        const d = await kavach.authorize(agent.id, { action: 'run', resource: `jobs:${i % 100}` })
+        if (d.allowed) allowed++
+      }
+    })
+    assert.equal(allowed, CALLS)
+    assert.ok(r.worst <= MAX_GAP_MS, `the longest gap between ticks was ${r.worst.toFixed(1)} ms over ${r.ms.toFixed(0)} ms (${r.ticks} ticks)`)
+    // The interval really ran along: at least half the ticks that fit in the loop's time.
+    assert.ok(r.ticks >= Math.floor(r.ms / 10 / 2), `${r.ticks} ticks in ${r.ms.toFixed(0)} ms`)
+    const audited = await kavach.audit.query({ agentId: agent.id, limit: 1 })
+    assert.equal(audited.length, 1, 'the calls were audited')
+  })
+
+  it(`authorizeByToken: ${CALLS / 2} awaited one after another, no timer gap over ${MAX_GAP_MS} ms`, async () => {
+    const agent = await kavach.agent.create({ ownerId: 'owner-fair-2', name: 'fair2', type: 'autonomous', permissions: [{ resource: 'jobs:*', actions: ['run'] }] })
+    let allowed = 0
+    const r = await beside(async () => {
+      for (let i = 0; i < CALLS / 2; i++) if ((await kavach.authorizeByToken(agent.token, { action: 'run', resource: 'jobs:1' })).allowed) allowed++
+    })
+    assert.equal(allowed, CALLS / 2)
+    assert.ok(r.worst <= MAX_GAP_MS, `the longest gap between ticks was ${r.worst.toFixed(1)} ms over ${r.ms.toFixed(0)} ms`)
+  })
+
+  it(`getSession: ${CALLS} awaited one after another, no timer gap over ${MAX_GAP_MS} ms`, async () => {
+    const up = await kavach.auth.signUp({ email: 'fair@example.com', password: 'fair pw long enough' })
+    assert.equal(up.success, true)
+    const headers = new Headers({ cookie: `kavach_session=${up.data.token}` })
+    let found = 0
+    const r = await beside(async () => {
+      for (let i = 0; i < CALLS; i++) {
+        const s = await kavach.auth.getSession({ headers })
+        if (s.success && s.data?.user.email === 'fair@example.com') found++
+      }
+    })
+    assert.equal(found, CALLS)
+    assert.ok(r.worst <= MAX_GAP_MS, `the longest gap between ticks was ${r.worst.toFixed(1)} ms over ${r.ms.toFixed(0)} ms (${r.ticks} ticks)`)
+    assert.ok(r.ticks >= Math.floor(r.ms / 10 / 2), `${r.ticks} ticks in ${r.ms.toFixed(0)} ms`)
+  })
+
+  it('many calls in flight at once still all answer', async () => {
+    const agent = await kavach.agent.create({ ownerId: 'owner-fair-3', name: 'fair3', type: 'autonomous', permissions: [{ resource: 'jobs:*', actions: ['run'] }] })
+    const all = await Promise.all(Array.from({ length: 2000 }, (_, i) => kavach.authorize(agent.id, { action: 'run', resource: `jobs:${i}` })))
+    assert.equal(all.filter((d) => d.allowed && typeof d.auditId === 'string').length, 2000)
+  })
+})
