@@ -71,6 +71,14 @@ export interface KavachConfig {
     approvals?: { expiresIn?: number; reuse?: 'once' | 'ttl' }
   }
   trustedOrigins?: string[]
+  /**
+   * Headers a proxy in front of the app sets to the client's address (`['x-forwarded-for']`,
+   * `['x-real-ip']`, `['forwarded']`): per-IP rate limits then count the address in the first of them
+   * the request carries (for `x-forwarded-for` and `forwarded`, the last entry, the one the proxy
+   * appended). Default: none, only the socket address the shim or `handler(request, { clientIp })`
+   * passes. Set it only behind a proxy that overwrites or appends these headers.
+   */
+  trustedProxyHeaders?: string[]
   /** Email and password sign-in (the HTTP routes `/auth/sign-up`, `/auth/sign-in`, ...). */
   emailAndPassword?: {
     enabled: boolean
@@ -743,6 +751,12 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
     redeliver(id: string): Promise<void>
   }
   /** The whole HTTP API (the shims call it). */
+  /**
+   * The whole HTTP API for a Web `Request`. `clientIp`: the socket address of the client, which the
+   * shims pass; an app that calls `handler` itself (Bun, Deno, a custom server) passes it too, else
+   * per-IP rate limits have no address to count and only the per-account limits apply (unless
+   * `trustedProxyHeaders` names a header the request carries).
+   */
   handler(request: Request, options?: { path?: string; mount?: string; clientIp?: string }): Promise<Response>
   /** Where the HTTP API is mounted (default `/api/kavach`). */
   readonly basePath: string

@@ -518,7 +518,10 @@ function makeInstance(n, maxBody, release, extras = {}) {
       }
       const headers = []
       for (const [k, v] of request.headers) headers.push(k, v)
-      const r = await n.handleHttp({
+      // GET /auth/session: the same one read on this thread as auth.getSession when it is enough
+      // (SQLite, no refresh due), else the async call below.
+      let r = method === 'GET' && path === '/auth/session' && inlineBudgetLeft() ? n.handleHttpInline(method, path, headers, url.origin) : null
+      r ??= await n.handleHttp({
         method,
         path,
         query: url.search.slice(1),

@@ -2,7 +2,9 @@
 // sign-in latency against the cost of PBKDF2 alone; beside better-auth (with better-sqlite3) on a
 // SQLite file in the same run, when it is installed. A benchmark, not a test.
 //
-//   node bench/session.mjs [--seq 5000] [--x64 20000] [--users 20]
+//   node bench/session.mjs [--seq 5000] [--x64 20000] [--users 20] [--handler]
+// --handler: the session read through each library's Web handler (`GET .../session` as a
+// `Request`, the body parsed), the way a client's `useSession` reaches it, instead of the call.
 // better-auth is optional: `npm install --no-save better-auth better-sqlite3` to include it.
 import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,6 +19,7 @@ const args = Object.fromEntries(
 const SEQ = Number(args.seq ?? 5000)
 const X64 = Number(args.x64 ?? 20000)
 const USERS = Number(args.users ?? 20)
+const HANDLER = process.argv.includes('--handler')
 const SECRET = 'bench-secret-bench-secret-bench-secret-00'
 const dir = join(tmpdir(), 'kavach-bench')
 mkdirSync(dir, { recursive: true })
@@ -61,7 +64,7 @@ async function suite(name, { signUp, signIn, getSession }) {
   // An unknown email costs one PBKDF2 run (spent on purpose, for equal timing) and one read: the
   // hashing cost of this implementation, measured the same way.
   const unknown = await measure(Math.min(USERS, 10), 1, (i) => signIn(`nobody${i}@example.com`, 'x-password-long').catch(() => {}))
-  console.log(`${name.padEnd(12)} getSession seq ${fmt(seq)} | x64 ${fmt(x64)}`)
+  console.log(`${name.padEnd(12)} ${HANDLER ? 'handler GET session' : 'getSession'} seq ${fmt(seq)} | x64 ${fmt(x64)}`)
   console.log(`${name.padEnd(12)} sign-in    p50 ${(signIns.p50 / 1000).toFixed(1)} ms (unknown email, the hashing alone: ${(unknown.p50 / 1000).toFixed(1)} ms)`)
   return { seq, x64, signIn: signIns, hashOnly: unknown }
 }
@@ -85,7 +88,12 @@ const k = await suite('kavachos', {
     const r = await kavach.auth.signIn({ email, password })
     if (!r.success) throw new Error(r.error.message)
   },
-  getSession: async (headers) => (await kavach.auth.getSession({ headers })).data,
+  getSession: HANDLER
+    ? async (headers) => {
+        const res = await kavach.handler(new Request('http://localhost:3000/api/kavach/auth/session', { headers }))
+        return res.status === 200 ? res.json() : null
+      }
+    : async (headers) => (await kavach.auth.getSession({ headers })).data,
 })
 await kavach.close()
 
@@ -114,7 +122,12 @@ if (better) {
     signIn: async (email, password) => {
       await auth.api.signInEmail({ body: { email, password } })
     },
-    getSession: (headers) => auth.api.getSession({ headers }),
+    getSession: HANDLER
+      ? async (headers) => {
+          const res = await auth.handler(new Request('http://localhost:3000/api/auth/get-session', { headers }))
+          return res.status === 200 ? res.json() : null
+        }
+      : (headers) => auth.api.getSession({ headers }),
   })
   console.log(
     `kavachos / better-auth: getSession seq ${(k.seq.ops / b.seq.ops).toFixed(1)}x, x64 ${(k.x64.ops / b.x64.ops).toFixed(1)}x; sign-in p50 ${(k.signIn.p50 / 1000).toFixed(0)} vs ${(b.signIn.p50 / 1000).toFixed(0)} ms`,

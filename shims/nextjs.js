@@ -18,7 +18,9 @@ function kavachNextjs(source, options = {}) {
     let clientIp
     if (options.trustForwardedFor !== false) {
       const xff = request.headers.get('x-forwarded-for')
-      clientIp = xff ? xff.split(',')[0].trim() : request.headers.get('x-real-ip') || undefined
+      // The last entry is the one the platform's proxy wrote; earlier ones are the client's to choose.
+      const last = xff ? xff.split(',').map((v) => v.trim()).filter(Boolean).pop() : undefined
+      clientIp = last || request.headers.get('x-real-ip') || undefined
     }
     if (segments) return kavach.handler(request, { path: '/' + segments.join('/'), clientIp })
     return kavach.handler(request, { mount: options.basePath, clientIp })

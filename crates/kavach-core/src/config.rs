@@ -35,6 +35,10 @@ pub struct KavachConfig {
     /// Origins besides `baseUrl`'s that may call state-changing routes.
     #[serde(default)]
     pub trusted_origins: Vec<String>,
+    /// Request headers set by a proxy the app trusts to carry the client's address
+    /// (`['x-forwarded-for']`, `['x-real-ip']`, `['forwarded']`); empty: only the socket address.
+    #[serde(default)]
+    pub trusted_proxy_headers: Vec<String>,
     /// Largest request body the HTTP API reads, in bytes (default 1 MiB).
     #[serde(default)]
     pub max_body_size: Option<u64>,
@@ -217,6 +221,8 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub base_path: String,
     pub trusted_origins: Vec<String>,
+    /// `trustedProxyHeaders`, lowercased, in the order given.
+    pub trusted_proxy_headers: Vec<String>,
     pub cookie_name: String,
     pub max_body_bytes: usize,
     /// `(failed sign-ins per account, credential requests per IP)`, or `None` when turned off.
@@ -473,6 +479,20 @@ impl KavachConfig {
                 ))
             })?);
         }
+        let mut trusted_proxy_headers = Vec::with_capacity(self.trusted_proxy_headers.len());
+        for h in &self.trusted_proxy_headers {
+            let ok = !h.is_empty()
+                && h.len() <= 64
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(KavachError::ConfigInvalid(format!(
+                    "trustedProxyHeaders entry \"{}\" is not a header name",
+                    h.escape_debug()
+                )));
+            }
+            trusted_proxy_headers.push(h.to_ascii_lowercase());
+        }
         let cookie_name = self
             .session
             .cookie_name
@@ -563,6 +583,7 @@ impl KavachConfig {
             links_from_request: dev,
             base_path,
             trusted_origins,
+            trusted_proxy_headers,
             cookie_name,
             max_body_bytes,
             rate_limits,

@@ -706,6 +706,33 @@ impl NativeKavach {
         })
     }
 
+    /// [`Self::handle_http`] answered on this thread when one read is enough (`GET /auth/session`
+    /// on SQLite): the response, or nothing to take the async call.
+    #[napi(catch_unwind)]
+    pub fn handle_http_inline(
+        &self,
+        method: String,
+        path: String,
+        headers: Vec<String>,
+        url_origin: Option<String>,
+    ) -> napi::Result<Option<HttpResponseOutput>> {
+        let request = kavach_core::http::HttpRequest {
+            method,
+            path,
+            headers: flat_pairs(headers),
+            url_origin,
+            ..Default::default()
+        };
+        Ok(self
+            .inner
+            .handle_inline(&request)
+            .map(|r| HttpResponseOutput {
+                status: u32::from(r.status),
+                headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+                body: r.body.into(),
+            }))
+    }
+
     /// `auth.signUp`: `{ user, session, token }`.
     #[napi]
     pub async fn sign_up(

@@ -633,6 +633,7 @@ impl Kavach {
                 }
             }
         }
+        req.client_ip = client_ip(&req, &self.settings().trusted_proxy_headers);
         let req = req;
         let mut response = if req.method.eq_ignore_ascii_case("OPTIONS") {
             self.preflight(&req)
@@ -646,7 +647,30 @@ impl Kavach {
             // First, so that a cookie the route itself sets (sign-out clears it) wins.
             response.headers.insert(0, ("set-cookie".into(), cookie));
         }
-        if let Some(origin) = self.allowed_origin(&req) {
+        self.add_cors(&req, &mut response);
+        response
+    }
+
+    /// `GET /auth/session` answered on the calling thread when one read is enough (SQLite, a
+    /// session token in the request, no sliding refresh due): the very response [`Self::handle`]
+    /// gives. `None`: take [`Self::handle`].
+    pub fn handle_inline(&self, req: &HttpRequest) -> Option<HttpResponse> {
+        if req.path != "/auth/session" || !req.method.eq_ignore_ascii_case("GET") {
+            return None;
+        }
+        let token = session_token(req, &self.settings().cookie_name)?;
+        let answer = match self.get_session_inline(Some(token))? {
+            Ok(found) => routes::session_answer(self, req, found),
+            Err(e) => Err(e.into()),
+        };
+        let mut response = answer.unwrap_or_else(error_response);
+        self.add_cors(req, &mut response);
+        Some(response)
+    }
+
+    /// The CORS headers of an answer to an allowed Origin.
+    fn add_cors(&self, req: &HttpRequest, response: &mut HttpResponse) {
+        if let Some(origin) = self.allowed_origin(req) {
             response
                 .headers
                 .push(("access-control-allow-origin".into(), origin));
@@ -655,7 +679,6 @@ impl Kavach {
                 .push(("access-control-allow-credentials".into(), "true".into()));
             response.headers.push(("vary".into(), "Origin".into()));
         }
-        response
     }
 
     fn preflight(&self, req: &HttpRequest) -> HttpResponse {
@@ -761,9 +784,109 @@ impl Kavach {
     }
 }
 
+/// The address per-IP limits count for this request: from the first of `trusted` (the
+/// `trustedProxyHeaders`) that the request carries with an address in it, else the socket address
+/// the shim passed, else none (then only the per-account limits apply).
+///
+/// A proxy appends the address it saw to `X-Forwarded-For` (and `Forwarded`), after whatever the
+/// client sent: the last entry is the one the trusted proxy wrote, so that is the one taken. Addresses
+/// are parsed (a port or brackets dropped, IPv4-mapped IPv6 made IPv4): a header holding anything else
+/// is skipped, so a client cannot choose its own rate-limit key.
+fn client_ip(req: &HttpRequest, trusted: &[String]) -> Option<String> {
+    for name in trusted {
+        let Some((_, value)) = req
+            .headers
+            .iter()
+            .rev()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        else {
+            continue;
+        };
+        let last = value.rsplit(',').map(str::trim).find(|v| !v.is_empty());
+        let entry = if name == "forwarded" {
+            last.and_then(|e| {
+                e.split(';').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| v.trim().trim_matches('"'))
+                })
+            })
+        } else {
+            last
+        };
+        if let Some(ip) = entry.and_then(parse_ip) {
+            return Some(ip);
+        }
+    }
+    let socket = req.client_ip.as_deref()?;
+    parse_ip(socket).or_else(|| {
+        // An address form this parser does not know (a Unix socket path, a platform's own label):
+        // kept as the key when it is short printable text.
+        (socket.len() <= 64 && !socket.chars().any(char::is_control)).then(|| socket.to_owned())
+    })
+}
+
+/// An IP address in `v`, as `1.2.3.4`, `1.2.3.4:80`, `::1`, `[::1]:80` or `::ffff:1.2.3.4`: its
+/// canonical text.
+fn parse_ip(v: &str) -> Option<String> {
+    use std::net::{IpAddr, SocketAddr};
+    let v = v.trim();
+    let ip = v
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| v.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            v.strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .and_then(|r| r.parse::<IpAddr>().ok())
+        })?;
+    Some(ip.to_canonical().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_ip_from_trusted_headers_only() {
+        let socket = |headers: &[(&str, &str)]| HttpRequest {
+            client_ip: Some("::ffff:10.0.0.1".into()),
+            ..req(headers)
+        };
+        let xff = vec!["x-forwarded-for".to_owned()];
+        // Untrusted: the header is ignored, the socket address counts (IPv4-mapped made IPv4).
+        assert_eq!(
+            client_ip(&socket(&[("X-Forwarded-For", "1.2.3.4")]), &[]),
+            Some("10.0.0.1".into())
+        );
+        // Trusted: the last entry, the one the proxy appended.
+        assert_eq!(
+            client_ip(&socket(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]), &xff),
+            Some("1.2.3.4".into())
+        );
+        // Garbage in the header: the socket address.
+        assert_eq!(
+            client_ip(&socket(&[("x-forwarded-for", "not-an-ip")]), &xff),
+            Some("10.0.0.1".into())
+        );
+        assert_eq!(
+            client_ip(&socket(&[("x-forwarded-for", "[2001:db8::1]:443")]), &xff),
+            Some("2001:db8::1".into())
+        );
+        assert_eq!(
+            client_ip(
+                &socket(&[(
+                    "forwarded",
+                    "for=6.6.6.6, for=\"[2001:db8::2]:80\";proto=https"
+                )]),
+                &["forwarded".to_owned()]
+            ),
+            Some("2001:db8::2".into())
+        );
+        // No address anywhere: none.
+        assert_eq!(client_ip(&req(&[("x-forwarded-for", "")]), &xff), None);
+    }
 
     fn req(headers: &[(&str, &str)]) -> HttpRequest {
         HttpRequest {

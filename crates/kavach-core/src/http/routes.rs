@@ -14,6 +14,26 @@ use crate::plugin::{Route, SignInContext};
 use crate::route;
 use crate::store::ratelimit;
 
+/// The answer of `GET /auth/session` for a request that carries a session token: `{ user, session }`,
+/// or 401 (clearing a cookie that names no live session). Shared by the route and
+/// [`Kavach::handle_inline`].
+pub(super) fn session_answer(
+    k: &Kavach,
+    req: &HttpRequest,
+    found: Option<(crate::accounts::human::Session, User)>,
+) -> ApiResult {
+    match found {
+        Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+        None => {
+            let mut e = ApiError::unauthorized();
+            if req.cookie(&k.settings().cookie_name).is_some() {
+                e.headers.push(("set-cookie".into(), k.clear_cookie()));
+            }
+            Err(e)
+        }
+    }
+}
+
 /// `GET /auth/verify-email?token=` (the link in the email; with `callbackURL`, a redirect there)
 /// and `POST` with `{ token }`.
 async fn verify_email(k: &Kavach, req: &HttpRequest, get: bool) -> ApiResult {
@@ -124,16 +144,7 @@ pub(super) const CORE: &[Route] = &[
     route!("GET", "/auth/session", |k, req, p| {
         let token = session_token(req, &k.settings().cookie_name);
         match token {
-            Some(t) => match k.get_session(t).await? {
-                Some((session, user)) => ok(&json!({ "user": user, "session": session })),
-                None => {
-                    let mut e = ApiError::unauthorized();
-                    if req.cookie(&k.settings().cookie_name).is_some() {
-                        e.headers.push(("set-cookie".into(), k.clear_cookie()));
-                    }
-                    Err(e)
-                }
-            },
+            Some(t) => session_answer(k, req, k.get_session(t).await?),
             None => match k.plugin_session(req).await? {
                 Some((session, user)) => ok(&json!({ "user": user, "session": session })),
                 None => Err(ApiError::unauthorized()),
