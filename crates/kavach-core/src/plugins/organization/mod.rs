@@ -69,7 +69,7 @@ impl crate::plugin::Plugin for OrganizationPlugin {
                 settings: &self.settings,
                 emitter: k.emitter(),
             };
-            store.refuse_last_owner(conn, user_id).await
+            store.refuse_last_owner(conn, user_id, k.now_ms()).await
         })
     }
 
@@ -80,8 +80,13 @@ impl crate::plugin::Plugin for OrganizationPlugin {
 
 /// Locks an organization's row while its owners are counted (PostgreSQL, MySQL).
 const LOCK_ORG: &str = "SELECT id FROM kavach_organizations WHERE id = ? FOR UPDATE";
-/// How many owners an organization has.
-const OWNERS: &str = "SELECT COUNT(*) FROM kavach_org_members WHERE org_id = ? AND role = 'owner'";
+/// How many owners an organization has besides a given user, not counting banned users (a ban
+/// that has run out no longer counts): an owner that cannot sign in keeps nobody in charge.
+/// Members whose id names no kavachos user (ids from the app's own user table) count.
+const OTHER_OWNERS: &str = "SELECT COUNT(*) FROM kavach_org_members m \
+     LEFT JOIN kavach_user u ON u.id = m.user_id \
+     WHERE m.org_id = ? AND m.role = 'owner' AND m.user_id <> ? \
+     AND (u.id IS NULL OR NOT u.banned OR (u.ban_expires IS NOT NULL AND u.ban_expires <= ?))";
 /// The organizations a user owns (SQLite).
 const OWNED: &str =
     "SELECT org_id FROM kavach_org_members WHERE user_id = ? AND role = 'owner' ORDER BY org_id";
@@ -738,6 +743,7 @@ impl OrgStore<'_> {
         &self,
         conn: crate::plugin::TxConn<'_>,
         user_id: &str,
+        now_ms: i64,
     ) -> Result<()> {
         use crate::plugin::TxConn;
         let owned = self.sql(match self.dialect {
@@ -746,7 +752,7 @@ impl OrgStore<'_> {
             Dialect::Postgres => OWNED_LOCKED_PG,
             Dialect::MySql => OWNED_LOCKED_MY,
         });
-        let owners = self.sql(OWNERS);
+        let owners = self.sql(OTHER_OWNERS);
         macro_rules! check {
             ($c:expr) => {{
                 let c = $c;
@@ -755,10 +761,12 @@ impl OrgStore<'_> {
                     let org_id: String = col_str!(r, 0)?;
                     let n: i64 = sqlx::query(&owners)
                         .bind(&org_id)
+                        .bind(user_id)
+                        .bind(Ts(now_ms))
                         .fetch_one(&mut *c)
                         .await?
                         .try_get(0)?;
-                    if n <= 1 {
+                    if n == 0 {
                         return Err(KavachError::LastOwner);
                     }
                 }
@@ -788,7 +796,7 @@ impl OrgStore<'_> {
             .await?
             .ok_or_else(|| KavachError::NotFound("member not found".into()))?;
         let lock = self.sql(LOCK_ORG);
-        let owners = self.sql(OWNERS);
+        let owners = self.sql(OTHER_OWNERS);
         let delete = self.sql("DELETE FROM kavach_org_members WHERE org_id = ? AND user_id = ?");
         let update =
             self.sql("UPDATE kavach_org_members SET role = ? WHERE org_id = ? AND user_id = ?");
@@ -810,12 +818,14 @@ impl OrgStore<'_> {
                         .fetch_optional(&mut **tx)
                         .await?;
                 }
-                let n: i64 = sqlx::query(&owners)
+                let others: i64 = sqlx::query(&owners)
                     .bind(org_id)
+                    .bind(user_id)
+                    .bind(Ts(now_ms))
                     .fetch_one(&mut **tx)
                     .await?
                     .try_get(0)?;
-                if losing_owner && n <= 1 {
+                if losing_owner && others == 0 {
                     None
                 } else {
                     let changed = match new_role {
