@@ -113,17 +113,20 @@ for (const backend of backends().filter((b) => b in servers)) {
         }
 
         const load = Array.from({ length: IN_FLIGHT }, (_, w) => worker(w))
-        let downAt, upAt
+        let downAt, upAt, stoppedMs, startedMs
         try {
           await new Promise((r) => setTimeout(r, 500))
           const before = { calls, ids: auditIds.length }
           assert.ok(before.ids > 0, 'calls succeed before the outage')
           downAt = performance.now()
           await services(...servers[backend].down)
+          stoppedMs = performance.now() - downAt
           await new Promise((r) => setTimeout(r, DOWN_MS))
         } finally {
+          const t = performance.now()
           await services(...servers[backend].up)
           upAt = performance.now()
+          startedMs = upAt - t
         }
         // Recovery: the same instance serves again, without a restart, within a bounded time.
         const failedBefore = failures.length
@@ -154,7 +157,7 @@ for (const backend of backends().filter((b) => b in servers)) {
         const byVia = failures.reduce((m, f) => ({ ...m, [f.via]: (m[f.via] ?? 0) + 1 }), {})
         const causes = failures.reduce((m, f) => ({ ...m, [f.message]: (m[f.message] ?? 0) + 1 }), {})
         console.log(`# ${backend}: ${calls} calls, ${auditIds.length} audited, ${failures.length} failed ${JSON.stringify(byVia)} while down ` +
-          `${Math.round(upAt - downAt)} ms; slowest call ${Math.round(slowest)} ms; ${IN_FLIGHT * 4} calls served ${Math.round(recoveredMs)} ms after the server was up; causes ${JSON.stringify(causes)}`)
+          `${Math.round(upAt - downAt)} ms (stopping took ${Math.round(stoppedMs)} ms, starting ${Math.round(startedMs)} ms); slowest call ${Math.round(slowest)} ms; ${IN_FLIGHT * 4} calls served ${Math.round(recoveredMs)} ms after the server was up; causes ${JSON.stringify(causes)}`)
       } finally {
         await kavach.close()
       }
