@@ -5,6 +5,7 @@
 export type KavachErrorCode =
   | 'CONFIG_INVALID'
   | 'DB_UNREACHABLE'
+  | 'DB_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'VALIDATION_FAILED'
   | 'NOT_FOUND'

@@ -33,3 +33,6 @@ npm run test:types
 
 echo "== JS tests against the built addon and CLI (SQLite, PostgreSQL, MariaDB)"
 npm test
+
+echo "== database faults: PostgreSQL and MariaDB restarted under load (on its own: it stops shared servers)"
+npm run test:faults

@@ -11,9 +11,14 @@ pub enum KavachError {
     /// The configuration passed to `createKavach` is unusable.
     #[error("{0}")]
     ConfigInvalid(String),
-    /// The database could not be reached (connect, pool or I/O failure).
+    /// Boot could not reach the database (connect, pool or I/O failure).
     #[error("the database is unreachable: {0}")]
     DbUnreachable(String),
+    /// A call after boot found the database down or unusable for now: refused, reset or terminated
+    /// connections, pool timeouts, a server shutting down or starting up; on SQLite a full disk, a
+    /// read-only, unopenable or failing file. Retrying later may succeed.
+    #[error("the database is unavailable: {0}")]
+    DbUnavailable(String),
     /// The embedded migrations could not be applied.
     #[error("migrations failed: {0}")]
     MigrationFailed(String),
@@ -144,6 +149,7 @@ impl KavachError {
         match self {
             Self::ConfigInvalid(_) => "CONFIG_INVALID",
             Self::DbUnreachable(_) => "DB_UNREACHABLE",
+            Self::DbUnavailable(_) => "DB_UNAVAILABLE",
             Self::MigrationFailed(_) => "MIGRATION_FAILED",
             Self::ValidationFailed(_) => "VALIDATION_FAILED",
             Self::NotFound(_) => "NOT_FOUND",
@@ -202,8 +208,28 @@ impl KavachError {
             Self::Unauthorized | Self::JwtInvalid(_) | Self::JwtExpired => 401,
             Self::JwtClaimsFailed | Self::JwtClaimsInvalid(_) => 500,
             Self::AgentLimitReached(_) | Self::Conflict(_) => 409,
-            Self::DbUnreachable(_) | Self::Closed | Self::Busy => 503,
+            Self::DbUnreachable(_) | Self::DbUnavailable(_) | Self::Closed | Self::Busy => 503,
             Self::MigrationFailed(_) | Self::Database(_) | Self::Internal(_) => 500,
+        }
+    }
+
+    /// The error as boot reports it: a database that is down is `DB_UNREACHABLE` there.
+    pub(crate) fn at_boot(self) -> Self {
+        match self {
+            Self::DbUnavailable(m) => Self::DbUnreachable(m),
+            other => other,
+        }
+    }
+
+    /// A copy of a database failure for each caller that shared one batch: the code is kept, the
+    /// driver text stays in the cause.
+    pub(crate) fn for_each_caller(&self) -> Self {
+        match self {
+            Self::DbUnavailable(m) => Self::DbUnavailable(m.clone()),
+            Self::Busy => Self::Busy,
+            Self::Closed => Self::Closed,
+            Self::Database(c) => Self::Database(DbCause(c.0.clone())),
+            other => Self::Database(DbCause(other.to_string())),
         }
     }
 
@@ -223,24 +249,91 @@ impl KavachError {
 
 impl From<sqlx::Error> for KavachError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_) => KavachError::DbUnreachable(short_kind(&e).into()),
-            _ => KavachError::Database(DbCause(e.to_string())),
+        match unavailable_kind(&e) {
+            Some(what) => KavachError::DbUnavailable(what.into()),
+            None => KavachError::Database(DbCause(e.to_string())),
         }
     }
 }
 
 impl From<rusqlite::Error> for KavachError {
     fn from(e: rusqlite::Error) -> Self {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                KavachError::Busy
-            }
-            _ => KavachError::Database(DbCause(e.to_string())),
+        let code = match &e {
+            rusqlite::Error::SqliteFailure(f, _) => f.extended_code,
+            _ => return KavachError::Database(DbCause(e.to_string())),
+        };
+        match code & 0xff {
+            5 | 6 => KavachError::Busy,
+            _ => match sqlite_unavailable(code) {
+                Some(what) => KavachError::DbUnavailable(what.into()),
+                None => KavachError::Database(DbCause(e.to_string())),
+            },
         }
+    }
+}
+
+/// Why a driver error means "the database is down or unusable right now" rather than a failed
+/// statement; `None` for everything else. Covers what a server restart or kill surfaces mid-call:
+/// the socket closing (I/O), the server's own goodbye (PostgreSQL 57P01 and kin, MariaDB 1053,
+/// 1927, ...), refusals while it starts, and the pool giving up.
+pub(crate) fn unavailable_kind(e: &sqlx::Error) -> Option<&'static str> {
+    Some(match e {
+        sqlx::Error::Io(_) => "the connection to the database failed",
+        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection",
+        sqlx::Error::PoolClosed => "the database pool is closed",
+        sqlx::Error::Tls(_) => "the TLS handshake with the database failed",
+        sqlx::Error::WorkerCrashed => "the database worker stopped",
+        sqlx::Error::Database(d) => return database_unavailable(d.as_ref()),
+        _ => return None,
+    })
+}
+
+fn database_unavailable(d: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    if let Some(my) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return match my.number() {
+            // ER_CON_COUNT_ERROR, ER_TOO_MANY_USER_CONNECTIONS
+            1040 | 1203 => Some("the database has no free connections"),
+            // ER_SERVER_SHUTDOWN, ER_NORMAL_SHUTDOWN, ER_SHUTDOWN_COMPLETE, ER_CONNECTION_KILLED,
+            // ER_QUERY_INTERRUPTED by a shutdown, ER_CLIENT_INTERACTION_TIMEOUT
+            1053 | 1077 | 1079 | 1927 | 4031 => Some("the database server ended the connection"),
+            // ER_NET_* (read/write errors and interruptions), ER_ABORTING_CONNECTION
+            1152 | 1158..=1161 => Some("the connection to the database failed"),
+            // CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
+            // CR_SERVER_LOST_EXTENDED
+            2002 | 2003 | 2006 | 2013 | 2055 => Some("the connection to the database failed"),
+            _ if my.code().is_some_and(|s| s.starts_with("08")) => {
+                Some("the connection to the database failed")
+            }
+            _ => None,
+        };
+    }
+    if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        return d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .and_then(sqlite_unavailable);
+    }
+    // PostgreSQL: SQLSTATE.
+    let state = d.code()?;
+    match state.as_ref() {
+        "57P01" | "57P02" => Some("the database server ended the connection"),
+        "57P03" => Some("the database server is starting up or shutting down"),
+        "53300" => Some("the database has no free connections"),
+        s if s.starts_with("08") => Some("the connection to the database failed"),
+        _ => None,
+    }
+}
+
+/// SQLite result codes (extended codes included) that say the file cannot be used right now.
+fn sqlite_unavailable(code: i32) -> Option<&'static str> {
+    match code & 0xff {
+        13 => Some("the disk holding the SQLite database is full"),
+        // SQLITE_READONLY_DBMOVED: the file was deleted or renamed under the open connection.
+        8 if code == 1032 => Some("the SQLite database file was moved or deleted"),
+        8 => Some("the SQLite database file is read-only"),
+        14 => Some("the SQLite database file cannot be opened"),
+        10 => Some("disk I/O error on the SQLite database file"),
+        _ => None,
     }
 }
 
@@ -255,16 +348,6 @@ pub fn check_plain(field: &str, v: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-fn short_kind(e: &sqlx::Error) -> &'static str {
-    match e {
-        sqlx::Error::Io(_) => "connection failed",
-        sqlx::Error::PoolTimedOut => "timed out waiting for a connection",
-        sqlx::Error::PoolClosed => "the pool is closed",
-        sqlx::Error::Tls(_) => "TLS handshake failed",
-        _ => "database error",
-    }
-}
-
 pub type Result<T, E = KavachError> = std::result::Result<T, E>;
 
 #[cfg(test)]
@@ -277,5 +360,47 @@ mod tests {
         assert_eq!(e.to_string(), "a database operation failed");
         assert_eq!(format!("{e:?}"), "Database(DbCause(..))");
         assert_eq!(e.code(), "DATABASE_ERROR");
+    }
+
+    #[test]
+    fn a_database_that_is_down_is_db_unavailable_after_boot_and_db_unreachable_at_boot() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        for e in [
+            KavachError::from(sqlx::Error::Io(io)),
+            KavachError::from(sqlx::Error::PoolTimedOut),
+        ] {
+            assert_eq!((e.code(), e.http_status()), ("DB_UNAVAILABLE", 503));
+            assert_eq!(e.at_boot().code(), "DB_UNREACHABLE");
+        }
+        assert_eq!(
+            KavachError::from(sqlx::Error::RowNotFound).code(),
+            "DATABASE_ERROR"
+        );
+    }
+
+    #[test]
+    fn sqlite_file_faults_are_typed() {
+        let lite = |code: i32| {
+            KavachError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                Some("/srv/secret/path.db".into()),
+            ))
+        };
+        for (code, says) in [
+            (13, "full"),                      // SQLITE_FULL
+            (8, "read-only"),                  // SQLITE_READONLY
+            (1032, "moved or deleted"),        // SQLITE_READONLY_DBMOVED
+            (14, "cannot be opened"),          // SQLITE_CANTOPEN
+            (10 | (3 << 8), "disk I/O error"), // SQLITE_IOERR_WRITE
+        ] {
+            let e = lite(code);
+            assert_eq!(e.code(), "DB_UNAVAILABLE", "{code}");
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(!e.to_string().contains("/srv"), "{e}");
+        }
+        assert_eq!(lite(5).code(), "DATABASE_BUSY");
+        assert_eq!(lite(19).code(), "DATABASE_ERROR"); // a constraint: not the file's fault
+        let copy = lite(13).for_each_caller();
+        assert_eq!(copy.code(), "DB_UNAVAILABLE");
     }
 }

@@ -100,10 +100,12 @@ impl Kavach {
             if let Some(loc) = sqlite.as_ref().filter(|l| l.ephemeral) {
                 remove_sqlite_files(loc);
             }
-            return Err(e);
+            return Err(e.at_boot());
         }
         let fast = match &sqlite {
-            Some(loc) => Some(SqliteFast::start(&loc.path, settings.durability)?),
+            Some(loc) => Some(
+                SqliteFast::start(&loc.path, settings.durability).map_err(KavachError::at_boot)?,
+            ),
             None => None,
         };
         let batcher = match settings.dialect {
@@ -119,7 +121,7 @@ impl Kavach {
             Ok(e) => e,
             Err(e) => {
                 on_close_pool(&pool).await;
-                return Err(e);
+                return Err(e.at_boot());
             }
         };
         let dialect = settings.dialect;
@@ -914,7 +916,7 @@ pub async fn migrate_url(url: &str) -> Result<db::MigrationReport> {
     let pool = db::connect(&settings, sqlite.as_ref()).await?;
     let report = db::migrate(&pool, SystemClock.now_ms()).await;
     on_close_pool(&pool).await;
-    report
+    report.map_err(KavachError::at_boot)
 }
 
 /// The reason a `before*` hook's answer refuses the change: `{ allow: false, reason? }`, or a throw

@@ -7,7 +7,7 @@ use sqlx::{MySqlPool, PgPool, QueryBuilder, Row};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::agents::authz::{AuditRow, Decision, PendingAudit, HOUR_MS};
-use crate::error::{DbCause, KavachError, Result};
+use crate::error::{KavachError, Result};
 use crate::store::db::BeginWrite;
 use crate::store::db::{sql_for, Pool, Ts};
 
@@ -118,14 +118,9 @@ impl AuditBatcher {
                         Ok(()) => batch.into_iter().for_each(|j| {
                             let _ = j.done.send(Ok(()));
                         }),
-                        Err(e) => {
-                            let msg = e.to_string();
-                            batch.into_iter().for_each(|j| {
-                                let _ = j
-                                    .done
-                                    .send(Err(KavachError::Database(DbCause(msg.clone()))));
-                            })
-                        }
+                        Err(e) => batch.into_iter().for_each(|j| {
+                            let _ = j.done.send(Err(e.for_each_caller()));
+                        }),
                     }
                     drop(permit);
                 });

@@ -301,7 +301,7 @@ impl AgentStore<'_> {
                     .fetch_one(&mut *conn)
                     .await?;
                 if got != Some(1) {
-                    return Err(KavachError::DbUnreachable(
+                    return Err(KavachError::DbUnavailable(
                         "timed out waiting for a lock".into(),
                     ));
                 }

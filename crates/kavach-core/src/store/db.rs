@@ -268,6 +268,19 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                     .min_connections(settings.min_connections.unwrap_or(0))
                     .acquire_timeout(acquire)
                     .test_before_acquire(false)
+                    // SQLite may end a transaction by itself (a full disk, an I/O error); sqlx's
+                    // ROLLBACK then fails and leaves the connection counting a transaction that is
+                    // gone, so every later BEGIN on it fails. Such a connection is dropped here,
+                    // which is what lets the pool recover once the disk has room again.
+                    .before_acquire(|conn, _| {
+                        Box::pin(async move {
+                            use sqlx::TransactionManager;
+                            Ok(
+                                sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn)
+                                    == 0,
+                            )
+                        })
+                    })
                     .connect_with(opts.clone())
                     .await;
                 match tried {
@@ -462,11 +475,9 @@ fn check_applied(
 }
 
 fn mig_err(what: &'static str) -> impl Fn(sqlx::Error) -> KavachError {
-    move |e| match e {
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-            KavachError::DbUnreachable("lost the database during migrations".into())
-        }
-        _ => KavachError::MigrationFailed(what.into()),
+    move |e| match crate::error::unavailable_kind(&e) {
+        Some(_) => KavachError::DbUnreachable("lost the database during migrations".into()),
+        None => KavachError::MigrationFailed(what.into()),
     }
 }
 

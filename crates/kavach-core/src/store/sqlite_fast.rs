@@ -18,7 +18,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::agents::authz::{AuditRow, AuthRow, Decision, PendingAudit, HOUR_MS};
 use crate::config::Durability;
-use crate::error::{DbCause, KavachError, Result};
+use crate::error::{KavachError, Result};
 
 const MAX_BATCH: usize = 1024;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,11 +189,8 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Msg>, pending: Arc<AtomicUsi
             }
             Err(e) => {
                 pending.fetch_sub(n, Ordering::AcqRel);
-                let msg = e.to_string();
                 for job in batch.drain(..) {
-                    let _ = job
-                        .done
-                        .send(Err(KavachError::Database(DbCause(msg.clone()))));
+                    let _ = job.done.send(Err(e.for_each_caller()));
                 }
             }
         }
