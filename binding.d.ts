@@ -49,6 +49,11 @@ export declare class NativeKavach {
   auditExport(filter: any, format: string): Promise<string>
   /** The whole HTTP API: never rejects, every problem is a JSON error response. */
   handleHttp(req: HttpRequestInput): Promise<HttpResponseOutput>
+  /**
+   * [`Self::handle_http`] answered on this thread when one read is enough (`GET /auth/session`
+   * on SQLite): the response, or nothing to take the async call.
+   */
+  handleHttpInline(method: string, path: string, headers: Array<string>, urlOrigin?: string | undefined | null): HttpResponseOutput | null
   /** `auth.signUp`: `{ user, session, token }`. */
   signUp(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
   /**
