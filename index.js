@@ -297,9 +297,85 @@ function sharedInstances() {
 }
 
 // `extras`: what runs in JS around the core's answers: `customSession` (kavachos/plugins), the
+// A lone surrogate cannot cross into Rust: napi turns it into U+FFFD, a different string. So every
+// string handed to the binding (arguments, and the strings and keys of objects and arrays inside
+// them) is checked here, once, and refused as VALIDATION_FAILED, as the HTTP API refuses a "\ud800"
+// escape. Bytes (a request body) are not strings and pass as they are.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u
+const wellFormed = String.prototype.isWellFormed ? (s) => s.isWellFormed() : (s) => !LONE_SURROGATE.test(s)
+
+function checkWellFormed(v, depth = 0) {
+  if (typeof v === 'string') {
+    if (!wellFormed(v)) throw new KavachError('VALIDATION_FAILED', 'a string holds a lone surrogate (not a Unicode character)')
+    return
+  }
+  if (v === null || typeof v !== 'object' || depth > 256 || ArrayBuffer.isView(v)) return
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) checkWellFormed(v[i], depth + 1)
+    return
+  }
+  for (const k in v) {
+    checkWellFormed(k)
+    checkWellFormed(v[k], depth + 1)
+  }
+}
+
+// The binding's methods behind that check: the same-thread ones (`*Inline`, `advanceClock`) throw,
+// the others answer a rejected promise, as the binding itself does for its own errors (napi throws
+// on the spot for a value it cannot convert, such as undefined inside an array: that too becomes a
+// rejected VALIDATION_FAILED, never a synchronous throw from a call that promises a Result).
+function checkArgs(a, b, c, e) {
+  checkWellFormed(a)
+  checkWellFormed(b)
+  checkWellFormed(c)
+  checkWellFormed(e)
+}
+
+// The decisions' hot path: the subject and authzInput's four fields, without walking an object
+// (~60 ns against ~400 for the generic walk).
+const isWellFormedOrNot = (s) => typeof s !== 'string' || wellFormed(s)
+function checkAuthz(subject, req) {
+  if (!isWellFormedOrNot(subject) || !isWellFormedOrNot(req.action) || !isWellFormedOrNot(req.resource) || !isWellFormedOrNot(req.ip)) {
+    throw new KavachError('VALIDATION_FAILED', 'a string holds a lone surrogate (not a Unicode character)')
+  }
+  if (req.arguments !== undefined) checkWellFormed(req.arguments)
+}
+const AUTHZ_METHODS = new Set(['authorize', 'authorizeByToken', 'authorizeInline', 'authorizeByTokenInline'])
+
+function guardStrings(n) {
+  const out = {}
+  const proto = Object.getPrototypeOf(n)
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (name === 'constructor') continue
+    const d = Object.getOwnPropertyDescriptor(proto, name)
+    if (typeof d.value === 'function') {
+      const fn = d.value
+      const check = AUTHZ_METHODS.has(name) ? checkAuthz : checkArgs
+      out[name] =
+        name.endsWith('Inline') || name === 'advanceClock'
+          ? (a, b, c, e) => {
+              check(a, b, c, e)
+              return fn.call(n, a, b, c, e)
+            }
+          : (a, b, c, e) => {
+              try {
+                check(a, b, c, e)
+                return fn.call(n, a, b, c, e)
+              } catch (err) {
+                return Promise.reject(toKavachError(err))
+              }
+            }
+    } else if (d.get) {
+      Object.defineProperty(out, name, { get: () => n[name], enumerable: true })
+    }
+  }
+  return out
+}
+
 // `user.additionalFields` of type date (handed out as Dates), and `keyHeaders`: the apiKey plugin's
 // headers when its keys make sessions.
-function makeInstance(n, maxBody, release, extras = {}) {
+function makeInstance(native, maxBody, release, extras = {}) {
+  const n = guardStrings(native)
   const keyHeaders = extras.keyHeaders
   const basePath = n.basePath
   const dateFields = extras.dateFields || []

@@ -137,7 +137,8 @@ for (const backend of backends()) {
         ['ab', 'USERNAME_TOO_SHORT'],
         ['a'.repeat(21), 'USERNAME_TOO_LONG'],
         ['has space', 'INVALID_USERNAME'],
-        ['nul\u0000byte', 'INVALID_USERNAME'],
+        // Refused by the input layer before the plugin sees it (input.rs: every body's strings).
+        ['nul\u0000byte', 'control characters'],
         ['superadmin', 'INVALID_USERNAME'], // the app's validator says no
       ]
       for (const [name, code] of cases) {

@@ -340,7 +340,7 @@ fn sqlite_unavailable(code: i32) -> Option<&'static str> {
 /// VALIDATION_FAILED when an id or name holds a NUL or another control character, or is longer
 /// than `max`: decided before any SQL (PostgreSQL refuses NUL in text).
 pub fn check_plain(field: &str, v: &str, max: usize) -> Result<()> {
-    if v.len() > max || v.chars().any(char::is_control) {
+    if v.len() > max || crate::input::has_control(v, false) {
         return Err(KavachError::validation(format!(
             "{field} must be printable text of at most {max} bytes"
         )));

@@ -59,6 +59,17 @@ enum Lookup<'a> {
     Id(&'a str),
 }
 
+/// `VALIDATION_FAILED` for an agent id or token with a control character (a byte scan: this is
+/// the hot path). Any other string that names no agent is a denial, not an error.
+fn check_subject(field: &str, v: &str) -> Result<()> {
+    if crate::input::has_control(v, false) {
+        return Err(KavachError::validation(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 fn plausible_token(token: &str) -> bool {
     token.starts_with(AGENT_TOKEN_PREFIX) && token.len() <= 256
 }
@@ -192,6 +203,7 @@ impl Kavach {
         input: serde_json::Value,
     ) -> Result<serde_json::Value> {
         self.check_open()?;
+        crate::input::check_value(&input)?;
         match self.plugins.by_namespace(namespace) {
             Some(p) => p.call(self, op, input).await,
             None => Err(KavachError::ConfigInvalid(format!(
@@ -258,6 +270,7 @@ impl Kavach {
 
     pub async fn get_agent(&self, id: &str) -> Result<Option<Agent>> {
         self.check_open()?;
+        crate::error::check_plain("id", id, 255)?;
         self.agents().get(id, self.now_ms()).await
     }
 
@@ -268,11 +281,13 @@ impl Kavach {
 
     pub async fn update_agent(&self, id: &str, patch: UpdateAgent) -> Result<Agent> {
         self.check_open()?;
+        crate::error::check_plain("id", id, 255)?;
         self.agents().update(id, patch, self.now_ms()).await
     }
 
     pub async fn revoke_agent(&self, id: &str) -> Result<()> {
         self.check_open()?;
+        crate::error::check_plain("id", id, 255)?;
         let revoked = self.agents().revoke(id, self.now_ms()).await?;
         if let (Some(owner), Some(hook)) = (revoked, &self.callbacks.hooks.on_agent_revoke) {
             hook.fire(serde_json::json!({ "agentId": id, "ownerId": owner }));
@@ -282,6 +297,7 @@ impl Kavach {
 
     pub async fn rotate_agent(&self, id: &str) -> Result<AgentWithToken> {
         self.check_open()?;
+        crate::error::check_plain("id", id, 255)?;
         self.agents().rotate(id, self.now_ms()).await
     }
 
@@ -331,6 +347,7 @@ impl Kavach {
     pub async fn authorize_by_token(&self, token: &str, req: &AuthzRequest) -> Result<Decision> {
         self.check_open()?;
         req.validate()?;
+        check_subject("token", token)?;
         let started = Instant::now();
         if !plausible_token(token) {
             return Ok(Decision::invalid_token());
@@ -346,6 +363,7 @@ impl Kavach {
     pub async fn authorize(&self, agent_id: &str, req: &AuthzRequest) -> Result<Decision> {
         self.check_open()?;
         req.validate()?;
+        check_subject("agentId", agent_id)?;
         let started = Instant::now();
         if agent_id.is_empty() || agent_id.len() > 64 {
             return Ok(Decision::agent_not_found());
@@ -445,7 +463,11 @@ impl Kavach {
         if self.callbacks.hooks.around_authorize() {
             return None;
         }
-        if let Err(e) = self.check_open().and_then(|_| req.validate()) {
+        if let Err(e) = self
+            .check_open()
+            .and_then(|_| req.validate())
+            .and_then(|_| check_subject("token", token))
+        {
             return Some(Err(e));
         }
         let started = Instant::now();
@@ -486,7 +508,11 @@ impl Kavach {
         if self.callbacks.hooks.around_authorize() {
             return None;
         }
-        if let Err(e) = self.check_open().and_then(|_| req.validate()) {
+        if let Err(e) = self
+            .check_open()
+            .and_then(|_| req.validate())
+            .and_then(|_| check_subject("agentId", agent_id))
+        {
             return Some(Err(e));
         }
         let started = Instant::now();

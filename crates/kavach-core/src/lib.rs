@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod import;
+pub mod input;
 pub mod kavach;
 pub mod plugin;
 pub mod plugins;

@@ -17,6 +17,8 @@ fn to_js(e: KavachError) -> napi::Error {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value, what: &str) -> napi::Result<T> {
+    // Every JSON input of a JS call is checked once, as every HTTP body is.
+    kavach_core::input::check_value(&v).map_err(to_js)?;
     serde_json::from_value(v).map_err(|e| {
         to_js(KavachError::ValidationFailed(format!(
             "invalid {what}: {e}"

@@ -245,13 +245,19 @@ pub enum Login {
 }
 
 impl Login {
-    /// The `kavach_user` column and the value it is matched by; `None` for a login that cannot
-    /// name anyone (a malformed email).
-    fn lookup(&self) -> Option<(&'static str, String)> {
+    /// The `kavach_user` column and the value it is matched by; `VALIDATION_FAILED` for a login
+    /// that cannot name anyone (an email that is not an address, a control character).
+    fn lookup(&self) -> Result<(&'static str, String)> {
         match self {
-            Login::Email(e) => normalize_email(e).ok().map(|e| ("email", e)),
-            Login::Username(u) => Some(("username", u.trim().to_lowercase())),
-            Login::PhoneNumber(n) => Some(("phone_number", n.clone())),
+            Login::Email(e) => Ok(("email", normalize_email(e)?)),
+            Login::Username(u) => {
+                crate::error::check_plain("username", u, 255)?;
+                Ok(("username", u.trim().to_lowercase()))
+            }
+            Login::PhoneNumber(n) => {
+                crate::error::check_plain("phoneNumber", n, 64)?;
+                Ok(("phone_number", n.clone()))
+            }
         }
     }
 
@@ -275,20 +281,7 @@ pub struct ClientInfo {
     pub origin: Option<String>,
 }
 
-/// Lowercases and checks an email address (one `@`, a dot-free-or-not domain, no spaces, ≤ 254).
-pub fn normalize_email(email: &str) -> Result<String> {
-    let e = email.trim().to_lowercase();
-    let valid = e.len() <= 254
-        && !e.chars().any(char::is_whitespace)
-        && matches!(e.split_once('@'), Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-    if valid {
-        Ok(e)
-    } else {
-        Err(KavachError::validation(
-            "email must be a valid email address",
-        ))
-    }
-}
+pub use crate::input::normalize_email;
 
 fn check_password(password: &str, min: usize) -> Result<()> {
     let n = password.chars().count();
@@ -419,10 +412,11 @@ impl HumanStore<'_> {
         self.require_enabled()?;
         let email = normalize_email(&input.email)?;
         check_password(&input.password, self.settings.min_password_length)?;
-        if input.name.as_ref().is_some_and(|n| n.len() > 255) {
-            return Err(KavachError::validation(
-                "name must be at most 255 characters",
-            ));
+        if let Some(n) = &input.name {
+            crate::error::check_plain("name", n, 255)?;
+        }
+        if let Some(i) = &input.image {
+            crate::error::check_plain("image", i, 1 << 20)?;
         }
         let mut user = User {
             name: input.name,
@@ -512,10 +506,8 @@ impl HumanStore<'_> {
     ) -> Result<User> {
         self.require_enabled()?;
         let iterations = self.settings.pbkdf2_iterations;
-        let Some((column, value)) = login.lookup() else {
-            blocking(move || burn_verification(&password, iterations)).await?;
-            return Err(KavachError::InvalidCredentials);
-        };
+        // A malformed login is refused before any work: it names no account, so nothing leaks.
+        let (column, value) = login.lookup()?;
         // `column` is one of three fixed names, never input.
         let sql = self.sql_owned(format!(
             "SELECT {}, a.id AS a_id, a.password AS a_password \
@@ -819,7 +811,9 @@ mod tests {
             normalize_email("  Ada@Example.COM ").unwrap(),
             "ada@example.com"
         );
-        for bad in ["", "ada", "@x", "a@", "a b@x.y", "a@b@c"] {
+        for bad in [
+            "", "ada", "@x", "a@", "a b@x.y", "a@b@c", "a\0@x.y", "a@x.y\n",
+        ] {
             assert!(normalize_email(bad).is_err(), "{bad}");
         }
     }
@@ -980,14 +974,11 @@ impl HumanStore<'_> {
         now_ms: i64,
     ) -> Result<User> {
         if let Some(name) = patch.name {
-            if name.len() > 255 {
-                return Err(KavachError::validation(
-                    "name must be at most 255 characters",
-                ));
-            }
+            crate::error::check_plain("name", &name, 255)?;
             user.name = Some(name);
         }
         if let Some(image) = patch.image {
+            crate::error::check_plain("image", &image, 1 << 20)?;
             user.image = Some(image);
         }
         if crate::accounts::fields::any_hidden(&self.settings.user_fields) {
@@ -1194,6 +1185,8 @@ impl HumanStore<'_> {
         now_ms: i64,
     ) -> Result<()> {
         self.require_enabled()?;
+        // A string that is no address names nobody: refusing it tells nothing about accounts.
+        let email = normalize_email(email)?;
         let Some(sender) = &self.callbacks.send_reset_password else {
             return Err(KavachError::ConfigInvalid(
                 "emailAndPassword.sendResetPassword is not set".into(),
@@ -1201,9 +1194,6 @@ impl HumanStore<'_> {
         };
         let path = same_origin_path(redirect_to.unwrap_or("/reset-password"))?.to_owned();
         let origin = self.link_origin(request_origin)?.to_owned();
-        let Ok(email) = normalize_email(email) else {
-            return Ok(());
-        };
         let Some(user) = self.user_by_email(&email).await? else {
             return Ok(());
         };

@@ -119,6 +119,20 @@ impl AuthzRequest {
                 "resource must be a non-empty string of at most 1024 characters",
             ));
         }
+        // Byte scans, no allocation: this runs on every decision.
+        if crate::input::has_control(&self.action, false)
+            || crate::input::has_control(&self.resource, false)
+        {
+            return Err(KavachError::validation(
+                "action and resource must not contain control characters",
+            ));
+        }
+        if let Some(ip) = &self.ip {
+            crate::error::check_plain("ip", ip, 256)?;
+        }
+        if let Some(args) = &self.arguments {
+            crate::input::check_value(args)?;
+        }
         Ok(())
     }
 }
@@ -229,9 +243,9 @@ fn rate_key(p: &Permission) -> String {
 }
 
 fn validate_pattern(pattern: &str) -> Result<()> {
-    if pattern.is_empty() || pattern.len() > 1024 {
+    if pattern.is_empty() || pattern.len() > 1024 || crate::input::has_control(pattern, false) {
         return Err(KavachError::validation(
-            "permission resource must be a non-empty pattern of at most 1024 characters",
+            "permission resource must be a non-empty pattern of at most 1024 printable characters",
         ));
     }
     if pattern != "*" && pattern.split(':').any(str::is_empty) {
@@ -252,8 +266,13 @@ impl CompiledPermission {
                 p.resource
             )));
         }
-        if p.actions.iter().any(|a| a.is_empty() || a.len() > 256) {
-            return Err(KavachError::validation("actions must be non-empty strings"));
+        if p.actions
+            .iter()
+            .any(|a| a.is_empty() || a.len() > 256 || crate::input::has_control(a, false))
+        {
+            return Err(KavachError::validation(
+                "actions must be non-empty strings without control characters",
+            ));
         }
         let c = p.constraints.clone().unwrap_or_default();
         let rate = match c.max_calls_per_hour {

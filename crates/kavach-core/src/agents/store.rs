@@ -100,7 +100,8 @@ pub struct AgentFilter {
 const MAX_METADATA_BYTES: usize = 64 * 1024;
 
 fn check_text(field: &str, v: &str, max: usize) -> Result<()> {
-    if v.trim().is_empty() || v.len() > max {
+    crate::error::check_plain(field, v, max)?;
+    if v.trim().is_empty() {
         return Err(KavachError::validation(format!(
             "{field} must be a non-empty string of at most {max} characters"
         )));
@@ -112,6 +113,7 @@ fn metadata_json(m: &Option<serde_json::Value>) -> Result<Option<String>> {
     match m {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v @ serde_json::Value::Object(_)) => {
+            crate::input::check_value(v)?;
             let s = v.to_string();
             if s.len() > MAX_METADATA_BYTES {
                 return Err(KavachError::validation(
@@ -353,6 +355,12 @@ impl AgentStore<'_> {
     }
 
     pub async fn list(&self, f: AgentFilter, now_ms: i64) -> Result<Vec<Agent>> {
+        if let Some(o) = &f.owner_id {
+            crate::error::check_plain("ownerId", o, 255)?;
+        }
+        if let Some(t) = &f.kind {
+            crate::error::check_plain("type", t, 64)?;
+        }
         if let Some(s) = &f.status {
             if !["active", "revoked", "expired"].contains(&s.as_str()) {
                 return Err(KavachError::validation(

@@ -179,9 +179,24 @@ impl HttpRequest {
             .filter(|t| !t.is_empty())
     }
 
-    pub(crate) fn query_map(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_bytes())
-            .into_owned()
+    /// The query's `(name, value)` pairs, decoded; 400 `VALIDATION_FAILED` when one holds a
+    /// control character or is not UTF-8. Every route reads its query through here (the MCP
+    /// server, which answers in OAuth's error shape, parses its own).
+    pub(crate) fn query_map(&self) -> Result<Vec<(String, String)>, ApiError> {
+        self.query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                match (decode_query_part(k), decode_query_part(v)) {
+                    (Some(k), Some(v)) => Ok((k, v)),
+                    _ => Err(ApiError::new(
+                        400,
+                        "VALIDATION_FAILED",
+                        "a query parameter holds a control character or is not UTF-8",
+                    )),
+                }
+            })
             .collect()
     }
 
@@ -215,8 +230,7 @@ pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError>
             "send the body as application/json",
         ));
     }
-    let value: Value = serde_json::from_slice(&req.body)
-        .map_err(|_| ApiError::new(400, "INVALID_JSON", "the body is not valid JSON"))?;
+    let value = json_body(&req.body)?;
     serde_json::from_value(value).map_err(|e| {
         ApiError::new(
             400,
@@ -224,6 +238,49 @@ pub fn parse_body<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError>
             format!("invalid request body: {e}"),
         )
     })
+}
+
+/// A JSON body parsed and checked: malformed JSON is 400 `INVALID_JSON`; a lone surrogate (which
+/// serde_json refuses as a syntax error) or a control character in any string is 400
+/// `VALIDATION_FAILED`. Every JSON body of every route, the plugins' included, comes through here.
+pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| {
+        if crate::input::has_lone_surrogate(body) {
+            ApiError::new(
+                400,
+                "VALIDATION_FAILED",
+                "the body holds a lone surrogate (not a Unicode character)",
+            )
+        } else {
+            ApiError::new(400, "INVALID_JSON", "the body is not valid JSON")
+        }
+    })?;
+    crate::input::check_value(&value)?;
+    Ok(value)
+}
+
+/// 400 `VALIDATION_FAILED` for a path with a control character: checked once for every route,
+/// before its handler reads its parameters.
+fn check_path(req: &HttpRequest) -> Result<(), ApiError> {
+    if crate::input::has_control(&req.path, false) {
+        return Err(ApiError::new(
+            400,
+            "VALIDATION_FAILED",
+            "the path must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// One `name=value` of a query string, decoded strictly: `+` is a space, a percent escape that
+/// makes no UTF-8 (a lone surrogate, stray bytes) or a control character other than tab and line
+/// breaks is `None`.
+fn decode_query_part(part: &str) -> Option<String> {
+    let spaced = part.replace('+', " ");
+    let text = percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()?;
+    (!crate::input::has_control(&text, true)).then(|| text.into_owned())
 }
 
 const STATE_CHANGING: [&str; 4] = ["POST", "PUT", "PATCH", "DELETE"];
@@ -747,6 +804,7 @@ impl Kavach {
             e.headers.push(("allow".into(), allowed.join(", ")));
             return Err(e);
         };
+        check_path(req)?;
         let params = params_of(route.path, &segs);
         if req.body.len() > self.settings().max_body_bytes {
             return Err(ApiError::new(

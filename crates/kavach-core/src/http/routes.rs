@@ -37,7 +37,7 @@ pub(super) fn session_answer(
 /// `GET /auth/verify-email?token=` (the link in the email; with `callbackURL`, a redirect there)
 /// and `POST` with `{ token }`.
 async fn verify_email(k: &Kavach, req: &HttpRequest, get: bool) -> ApiResult {
-    let q = req.query_map();
+    let q = req.query_map()?;
     let query_token = q.iter().find(|(k, _)| k == "token").map(|(_, v)| v.clone());
     let token = if get {
         query_token
@@ -210,7 +210,7 @@ pub(super) const CORE: &[Route] = &[
             owner_id: Some(user.id),
             ..Default::default()
         };
-        for (k, v) in req.query_map() {
+        for (k, v) in req.query_map()? {
             match k.as_str() {
                 "status" => f.status = Some(v),
                 "type" => f.kind = Some(v),
@@ -316,7 +316,7 @@ pub(super) const CORE: &[Route] = &[
             owner_id: Some(user.id),
             ..Default::default()
         };
-        for (k, v) in req.query_map() {
+        for (k, v) in req.query_map()? {
             match k.as_str() {
                 "status" => f.status = Some(v),
                 "agentId" => f.agent_id = Some(v),
@@ -345,12 +345,12 @@ pub(super) const CORE: &[Route] = &[
     }),
     route!("GET", "/audit", |k, req, p| {
         let user = k.session_user(req).await?;
-        let f = audit_filter(&req.query_map(), &user.id)?;
+        let f = audit_filter(&req.query_map()?, &user.id)?;
         ok(&k.audit_query(&f).await?)
     }),
     route!("GET", "/audit/export", |k, req, p| {
         let user = k.session_user(req).await?;
-        let q = req.query_map();
+        let q = req.query_map()?;
         let format = match q
             .iter()
             .find(|(k, _)| k == "format")

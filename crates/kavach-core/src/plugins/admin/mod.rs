@@ -812,7 +812,7 @@ const ROUTES: &[crate::plugin::Route] = &[
     route!("GET", "/admin/users", |k, req, p| {
         k.admin_session(req).await?;
         let mut q = ListUsers::default();
-        for (key, v) in req.query_map() {
+        for (key, v) in req.query_map()? {
             let num = |v: &str| {
                 v.parse::<u32>().map_err(|_| {
                     ApiError::new(

@@ -66,7 +66,7 @@ pub(super) const ROUTES: &[crate::plugin::Route] = &[
     }),
     route!("GET", "/auth/api-key/get", |k, req, p| {
         let user = k.session_user(req).await?;
-        let q = req.query_map();
+        let q = req.query_map()?;
         let id = q
             .iter()
             .find(|(n, _)| n == "id")

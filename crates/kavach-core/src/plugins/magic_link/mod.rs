@@ -306,7 +306,7 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
         .plugin::<MagicLinkPlugin>()
         .ok_or_else(|| ApiError::not_found("route"))?;
     let (mut token, mut cb, mut new_cb, mut err_cb) = (None, None, None, None);
-    for (name, v) in req.query_map() {
+    for (name, v) in req.query_map()? {
         match name.as_str() {
             "token" => token = Some(v),
             "callbackURL" => cb = Some(v),

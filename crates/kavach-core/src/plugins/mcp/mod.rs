@@ -1457,8 +1457,8 @@ const ROUTES: &[Route] = &[
         }
         k.limit_ip(req).await?;
         let meta: Value = match serde_json::from_slice(&req.body) {
-            Ok(v) if is_json(req) => v,
-            _ => return Ok(oauth_error(400, "invalid_client_metadata", "send the client metadata as JSON")),
+            Ok(v) if is_json(req) && crate::input::check_value(&v).is_ok() => v,
+            _ => return Ok(oauth_error(400, "invalid_client_metadata", "send the client metadata as JSON of printable text")),
         };
         match me.register(k, &meta).await {
             Ok(out) => Ok(json_with(201, &out, &[])),

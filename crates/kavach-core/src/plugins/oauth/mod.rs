@@ -740,7 +740,7 @@ impl OAuthPlugin {
     /// every failure is a redirect with `error=<CODE>`, never a session.
     async fn callback(&self, k: &Kavach, req: &HttpRequest, id: &str) -> ApiResult {
         let p = self.provider(id)?;
-        let q = req.query_map();
+        let q = req.query_map()?;
         let get = |n: &str| {
             q.iter()
                 .find(|(k, _)| k == n)
@@ -1221,7 +1221,7 @@ fn started(url: String, cookie: String) -> ApiResult {
 static ROUTES: &[Route] = &[
     route!("GET", "/oauth/:id", |k, req, p| {
         let me = this(k)?;
-        let q = req.query_map();
+        let q = req.query_map()?;
         let get = |n: &str| q.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         me.provider(p[0])?;
         k.limit_ip(req).await?;
