@@ -59,7 +59,7 @@ enum Lookup<'a> {
     Id(&'a str),
 }
 
-fn plausible_token(token: &str) -> bool {
+pub(crate) fn plausible_token(token: &str) -> bool {
     token.starts_with(AGENT_TOKEN_PREFIX) && token.len() <= 256
 }
 
