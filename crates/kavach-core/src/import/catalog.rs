@@ -297,7 +297,8 @@ pub fn select_expr(dialect: Dialect, column: &str, ty: &str, kind: Kind) -> Stri
 
 /// A number read from a time column: seconds when it is too small to be milliseconds.
 pub fn millis_from_number(n: i64) -> i64 {
-    if n.abs() < 100_000_000_000 {
+    // `unsigned_abs`: `i64::MIN.abs()` overflows (a panic in debug builds).
+    if n.unsigned_abs() < 100_000_000_000 {
         n.saturating_mul(1000)
     } else {
         n
@@ -411,6 +412,8 @@ mod tests {
         );
         assert_eq!(millis_from_number(1_733_100_000), 1_733_100_000_000);
         assert_eq!(millis_from_number(1_733_100_000_123), 1_733_100_000_123);
+        assert_eq!(millis_from_number(i64::MIN), i64::MIN);
+        assert_eq!(millis_from_number(-1), -1000);
     }
 
     /// Found by the better_auth_rows fuzz target: a BLOB of bytes that are not UTF-8 in a text
