@@ -70,7 +70,7 @@ fn check_subject(field: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
-fn plausible_token(token: &str) -> bool {
+pub(crate) fn plausible_token(token: &str) -> bool {
     token.starts_with(AGENT_TOKEN_PREFIX) && token.len() <= 256
 }
 

@@ -12,6 +12,8 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod import;
 pub mod input;

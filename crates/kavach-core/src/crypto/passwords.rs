@@ -12,6 +12,9 @@ const SALT_BYTES: usize = 16;
 const KEY_BYTES: usize = 32;
 /// Bounds on stored iteration counts, so a crafted hash cannot make verification run for minutes.
 const MAX_ITERATIONS: u32 = 10_000_000;
+/// The same bound for bcrypt (2^cost rounds; the format allows 31, about a day of work): cost 16
+/// takes seconds, well above the 10 to 14 that exports (Clerk's, better-auth's) carry.
+const MAX_BCRYPT_COST: u32 = 16;
 
 /// What checking a password against a stored hash found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,13 @@ pub fn verify_password(password: &str, stored: &str, configured_iterations: u32)
         .iter()
         .any(|p| stored.starts_with(p))
     {
+        let cost = stored
+            .get(4..6)
+            .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|c| c.parse::<u32>().ok());
+        if cost.is_none_or(|c| c > MAX_BCRYPT_COST) {
+            return Verified::UnknownFormat;
+        }
         return match bcrypt::verify(password, stored) {
             Ok(true) => Verified::Match { rehash: true },
             Ok(false) => Verified::NoMatch,
@@ -250,6 +260,23 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn bcrypt_costs_past_the_bound_are_not_run() {
+        // A crafted `$2b$31$` hash made one sign-in run for hours (2^31 rounds); found writing
+        // the password_hashes fuzz target, where such a hash is a timeout.
+        let h = bcrypt::hash("hunter22", 4).unwrap();
+        let started = std::time::Instant::now();
+        for cost in ["17", "20", "31", "99", "4x", "+4"] {
+            let crafted = h.replacen("$04$", &format!("${cost}$"), 1);
+            assert_eq!(
+                verify_password("hunter22", &crafted, 1000),
+                Verified::UnknownFormat,
+                "{crafted}"
+            );
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

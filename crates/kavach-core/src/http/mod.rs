@@ -787,6 +787,15 @@ impl Kavach {
         best
     }
 
+    /// `(method, pattern)` of every route this instance serves: the core's, then each plugin's.
+    pub(crate) fn route_table(&self) -> Vec<(&'static str, &'static str)> {
+        std::iter::once(routes::CORE)
+            .chain(self.plugins().iter().map(|p| p.routes()))
+            .flatten()
+            .map(|r| (r.method, r.path))
+            .collect()
+    }
+
     async fn route(&self, req: &HttpRequest) -> ApiResult {
         let segs = segments(&req.path);
         let method = req.method.to_ascii_uppercase();

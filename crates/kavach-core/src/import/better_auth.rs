@@ -452,7 +452,7 @@ struct Run<'a> {
     backup_codes_unreadable: u64,
 }
 
-fn is_known_hash(h: &str) -> bool {
+pub(crate) fn is_known_hash(h: &str) -> bool {
     h.starts_with("pbkdf2:")
         || ["$2a$", "$2b$", "$2y$"].iter().any(|p| h.starts_with(p))
         || matches!(h.split_once(':'), Some((s, k)) if !s.is_empty() && k.len() == 128 && s.bytes().chain(k.bytes()).all(|b| b.is_ascii_hexdigit()))

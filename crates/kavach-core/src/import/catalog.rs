@@ -239,7 +239,11 @@ pub(crate) fn is_number_type(ty: &str) -> bool {
 pub fn select_expr(dialect: Dialect, column: &str, ty: &str, kind: Kind) -> String {
     let c = quote(dialect, column);
     match (dialect, kind) {
-        (Dialect::Sqlite, Kind::Text) => format!("CAST({c} AS TEXT)"),
+        // A BLOB is no text better-auth wrote, and its bytes need not be UTF-8: read as absent,
+        // so that one such row is skipped instead of failing the whole import.
+        (Dialect::Sqlite, Kind::Text) => {
+            format!("CASE WHEN typeof({c}) = 'blob' THEN NULL ELSE CAST({c} AS TEXT) END")
+        }
         (Dialect::Sqlite, Kind::Bool) => format!(
             "CASE WHEN {c} IS NULL THEN NULL WHEN {c} = 1 OR lower(CAST({c} AS TEXT)) IN ('1', 'true', 't') THEN 1 ELSE 0 END"
         ),
@@ -293,7 +297,8 @@ pub fn select_expr(dialect: Dialect, column: &str, ty: &str, kind: Kind) -> Stri
 
 /// A number read from a time column: seconds when it is too small to be milliseconds.
 pub fn millis_from_number(n: i64) -> i64 {
-    if n.abs() < 100_000_000_000 {
+    // `unsigned_abs`: `i64::MIN.abs()` overflows (a panic in debug builds).
+    if n.unsigned_abs() < 100_000_000_000 {
         n.saturating_mul(1000)
     } else {
         n
@@ -407,5 +412,31 @@ mod tests {
         );
         assert_eq!(millis_from_number(1_733_100_000), 1_733_100_000_000);
         assert_eq!(millis_from_number(1_733_100_000_123), 1_733_100_000_123);
+        assert_eq!(millis_from_number(i64::MIN), i64::MIN);
+        assert_eq!(millis_from_number(-1), -1000);
+    }
+
+    /// Found by the better_auth_rows fuzz target: a BLOB of bytes that are not UTF-8 in a text
+    /// column (SQLite's loose typing) failed the whole import with DATABASE_ERROR.
+    #[tokio::test]
+    async fn a_blob_in_a_sqlite_text_column_reads_as_absent() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        sqlx::query("CREATE TABLE t (name TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO t VALUES (x'00ff'), ('Ada'), (42)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let sql = format!(
+            "SELECT {} AS c0 FROM t ORDER BY rowid",
+            select_expr(Dialect::Sqlite, "name", "text", Kind::Text)
+        );
+        let mut got = Vec::new();
+        for row in sqlx::query(&sql).fetch_all(&pool).await.unwrap() {
+            got.push(crate::col_opt_str!(row, "c0").unwrap());
+        }
+        assert_eq!(got, [None, Some("Ada".to_owned()), Some("42".to_owned())]);
     }
 }

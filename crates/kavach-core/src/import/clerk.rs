@@ -362,7 +362,15 @@ fn parse_json(r: impl Read, sink: &mut dyn FnMut(ClerkUser) -> Result<()>) -> Re
 pub fn parse_file(path: &Path, sink: &mut dyn FnMut(ClerkUser) -> Result<()>) -> Result<u64> {
     let file = std::fs::File::open(path)
         .map_err(|_| KavachError::ImportSourceInvalid("the export file cannot be opened".into()))?;
-    let mut r = BufReader::with_capacity(64 * 1024, file);
+    parse_reader(BufReader::with_capacity(64 * 1024, file), sink)
+}
+
+/// [`parse_file`] on an export already open: a JSON array when its first non-blank byte is `[`,
+/// else CSV.
+pub fn parse_reader(
+    mut r: impl BufRead,
+    sink: &mut dyn FnMut(ClerkUser) -> Result<()>,
+) -> Result<u64> {
     let first = loop {
         let buf = r.fill_buf().map_err(|_| bad("it could not be read"))?;
         let Some(pos) = buf.iter().position(|b| !b.is_ascii_whitespace()) else {

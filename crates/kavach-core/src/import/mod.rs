@@ -3,7 +3,7 @@
 //! `batch_size` rows, never the whole table), one transaction per batch, idempotent (rows are keyed
 //! on their ids and inserted only when absent), with a report of counts and of each skipped row.
 
-mod ba_crypto;
+pub(crate) mod ba_crypto;
 pub mod better_auth;
 pub mod catalog;
 pub mod clerk;
