@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = req.header_value("Content-Type");
     let mount = req.mount_or("/api/kavach");
     assert!(mount == "/api/kavach" || mount.is_empty() || mount.starts_with('/'));
-    let _ = fuzzing::request_query(&req);
+    if let Err((status, code)) = fuzzing::request_query(&req) {
+        assert!((400..500).contains(&status), "{status} {code}");
+    }
     match fuzzing::request_json(&req) {
         Ok(v) => assert!(
             req.body.is_empty()

@@ -10,9 +10,9 @@ pub fn request_cookie<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.cookie(name)
 }
 
-/// The query string as the handlers read it.
-pub fn request_query(req: &HttpRequest) -> Vec<(String, String)> {
-    req.query_map()
+/// The query string as the handlers read it (or the 4xx code that refuses it).
+pub fn request_query(req: &HttpRequest) -> Result<Vec<(String, String)>, (u16, &'static str)> {
+    req.query_map().map_err(|e| (e.status, e.code))
 }
 
 /// A request body read as the route bodies are (JSON only, size and media type checked first).
