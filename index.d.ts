@@ -12,6 +12,7 @@ export type KavachErrorCode =
   | 'AGENT_LIMIT_REACHED'
   | 'CONFLICT'
   | 'CLOSED'
+  | 'RATE_LIMIT_UNAVAILABLE'
   | 'DATABASE_ERROR'
   | 'INTERNAL_ERROR'
 
@@ -124,6 +125,14 @@ export interface KavachConfig {
     /** Default 30 credential requests per client IP per 60 s. */
     maxCredentialRequestsPerIp?: number
     credentialWindow?: number
+    /**
+     * Where the counters live: `database` (default) or `redis`, which shares the limits across
+     * processes on `url`. A Redis that cannot be reached fails credential routes with
+     * `RATE_LIMIT_UNAVAILABLE` (HTTP 503); it never drops the limit.
+     */
+    storage?: 'database' | 'redis'
+    /** `redis://` or `rediss://` URL; required with `storage: 'redis'`. */
+    url?: string
   }
   /**
    * Functions kavachos calls in your process. The `before*` hooks are awaited and may refuse with

@@ -59,7 +59,7 @@ pub struct KavachConfig {
     pub user: serde_json::Value,
 }
 
-/// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow? }`
+/// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow?, storage?, url? }`
 /// (windows in seconds).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -76,6 +76,12 @@ pub struct RateLimitConfig {
     pub max_credential_requests_per_ip: Option<u32>,
     #[serde(default)]
     pub credential_window: Option<u32>,
+    /// `'database'` (default) or `'redis'`.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// `redis://` or `rediss://` URL, with `storage: 'redis'`.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// `emailAndPassword: { enabled, minPasswordLength?, pbkdf2Iterations? }`.
@@ -230,6 +236,8 @@ pub struct Settings {
         crate::store::ratelimit::Limit,
         crate::store::ratelimit::Limit,
     )>,
+    /// `rateLimit.url` when `rateLimit.storage` is `'redis'`; `None`: counters in the database.
+    pub rate_limit_redis: Option<String>,
     pub cookie_auth: Vec<crate::accounts::external::CookieAuth>,
     /// `user.additionalFields`, checked.
     pub user_fields: Vec<crate::accounts::fields::FieldDef>,
@@ -553,6 +561,34 @@ impl KavachConfig {
         } else {
             None
         };
+        let rate_limit_redis = match (rl.storage.as_deref(), rl.url.as_deref()) {
+            (None | Some("database"), None) => None,
+            (None | Some("database"), Some(_)) => {
+                return Err(KavachError::ConfigInvalid(
+                    "rateLimit.url is only for storage 'redis'".into(),
+                ))
+            }
+            (Some("redis"), None) => {
+                return Err(KavachError::ConfigInvalid(
+                    "rateLimit.storage 'redis' needs rateLimit.url".into(),
+                ))
+            }
+            (Some("redis"), Some(u)) => {
+                if !(u.starts_with("redis://") || u.starts_with("rediss://"))
+                    || redis::Client::open(u).is_err()
+                {
+                    return Err(KavachError::ConfigInvalid(
+                        "rateLimit.url must be a redis:// or rediss:// URL".into(),
+                    ));
+                }
+                Some(u.to_string())
+            }
+            (Some(_), _) => {
+                return Err(KavachError::ConfigInvalid(
+                    "rateLimit.storage must be 'database' or 'redis'".into(),
+                ))
+            }
+        };
         let skip =
             self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
@@ -587,6 +623,7 @@ impl KavachConfig {
             cookie_name,
             max_body_bytes,
             rate_limits,
+            rate_limit_redis,
             cookie_auth: crate::accounts::external::parse(&self.external_auth)?,
             user_fields: crate::accounts::fields::parse(&self.user)?,
         })

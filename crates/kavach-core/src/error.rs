@@ -61,6 +61,9 @@ pub enum KavachError {
     /// Too many wrong second-factor codes for this account: retry after this many seconds.
     #[error("too many attempts; try again later")]
     TooManyAttempts(u64),
+    /// The rate-limit storage (Redis) cannot be reached: the request is refused, never let through.
+    #[error("the rate-limit storage is unavailable: {0}")]
+    RateLimitUnavailable(String),
     /// The account needs its second factor: use the two-factor sign-in flow.
     #[error("a second factor is required to sign in")]
     TwoFactorRequired,
@@ -173,6 +176,7 @@ impl KavachError {
             Self::TwoFactorTokenInvalid => "INVALID_TWO_FACTOR_TOKEN",
             Self::TwoFactorRequired => "TWO_FACTOR_REQUIRED",
             Self::TooManyAttempts(_) => "RATE_LIMITED",
+            Self::RateLimitUnavailable(_) => "RATE_LIMIT_UNAVAILABLE",
             Self::UserBanned => "USER_BANNED",
             Self::HookBlocked(_) => "HOOK_BLOCKED",
             Self::ImportSourceInvalid(_) => "IMPORT_SOURCE_INVALID",
@@ -199,6 +203,7 @@ impl KavachError {
             Self::InvitationExpired => 410,
             Self::InvalidCode | Self::TwoFactorTokenInvalid | Self::TwoFactorRequired => 401,
             Self::TooManyAttempts(_) => 429,
+            Self::RateLimitUnavailable(_) => 503,
             Self::UserBanned | Self::HookBlocked(_) => 403,
             Self::OAuth { .. } => 400,
             Self::McpToken { code, .. } if *code == "INSUFFICIENT_SCOPE" => 403,

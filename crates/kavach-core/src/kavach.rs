@@ -34,6 +34,7 @@ pub struct Kavach {
     settings: Settings,
     callbacks: Callbacks,
     pool: Pool,
+    limiter: crate::store::ratelimit::Limiter,
     clock: Arc<dyn Clock>,
     cache: CompiledCache,
     fast: Option<SqliteFast>,
@@ -113,6 +114,16 @@ impl Kavach {
             }
             return Err(e.at_boot());
         }
+        let limiter = match crate::store::ratelimit::Limiter::new(
+            &pool,
+            settings.rate_limit_redis.as_deref(),
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                on_close_pool(&pool).await;
+                return Err(e);
+            }
+        };
         let fast = match &sqlite {
             Some(loc) => Some(
                 SqliteFast::start(&loc.path, settings.durability).map_err(KavachError::at_boot)?,
@@ -141,6 +152,7 @@ impl Kavach {
             by_id_sql: sql_for(dialect, SELECT_AUTH_BY_ID).into_owned(),
             settings,
             pool,
+            limiter,
             clock,
             callbacks,
             cache: CompiledCache::default(),
@@ -169,6 +181,11 @@ impl Kavach {
     /// The sqlx pool (for the parts of kavachos that build on this one, and for tests).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// Where the rate-limit counters live (`rateLimit.storage`).
+    pub fn limiter(&self) -> &crate::store::ratelimit::Limiter {
+        &self.limiter
     }
 
     pub(crate) fn callbacks(&self) -> &Callbacks {

@@ -526,7 +526,7 @@ impl Kavach {
         else {
             return Ok(());
         };
-        match ratelimit::hit(self.pool(), &format!("ip:{ip}"), per_ip, self.now_ms()).await? {
+        match ratelimit::hit(self.limiter(), &format!("ip:{ip}"), per_ip, self.now_ms()).await? {
             Some(retry) => Err(too_many(retry)),
             None => Ok(()),
         }

@@ -75,7 +75,7 @@ impl Kavach {
         let account_key = login.limit_key();
         if let Some((per_account, _)) = self.settings().rate_limits {
             if let Some(retry) =
-                ratelimit::blocked(self.pool(), &account_key, per_account, self.now_ms()).await?
+                ratelimit::blocked(self.limiter(), &account_key, per_account, self.now_ms()).await?
             {
                 return Err(too_many(retry));
             }
@@ -100,7 +100,8 @@ impl Kavach {
             }
             Err(KavachError::InvalidCredentials) => {
                 if let Some((per_account, _)) = self.settings().rate_limits {
-                    ratelimit::hit(self.pool(), &account_key, per_account, self.now_ms()).await?;
+                    ratelimit::hit(self.limiter(), &account_key, per_account, self.now_ms())
+                        .await?;
                 }
                 Err(KavachError::InvalidCredentials.into())
             }

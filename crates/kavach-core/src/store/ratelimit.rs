@@ -1,7 +1,151 @@
-//! Fixed-window counters in the database, so every process on it shares the same limits.
+//! Fixed-window counters shared by every process: in the database (the default) or in Redis
+//! (`rateLimit: { storage: 'redis', url }`). Both count the same aligned windows, so a limit and its
+//! Retry-After are the same whichever storage holds them.
 
-use crate::error::Result;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{KavachError, Result};
 use crate::store::db::Pool;
+
+/// Where the counters live, chosen at boot.
+#[derive(Clone)]
+pub enum Limiter {
+    Database(Pool),
+    Redis(Arc<RedisLimiter>),
+}
+
+impl Limiter {
+    /// The limiter `rateLimit.storage` asks for: Redis when a URL is given (no connection is made
+    /// here, so an unreachable Redis never holds boot up; each call then fails with
+    /// `RATE_LIMIT_UNAVAILABLE`), the database otherwise.
+    pub fn new(pool: &Pool, redis_url: Option<&str>) -> Result<Self> {
+        match redis_url {
+            None => Ok(Self::Database(pool.clone())),
+            Some(url) => Ok(Self::Redis(Arc::new(RedisLimiter::new(url)?))),
+        }
+    }
+}
+
+/// Bound on connecting to Redis and on each reply.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(1);
+/// After a failed connect, calls fail at once for this long instead of each waiting on a dead host.
+const REDIS_RETRY_AFTER_FAILURE: Duration = Duration::from_millis(500);
+const REDIS_PREFIX: &str = "kavach:rl:";
+
+/// Counters in Redis: one key per limit key and window (`kavach:rl:<key>:<window start>`), counted
+/// with INCR and given a PEXPIRE at the window's end in one Lua script, so every process sees the
+/// same count atomically.
+pub struct RedisLimiter {
+    client: redis::Client,
+    conn: tokio::sync::Mutex<Connection>,
+    incr: redis::Script,
+}
+
+enum Connection {
+    None,
+    Up(redis::aio::ConnectionManager),
+    Failed(Instant),
+}
+
+fn unavailable(e: &redis::RedisError) -> KavachError {
+    // The kind only: the URL (and any password in it) stays out of the message.
+    let what = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connection_refusal() {
+        "connection refused".to_string()
+    } else if e.is_io_error() || e.is_connection_dropped() || e.is_unrecoverable_error() {
+        "connection lost".to_string()
+    } else {
+        format!("{:?}", e.kind())
+    };
+    KavachError::RateLimitUnavailable(format!("Redis {what}"))
+}
+
+fn timed_out() -> KavachError {
+    KavachError::RateLimitUnavailable("Redis timed out".into())
+}
+
+impl RedisLimiter {
+    fn new(url: &str) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|_| {
+            KavachError::ConfigInvalid("rateLimit.url is not a valid Redis URL".into())
+        })?;
+        Ok(Self {
+            client,
+            conn: tokio::sync::Mutex::new(Connection::None),
+            incr: redis::Script::new(
+                "local n = redis.call('INCR', KEYS[1]) \
+                 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+                 return n",
+            ),
+        })
+    }
+
+    /// The shared connection, made on first use; it reconnects by itself after a loss.
+    async fn connection(&self) -> Result<redis::aio::ConnectionManager> {
+        let mut slot = self.conn.lock().await;
+        match &*slot {
+            Connection::Up(c) => return Ok(c.clone()),
+            Connection::Failed(at) if at.elapsed() < REDIS_RETRY_AFTER_FAILURE => {
+                return Err(KavachError::RateLimitUnavailable(
+                    "Redis unreachable".into(),
+                ))
+            }
+            _ => {}
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let made = tokio::time::timeout(
+            REDIS_TIMEOUT * 2,
+            self.client.get_connection_manager_with_config(config),
+        )
+        .await;
+        match made {
+            Ok(Ok(c)) => {
+                *slot = Connection::Up(c.clone());
+                Ok(c)
+            }
+            Ok(Err(e)) => {
+                *slot = Connection::Failed(Instant::now());
+                Err(unavailable(&e))
+            }
+            Err(_) => {
+                *slot = Connection::Failed(Instant::now());
+                Err(timed_out())
+            }
+        }
+    }
+
+    async fn hit(&self, key: &str, limit: Limit, now_ms: i64) -> Result<i64> {
+        let (start, _) = window(limit, now_ms);
+        // The key outlives its window by a second so a late reader of the window still sees it.
+        let ttl_ms = start + limit.window_ms - now_ms + 1000;
+        let mut conn = self.connection().await?;
+        let mut call = self.incr.key(format!("{REDIS_PREFIX}{key}:{start}"));
+        call.arg(ttl_ms);
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, call.invoke_async::<i64>(&mut conn)).await {
+            Ok(r) => r.map_err(|e| unavailable(&e)),
+            Err(_) => Err(timed_out()),
+        }
+    }
+
+    async fn count(&self, key: &str, limit: Limit, now_ms: i64) -> Result<i64> {
+        let (start, _) = window(limit, now_ms);
+        let mut conn = self.connection().await?;
+        let mut get = redis::cmd("GET");
+        get.arg(format!("{REDIS_PREFIX}{key}:{start}"));
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, get.query_async::<Option<i64>>(&mut conn))
+            .await
+        {
+            Ok(r) => Ok(r.map_err(|e| unavailable(&e))?.unwrap_or(0)),
+            Err(_) => Err(timed_out()),
+        }
+    }
+}
 
 /// A limit: at most `max` events per `window_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +168,20 @@ fn window(limit: Limit, now_ms: i64) -> (i64, u64) {
 }
 
 /// Counts one event under `key` and says whether it went over the limit.
-pub async fn hit(pool: &Pool, key: &str, limit: Limit, now_ms: i64) -> Result<Option<RetryAfter>> {
+pub async fn hit(
+    limiter: &Limiter,
+    key: &str,
+    limit: Limit,
+    now_ms: i64,
+) -> Result<Option<RetryAfter>> {
     let (start, retry) = window(limit, now_ms);
+    let pool = match limiter {
+        Limiter::Database(pool) => pool,
+        Limiter::Redis(r) => {
+            let count = r.hit(key, limit, now_ms).await?;
+            return Ok((count > i64::from(limit.max)).then_some(RetryAfter(retry)));
+        }
+    };
     let count: i64 = match pool {
         Pool::Sqlite(p) => {
             sqlx::query_scalar(
@@ -73,12 +229,19 @@ pub async fn hit(pool: &Pool, key: &str, limit: Limit, now_ms: i64) -> Result<Op
 
 /// Whether `key` is already at its limit, without counting an event.
 pub async fn blocked(
-    pool: &Pool,
+    limiter: &Limiter,
     key: &str,
     limit: Limit,
     now_ms: i64,
 ) -> Result<Option<RetryAfter>> {
     let (start, retry) = window(limit, now_ms);
+    let pool = match limiter {
+        Limiter::Database(pool) => pool,
+        Limiter::Redis(r) => {
+            let count = r.count(key, limit, now_ms).await?;
+            return Ok((count >= i64::from(limit.max)).then_some(RetryAfter(retry)));
+        }
+    };
     let count: Option<i64> = match pool {
         Pool::Sqlite(p) => {
             sqlx::query_scalar(

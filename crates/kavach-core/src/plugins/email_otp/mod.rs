@@ -293,7 +293,8 @@ impl EmailOtpPlugin {
         let limit = k.settings().rate_limits.map(|(per_account, _)| per_account);
         let limit_key = format!("email-otp:{}", &hash_token(&email)[..32]);
         if let Some(limit) = limit {
-            if let Some(retry) = ratelimit::blocked(k.pool(), &limit_key, limit, k.now_ms()).await?
+            if let Some(retry) =
+                ratelimit::blocked(k.limiter(), &limit_key, limit, k.now_ms()).await?
             {
                 return Err(KavachError::TooManyAttempts(retry.0));
             }
@@ -309,7 +310,7 @@ impl EmailOtpPlugin {
             )
             .await?;
         if let (Taken::Invalid | Taken::TooManyAttempts, Some(limit)) = (&outcome, limit) {
-            ratelimit::hit(k.pool(), &limit_key, limit, k.now_ms()).await?;
+            ratelimit::hit(k.limiter(), &limit_key, limit, k.now_ms()).await?;
         }
         match outcome {
             Taken::Valid { .. } => Ok(email),

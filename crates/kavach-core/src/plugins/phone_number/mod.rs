@@ -273,7 +273,7 @@ impl PhoneNumberPlugin {
     async fn send_code(&self, k: &Kavach, e164: &str) -> Result<()> {
         if let Some((per_number, _)) = k.settings().rate_limits {
             let key = format!("phone-send:{e164}");
-            if let Some(retry) = ratelimit::hit(k.pool(), &key, per_number, k.now_ms()).await? {
+            if let Some(retry) = ratelimit::hit(k.limiter(), &key, per_number, k.now_ms()).await? {
                 return Err(KavachError::TooManyAttempts(retry.0));
             }
         }
@@ -473,7 +473,7 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     let limit = k.settings().rate_limits.map(|(per_account, _)| per_account);
     let limit_key = code_limit_key(&e164);
     if let Some(limit) = limit {
-        if let Some(retry) = ratelimit::blocked(k.pool(), &limit_key, limit, k.now_ms()).await? {
+        if let Some(retry) = ratelimit::blocked(k.limiter(), &limit_key, limit, k.now_ms()).await? {
             return Err(too_many(retry));
         }
     }
@@ -483,7 +483,7 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     if !matches!(taken, Taken::Valid { .. }) {
         if taken == Taken::Invalid {
             if let Some(limit) = limit {
-                ratelimit::hit(k.pool(), &limit_key, limit, k.now_ms()).await?;
+                ratelimit::hit(k.limiter(), &limit_key, limit, k.now_ms()).await?;
             }
         }
         return Err(code_error(&taken).into());
@@ -520,7 +520,7 @@ async fn sign_in(k: &Kavach, req: &HttpRequest) -> ApiResult {
                 let limit = k.settings().rate_limits.map(|(per_account, _)| per_account);
                 if let Some(limit) = limit {
                     if let Some(retry) =
-                        ratelimit::blocked(k.pool(), &key, limit, k.now_ms()).await?
+                        ratelimit::blocked(k.limiter(), &key, limit, k.now_ms()).await?
                     {
                         return Err(too_many(retry));
                     }
@@ -542,7 +542,7 @@ async fn sign_in(k: &Kavach, req: &HttpRequest) -> ApiResult {
                     }
                     Err(KavachError::InvalidCredentials) => {
                         if let Some(limit) = limit {
-                            ratelimit::hit(k.pool(), &key, limit, k.now_ms()).await?;
+                            ratelimit::hit(k.limiter(), &key, limit, k.now_ms()).await?;
                         }
                         Err(KavachError::InvalidCredentials.into())
                     }

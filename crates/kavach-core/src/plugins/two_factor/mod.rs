@@ -673,7 +673,7 @@ impl Kavach {
             .map(|(per_account, _)| per_account);
         let limit_key = format!("2fa:{user_id}");
         if let Some(limit) = limit {
-            if let Some(retry) = ratelimit::blocked(self.pool(), &limit_key, limit, now).await? {
+            if let Some(retry) = ratelimit::blocked(self.limiter(), &limit_key, limit, now).await? {
                 return Err(KavachError::TooManyAttempts(retry.0));
             }
         }
@@ -694,7 +694,7 @@ impl Kavach {
                 store.drop_pending(&pending_id).await?;
             }
             if let Some(limit) = limit {
-                ratelimit::hit(self.pool(), &limit_key, limit, now).await?;
+                ratelimit::hit(self.limiter(), &limit_key, limit, now).await?;
             }
             return Err(KavachError::InvalidCode);
         }
