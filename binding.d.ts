@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * An audit export read a page at a time: each `next()` runs one keyset query (1,000 rows at
+ * most) and resolves to its bytes, or `null` once every row is out.
+ */
+export declare class NativeAuditExport {
+  /** The next chunk of the export, or `null` at its end. */
+  next(): Promise<Buffer | null>
+}
+
 /** A kavachos instance (the JS facade wraps it). */
 export declare class NativeKavach {
   /**
@@ -47,6 +56,13 @@ export declare class NativeKavach {
   authorizeByTokenInline(token: string, input: AuthorizeInput): AuthorizeResult | null
   auditQuery(filter: any): Promise<any>
   auditExport(filter: any, format: string): Promise<string>
+  /** `audit.export({ stream: true })`: an export read a page at a time with `next()`. */
+  auditExportStream(filter: any, format: string): NativeAuditExport
+  /**
+   * [`handle_http`](Self::handle_http), except that `GET /audit/export` answers an empty body
+   * and `export`, the rows to stream.
+   */
+  handleHttpStreaming(req: HttpRequestInput): Promise<HttpStreamingOutput>
   /** The whole HTTP API: never rejects, every problem is a JSON error response. */
   handleHttp(req: HttpRequestInput): Promise<HttpResponseOutput>
   /**
@@ -143,6 +159,17 @@ export interface HttpResponseOutput {
   /** Flattened `[name0, value0, ...]`; `set-cookie` may repeat. */
   headers: Array<string>
   body: Buffer
+}
+
+/**
+ * The answer of `handleHttpStreaming`: `export` is set for `GET /audit/export`, whose rows are
+ * then read from it rather than from `body`.
+ */
+export interface HttpStreamingOutput {
+  status: number
+  headers: Array<string>
+  body: Buffer
+  export?: NativeAuditExport
 }
 
 /**

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeAuditExport = nativeBinding.NativeAuditExport
 module.exports.NativeKavach = nativeBinding.NativeKavach
 module.exports.importBetterAuth = nativeBinding.importBetterAuth
 module.exports.importClerk = nativeBinding.importClerk

@@ -13,6 +13,7 @@ export type KavachErrorCode =
   | 'CONFLICT'
   | 'CLOSED'
   | 'RATE_LIMIT_UNAVAILABLE'
+  | 'EXPORT_TOO_LARGE'
   | 'DATABASE_ERROR'
   | 'INTERNAL_ERROR'
 
@@ -134,6 +135,12 @@ export interface KavachConfig {
     /** `redis://` or `rediss://` URL; required with `storage: 'redis'`. */
     url?: string
   }
+  /**
+   * The audit log. `retentionDays`: rows older than this many days (a whole number, 1 to 36,500)
+   * are deleted in small batches by a background task (a first pass within 30 s of boot, then
+   * hourly), never on the hot path. Without it every row is kept.
+   */
+  audit?: { retentionDays?: number }
   /**
    * Functions kavachos calls in your process. The `before*` hooks are awaited and may refuse with
    * `{ allow: false, reason }` (authorize then denies with code `HOOK_BLOCKED`, audited; agent
@@ -508,7 +515,12 @@ export interface AuditFilter {
 
 export interface AuditExportOptions extends AuditFilter {
   format: 'json' | 'csv'
+  /** `true`: a stream of every matching row instead of a string (capped at 100,000 rows). */
+  stream?: boolean
 }
+
+/** A Web `ReadableStream` of an export's bytes, async-iterable as Node's streams are. */
+export type AuditExportStream = ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>
 
 export interface AuditEntry {
   id: string
@@ -599,8 +611,17 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
   audit: {
     /** Entries newest first; filters run in SQL, then `limit` (default 100) and `offset`. */
     query(filter?: AuditFilter): Promise<AuditEntry[]>
-    /** JSON (an array) or CSV with a header row. */
-    export(options: AuditExportOptions): Promise<string>
+    /**
+     * Every matching row, newest first, as a Web stream read from the database a page (1,000 rows)
+     * at a time, so memory stays flat whatever the count; also async-iterable
+     * (`for await (const chunk of stream)`). JSON (an array, one row a line) or CSV with a header row.
+     */
+    export(options: AuditExportOptions & { stream: true }): Promise<AuditExportStream>
+    /**
+     * JSON (an array, one row a line) or CSV with a header row, as one string: up to 100,000 rows,
+     * more rejects with `EXPORT_TOO_LARGE` (use `stream: true`).
+     */
+    export(options: AuditExportOptions & { stream?: false }): Promise<string>
   }
   auth: {
     /** `session` and `token` are null when `requireEmailVerification` is on. */

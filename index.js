@@ -166,7 +166,33 @@ function auditFilter(filter) {
   if ('since' in out) out.since = toMillis(out.since, 'since') ?? undefined
   if ('until' in out) out.until = toMillis(out.until, 'until') ?? undefined
   if ('format' in out) delete out.format
+  if ('stream' in out) delete out.stream
   return out
+}
+
+/**
+ * A Web ReadableStream<Uint8Array> over a native export: each pull awaits one page (at most 1,000
+ * rows, one keyset query) from Rust, so memory stays flat whatever the row count. Node's
+ * ReadableStream is async-iterable too.
+ */
+function exportStream(cursor) {
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            const chunk = await cursor.next()
+            if (chunk === null) return controller.close()
+            if (chunk.length === 0) continue
+            return controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+          }
+        } catch (e) {
+          controller.error(toKavachError(e))
+        }
+      },
+    },
+    { highWaterMark: 1 },
+  )
 }
 
 function auditEntryFromNative(e) {
@@ -525,10 +551,14 @@ function makeInstance(native, maxBody, release, extras = {}) {
     },
     audit: {
       query: (filter) => call(() => n.auditQuery(auditFilter(filter)).then((rows) => rows.map(auditEntryFromNative))),
+      // A string (up to 100,000 rows, more is EXPORT_TOO_LARGE), or with `stream: true` a Web
+      // ReadableStream of every matching row, read from Rust a page at a time.
       export: (options) =>
-        call(() => {
+        call(async () => {
           const format = (options && options.format) || 'json'
-          return n.auditExport(auditFilter(options), format)
+          const filter = auditFilter(options)
+          if (options && options.stream === true) return exportStream(n.auditExportStream(filter, format))
+          return n.auditExport(filter, format)
         }),
     },
     auth: {
@@ -595,9 +625,11 @@ function makeInstance(native, maxBody, release, extras = {}) {
       const headers = []
       for (const [k, v] of request.headers) headers.push(k, v)
       // GET /auth/session: the same one read on this thread as auth.getSession when it is enough
-      // (SQLite, no refresh due), else the async call below.
+      // (SQLite, no refresh due), else the async call below. GET /audit/export streams: the rows
+      // are read a page at a time from r.export.
+      const streamed = method === 'GET' && path === '/audit/export'
       let r = method === 'GET' && path === '/auth/session' && inlineBudgetLeft() ? n.handleHttpInline(method, path, headers, url.origin) : null
-      r ??= await n.handleHttp({
+      r ??= await (streamed ? n.handleHttpStreaming : n.handleHttp).call(n, {
         method,
         path,
         query: url.search.slice(1),
@@ -624,6 +656,7 @@ function makeInstance(native, maxBody, release, extras = {}) {
         }
         return new Response(text, { status: 200, headers: out })
       }
+      if (streamed && r.export) return new Response(exportStream(r.export), { status: r.status, headers: out })
       return new Response(r.status === 204 || method === 'HEAD' ? null : r.body, { status: r.status, headers: out })
     },
     organizations: {

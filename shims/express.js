@@ -2,6 +2,7 @@
 // @kavachos/express: middleware to mount with app.use('/api/kavach', kavachExpress(kavach)).
 // Works with and without express.json() in front of it.
 
+const { Readable } = require('node:stream')
 const { resolver, toHeaders } = require('./resolve.js')
 
 const MAX_BODY = 1024 * 1024
@@ -72,6 +73,11 @@ function kavachExpress(source, options = {}) {
       }
       const cookies = response.headers.getSetCookie()
       if (cookies.length) res.setHeader('set-cookie', cookies)
+      // A download (GET /audit/export) streams: it may be far larger than memory should hold.
+      if (response.body && (response.headers.get('content-disposition') || '').startsWith('attachment')) {
+        Readable.fromWeb(response.body).on('error', next).pipe(res)
+        return
+      }
       res.end(Buffer.from(await response.arrayBuffer()))
     } catch (e) {
       next(e)

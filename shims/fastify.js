@@ -1,6 +1,7 @@
 'use strict'
 // @kavachos/fastify: a plugin to register with app.register(kavachFastify(kavach), { prefix: '/api/kavach' }).
 
+const { Readable } = require('node:stream')
 const { resolver, toHeaders } = require('./resolve.js')
 
 const MAX_BODY = 1024 * 1024
@@ -30,6 +31,10 @@ function kavachFastify(source, options = {}) {
       for (const [k, v] of response.headers) if (k !== 'set-cookie') reply.header(k, v)
       const cookies = response.headers.getSetCookie()
       if (cookies.length) reply.header('set-cookie', cookies)
+      // A download (GET /audit/export) streams: it may be far larger than memory should hold.
+      if (response.body && (response.headers.get('content-disposition') || '').startsWith('attachment')) {
+        return reply.send(Readable.fromWeb(response.body))
+      }
       return reply.send(Buffer.from(await response.arrayBuffer()))
     }
     fastify.all('/', handle)

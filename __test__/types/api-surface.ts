@@ -7,6 +7,7 @@ export async function surface(): Promise<void> {
     secret: 'x'.repeat(32),
     skipMigrations: false,
     agents: { maxPerOwner: 5, tokenExpiry: '30d' },
+    audit: { retentionDays: 90 },
   });
   const created = await kavach.agent.create({
     ownerId: 'u',
@@ -28,6 +29,8 @@ export async function surface(): Promise<void> {
   const auditId: string | null = r1.auditId;
   const rows: AuditEntry[] = await kavach.audit.query({ agentId: created.id, since: new Date(), actions: ['a'], result: 'denied', limit: 10 });
   const csv: string = await kavach.audit.export({ format: 'csv', since: Date.now() - 1000 });
+  const stream: ReadableStream<Uint8Array> & AsyncIterable<Uint8Array> = await kavach.audit.export({ format: 'json', stream: true });
+  for await (const chunk of stream) console.log(chunk.byteLength);
   const applied: number[] = await migrate('sqlite:./x.db');
   try {
     await kavach.close();

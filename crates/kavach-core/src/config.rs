@@ -57,6 +57,17 @@ pub struct KavachConfig {
     /// `user: { additionalFields }` (checked by `accounts::fields::parse`).
     #[serde(default)]
     pub user: serde_json::Value,
+    /// `audit: { retentionDays? }`.
+    #[serde(default)]
+    pub audit: AuditConfig,
+}
+
+/// `audit: { retentionDays? }`: audit rows older than this many days are deleted in the background.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditConfig {
+    #[serde(default)]
+    pub retention_days: Option<serde_json::Value>,
 }
 
 /// `rateLimit: { enabled?, maxFailedSignIns?, failedSignInWindow?, maxCredentialRequestsPerIp?, credentialWindow?, storage?, url? }`
@@ -241,6 +252,8 @@ pub struct Settings {
     pub cookie_auth: Vec<crate::accounts::external::CookieAuth>,
     /// `user.additionalFields`, checked.
     pub user_fields: Vec<crate::accounts::fields::FieldDef>,
+    /// `audit.retentionDays`: audit rows older than this many days are pruned; `None` keeps all.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// `scheme://host[:port]` of an absolute http(s) URL, lowercased; `None` if it is not one.
@@ -589,6 +602,17 @@ impl KavachConfig {
                 ))
             }
         };
+        let audit_retention_days =
+            match &self.audit.retention_days {
+                None | Some(serde_json::Value::Null) => None,
+                Some(v) => match v.as_f64() {
+                    Some(d) if d.fract() == 0.0 && (1.0..=36_500.0).contains(&d) => Some(d as u32),
+                    _ => return Err(KavachError::ConfigInvalid(
+                        "audit.retentionDays must be a whole number of days between 1 and 36,500"
+                            .into(),
+                    )),
+                },
+            };
         let skip =
             self.skip_migrations.unwrap_or(false) || self.database.skip_migrations.unwrap_or(false);
         Ok(Settings {
@@ -626,6 +650,7 @@ impl KavachConfig {
             rate_limit_redis,
             cookie_auth: crate::accounts::external::parse(&self.external_auth)?,
             user_fields: crate::accounts::fields::parse(&self.user)?,
+            audit_retention_days,
         })
     }
 }
@@ -668,6 +693,36 @@ mod tests {
             );
         }
         assert!(KavachConfig::from_json(r#"{"database": 3}"#).is_err());
+    }
+
+    #[test]
+    fn audit_retention_days() {
+        let secret = "x".repeat(32);
+        let with = |v: serde_json::Value| {
+            cfg(json!({"database": {"provider": "sqlite"}, "secret": secret, "audit": {"retentionDays": v}}))
+                .settings(None)
+        };
+        assert_eq!(with(json!(30)).unwrap().audit_retention_days, Some(30));
+        assert_eq!(with(json!(7.0)).unwrap().audit_retention_days, Some(7));
+        assert_eq!(with(json!(null)).unwrap().audit_retention_days, None);
+        for bad in [
+            json!(0),
+            json!(-1),
+            json!(1.5),
+            json!("30"),
+            json!(true),
+            json!(36_501),
+        ] {
+            assert_eq!(
+                with(bad.clone()).unwrap_err().code(),
+                "CONFIG_INVALID",
+                "{bad}"
+            );
+        }
+        let unknown = KavachConfig::from_json(r#"{"database": {}, "audit": {"retentionDay": 3}}"#);
+        assert!(unknown.is_err());
+        let none = cfg(json!({"database": {"provider": "sqlite"}, "secret": secret}));
+        assert_eq!(none.settings(None).unwrap().audit_retention_days, None);
     }
 
     #[test]

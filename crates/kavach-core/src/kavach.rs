@@ -9,10 +9,11 @@ use sqlx::Row;
 use crate::accounts::human::{
     ClientInfo, HumanStore, Session, SignIn, SignInOutcome, SignUp, SignedIn, SignedUp, User,
 };
-use crate::agents::audit::{self, AuditEntry, AuditFilter, ExportFormat};
+use crate::agents::audit::{self, AuditEntry, AuditExport, AuditFilter, ExportFormat};
 use crate::agents::authz::{decide, AuthRow, Decision, PendingAudit};
 use crate::agents::batcher::{commit_rate_limited, AuditBatcher};
 use crate::agents::permission::{AuthzRequest, CompiledCache};
+use crate::agents::retention::{Retention, RetentionOptions};
 use crate::agents::{Agent, AgentFilter, AgentStore, AgentWithToken, CreateAgent, UpdateAgent};
 use crate::callbacks::Callbacks;
 use crate::clock::{Clock, SystemClock};
@@ -45,6 +46,7 @@ pub struct Kavach {
     by_id_sql: String,
     plugins: Plugins,
     emitter: Emitter,
+    retention: Option<Retention>,
 }
 
 impl std::fmt::Debug for Kavach {
@@ -146,6 +148,22 @@ impl Kavach {
                 return Err(e.at_boot());
             }
         };
+        let retention = match settings.audit_retention_days {
+            Some(days) => match Retention::start(
+                pool.clone(),
+                clock.clone(),
+                days,
+                RetentionOptions::default(),
+            ) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    emitter.shutdown().await;
+                    on_close_pool(&pool).await;
+                    return Err(e);
+                }
+            },
+            None => None,
+        };
         let dialect = settings.dialect;
         Ok(Arc::new(Self {
             by_hash_sql: sql_for(dialect, SELECT_AUTH_BY_HASH).into_owned(),
@@ -162,6 +180,7 @@ impl Kavach {
             closed: AtomicBool::new(false),
             plugins,
             emitter,
+            retention,
         }))
     }
 
@@ -871,12 +890,28 @@ impl Kavach {
         audit::query(&self.pool, filter, audit::MAX_LIMIT).await
     }
 
+    /// `audit.export(...)` as one string: up to [`audit::MAX_EXPORT`] rows, more is
+    /// `EXPORT_TOO_LARGE`.
     pub async fn audit_export(&self, filter: &AuditFilter, format: ExportFormat) -> Result<String> {
         self.check_open()?;
-        let mut f = filter.clone();
-        f.limit = Some(f.limit.unwrap_or(audit::MAX_EXPORT));
-        let entries = audit::query(&self.pool, &f, audit::MAX_EXPORT).await?;
-        audit::render(&entries, format)
+        AuditExport::new(
+            self.pool.clone(),
+            filter.clone(),
+            format,
+            Some(u64::from(audit::MAX_EXPORT)),
+        )?
+        .collect()
+        .await
+    }
+
+    /// `audit.export({ stream: true })`: every matching row, a page at a time.
+    pub fn audit_export_stream(
+        &self,
+        filter: AuditFilter,
+        format: ExportFormat,
+    ) -> Result<AuditExport> {
+        self.check_open()?;
+        AuditExport::new(self.pool.clone(), filter, format, None)
     }
 
     // ---- lifecycle ----------------------------------------------------------------------------
@@ -891,6 +926,9 @@ impl Kavach {
         }
         if let Some(b) = &self.batcher {
             b.shutdown().await;
+        }
+        if let Some(r) = &self.retention {
+            r.shutdown().await;
         }
         self.emitter.shutdown().await;
         on_close_pool(&self.pool).await;

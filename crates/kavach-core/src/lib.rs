@@ -22,7 +22,7 @@ pub mod plugin;
 pub mod plugins;
 pub mod store;
 
-pub use agents::audit::{AuditEntry, AuditFilter, ExportFormat};
+pub use agents::audit::{AuditEntry, AuditExport, AuditFilter, ExportFormat};
 pub use agents::authz::Decision;
 pub use agents::permission::{AuthzRequest, Permission};
 pub use agents::{Agent, AgentFilter, AgentWithToken, CreateAgent, UpdateAgent};

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use kavach_core::{
-    AgentFilter, AuditFilter, AuthzRequest, CreateAgent, Decision, ExportFormat, Kavach,
-    KavachConfig, KavachError, UpdateAgent,
+    AgentFilter, AuditExport, AuditFilter, AuthzRequest, CreateAgent, Decision, ExportFormat,
+    Kavach, KavachConfig, KavachError, UpdateAgent,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -102,6 +102,65 @@ pub struct HttpResponseOutput {
     /// Flattened `[name0, value0, ...]`; `set-cookie` may repeat.
     pub headers: Vec<String>,
     pub body: Buffer,
+}
+
+fn http_request(req: HttpRequestInput) -> kavach_core::http::HttpRequest {
+    kavach_core::http::HttpRequest {
+        method: req.method,
+        path: req.path,
+        query: req.query,
+        headers: flat_pairs(req.headers),
+        body: req.body.map(|b| b.to_vec()).unwrap_or_default(),
+        url_origin: req.url_origin,
+        client_ip: req.client_ip,
+        mount: req.mount,
+    }
+}
+
+fn export_format(format: &str) -> napi::Result<ExportFormat> {
+    match format {
+        "json" => Ok(ExportFormat::Json),
+        "csv" => Ok(ExportFormat::Csv),
+        _ => Err(to_js(KavachError::ValidationFailed(
+            "format must be \"json\" or \"csv\"".into(),
+        ))),
+    }
+}
+
+/// The answer of `handleHttpStreaming`: `export` is set for `GET /audit/export`, whose rows are
+/// then read from it rather than from `body`.
+#[napi(object, object_from_js = false)]
+pub struct HttpStreamingOutput {
+    pub status: u32,
+    pub headers: Vec<String>,
+    pub body: Buffer,
+    pub export: Option<NativeAuditExport>,
+}
+
+/// An audit export read a page at a time: each `next()` runs one keyset query (1,000 rows at
+/// most) and resolves to its bytes, or `null` once every row is out.
+#[napi]
+pub struct NativeAuditExport {
+    inner: Arc<tokio::sync::Mutex<AuditExport>>,
+}
+
+impl NativeAuditExport {
+    fn new(export: AuditExport) -> Self {
+        Self {
+            inner: Arc::new(tokio::sync::Mutex::new(export)),
+        }
+    }
+}
+
+#[napi]
+impl NativeAuditExport {
+    /// The next chunk of the export, or `null` at its end.
+    #[napi]
+    pub async fn next(&self) -> napi::Result<Option<Buffer>> {
+        let mut export = self.inner.lock().await;
+        let chunk = export.next_chunk().await.map_err(to_js)?;
+        Ok(chunk.map(Buffer::from))
+    }
 }
 
 fn flat_pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -672,35 +731,49 @@ impl NativeKavach {
         format: String,
     ) -> napi::Result<String> {
         let filter: AuditFilter = from_json(filter, "audit filter")?;
-        let format = match format.as_str() {
-            "json" => ExportFormat::Json,
-            "csv" => ExportFormat::Csv,
-            _ => {
-                return Err(to_js(KavachError::ValidationFailed(
-                    "format must be \"json\" or \"csv\"".into(),
-                )))
-            }
-        };
+        let format = export_format(&format)?;
         self.inner
             .audit_export(&filter, format)
             .await
             .map_err(to_js)
     }
 
+    /// `audit.export({ stream: true })`: an export read a page at a time with `next()`.
+    #[napi]
+    pub fn audit_export_stream(
+        &self,
+        filter: serde_json::Value,
+        format: String,
+    ) -> napi::Result<NativeAuditExport> {
+        let filter: AuditFilter = from_json(filter, "audit filter")?;
+        let format = export_format(&format)?;
+        let export = self
+            .inner
+            .audit_export_stream(filter, format)
+            .map_err(to_js)?;
+        Ok(NativeAuditExport::new(export))
+    }
+
+    /// [`handle_http`](Self::handle_http), except that `GET /audit/export` answers an empty body
+    /// and `export`, the rows to stream.
+    #[napi]
+    pub async fn handle_http_streaming(
+        &self,
+        req: HttpRequestInput,
+    ) -> napi::Result<HttpStreamingOutput> {
+        let (r, export) = self.inner.handle_streaming(http_request(req)).await;
+        Ok(HttpStreamingOutput {
+            status: u32::from(r.status),
+            headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            body: r.body.into(),
+            export: export.map(NativeAuditExport::new),
+        })
+    }
+
     /// The whole HTTP API: never rejects, every problem is a JSON error response.
     #[napi]
     pub async fn handle_http(&self, req: HttpRequestInput) -> napi::Result<HttpResponseOutput> {
-        let request = kavach_core::http::HttpRequest {
-            method: req.method,
-            path: req.path,
-            query: req.query,
-            headers: flat_pairs(req.headers),
-            body: req.body.map(|b| b.to_vec()).unwrap_or_default(),
-            url_origin: req.url_origin,
-            client_ip: req.client_ip,
-            mount: req.mount,
-        };
-        let r = self.inner.handle(request).await;
+        let r = self.inner.handle(http_request(req)).await;
         Ok(HttpResponseOutput {
             status: u32::from(r.status),
             headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),

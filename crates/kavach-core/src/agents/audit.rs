@@ -86,11 +86,33 @@ impl AuditFilter {
     }
 }
 
+/// Rows per page of a streamed export.
+pub const PAGE_ROWS: u64 = 1000;
+
+/// Where a keyset page starts: strictly after (older than) this `(created_at, id)`.
+type After = (i64, String);
+
 /// Runs the query: filters in SQL, newest first, then limit/offset.
 pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEntry>> {
     f.check()?;
     let limit = i64::from(f.limit.unwrap_or(DEFAULT_LIMIT).min(max));
     let offset = i64::from(f.offset.unwrap_or(0));
+    page(pool, f, None, offset, limit).await
+}
+
+/// One page newest first: the filter's conditions, then either `offset` (first page) or the keyset
+/// condition `(created_at, id) < after`, which the `(created_at, id)` index serves without
+/// re-reading the rows before it.
+async fn page(
+    pool: &Pool,
+    f: &AuditFilter,
+    after: Option<&After>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
+    if f.actions.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Vec::new());
+    }
     on_pool!(pool, p => {
         let mut qb = QueryBuilder::new(
             "SELECT id, agent_id, user_id, action, resource, parameters, result, code, reason, ip, duration_us, created_at, delegation_chain FROM kavach_audit_logs WHERE 1 = 1",
@@ -113,9 +135,6 @@ pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEn
             qb.push(" AND result = ").push_bind(r.clone());
         }
         if let Some(actions) = &f.actions {
-            if actions.is_empty() {
-                return Ok(Vec::new());
-            }
             qb.push(" AND action IN (");
             let mut sep = qb.separated(", ");
             for a in actions {
@@ -123,7 +142,16 @@ pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEn
             }
             qb.push(")");
         }
-        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
+        if let Some((ts, id)) = after {
+            // The plain bound lets the planner range-scan the time index; the OR breaks ties.
+            qb.push(" AND created_at <= ").push_bind(Ts(*ts));
+            qb.push(" AND (created_at < ").push_bind(Ts(*ts));
+            qb.push(" OR id < ").push_bind(id.clone()).push(")");
+        }
+        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+        if offset > 0 {
+            qb.push(" OFFSET ").push_bind(offset);
+        }
         let rows = qb.build().fetch_all(p).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -172,54 +200,231 @@ fn csv_cell(out: &mut String, v: &str) {
     }
 }
 
-/// Renders entries as a JSON array (timestamps in ISO 8601) or CSV with a header row.
-pub fn render(entries: &[AuditEntry], format: ExportFormat) -> Result<String> {
+const CSV_HEADER: &str =
+    "id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp\n";
+
+fn head(format: ExportFormat) -> &'static str {
+    match format {
+        ExportFormat::Json => "[",
+        ExportFormat::Csv => CSV_HEADER,
+    }
+}
+
+fn tail(format: ExportFormat, rows: u64) -> &'static str {
+    match format {
+        ExportFormat::Json if rows == 0 => "]\n",
+        ExportFormat::Json => "\n]\n",
+        ExportFormat::Csv => "",
+    }
+}
+
+/// An entry as exported in JSON: the timestamp in ISO 8601.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonRow<'a> {
+    id: &'a str,
+    agent_id: &'a str,
+    user_id: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    parameters: Option<&'a serde_json::Value>,
+    result: &'a str,
+    code: Option<&'a str>,
+    reason: Option<&'a str>,
+    ip: Option<&'a str>,
+    duration_ms: f64,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delegation_chain: Option<&'a Vec<String>>,
+}
+
+/// Appends one entry: for JSON an array element (with its separator when `first` is false), the
+/// timestamp in ISO 8601; for CSV one record.
+fn push_row(out: &mut String, e: &AuditEntry, format: ExportFormat, first: bool) -> Result<()> {
     match format {
         ExportFormat::Json => {
-            let items: Vec<serde_json::Value> = entries
-                .iter()
-                .map(|e| {
-                    let mut v = serde_json::to_value(e).unwrap_or_default();
-                    if let Some(obj) = v.as_object_mut() {
-                        obj.insert(
-                            "timestamp".into(),
-                            serde_json::Value::String(iso(e.timestamp)),
-                        );
-                    }
-                    v
-                })
-                .collect();
-            serde_json::to_string_pretty(&items)
-                .map_err(|_| KavachError::Internal("could not encode the export".into()))
+            let row = JsonRow {
+                id: &e.id,
+                agent_id: &e.agent_id,
+                user_id: &e.user_id,
+                action: &e.action,
+                resource: &e.resource,
+                parameters: e.parameters.as_ref(),
+                result: &e.result,
+                code: e.code.as_deref(),
+                reason: e.reason.as_deref(),
+                ip: e.ip.as_deref(),
+                duration_ms: e.duration_ms,
+                timestamp: iso(e.timestamp),
+                delegation_chain: e.delegation_chain.as_ref(),
+            };
+            out.push_str(if first { "\n" } else { ",\n" });
+            out.push_str(
+                &serde_json::to_string(&row)
+                    .map_err(|_| KavachError::Internal("could not encode the export".into()))?,
+            );
         }
         ExportFormat::Csv => {
-            let mut out = String::from(
-                "id,agentId,userId,action,resource,result,code,reason,ip,durationMs,timestamp\n",
-            );
-            for e in entries {
-                let cells = [
-                    e.id.as_str(),
-                    &e.agent_id,
-                    &e.user_id,
-                    &e.action,
-                    &e.resource,
-                    &e.result,
-                    e.code.as_deref().unwrap_or(""),
-                    e.reason.as_deref().unwrap_or(""),
-                    e.ip.as_deref().unwrap_or(""),
-                    &format!("{:.3}", e.duration_ms),
-                    &iso(e.timestamp),
-                ];
-                for (i, c) in cells.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    csv_cell(&mut out, c);
+            let cells = [
+                e.id.as_str(),
+                &e.agent_id,
+                &e.user_id,
+                &e.action,
+                &e.resource,
+                &e.result,
+                e.code.as_deref().unwrap_or(""),
+                e.reason.as_deref().unwrap_or(""),
+                e.ip.as_deref().unwrap_or(""),
+                &format!("{:.3}", e.duration_ms),
+                &iso(e.timestamp),
+            ];
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
                 }
-                out.push('\n');
+                csv_cell(out, c);
             }
-            Ok(out)
+            out.push('\n');
         }
+    }
+    Ok(())
+}
+
+/// Renders entries as a JSON array (one element a line, timestamps in ISO 8601) or CSV with a
+/// header row: the same text a streamed export of these rows gives.
+pub fn render(entries: &[AuditEntry], format: ExportFormat) -> Result<String> {
+    let mut out = String::from(head(format));
+    for (i, e) in entries.iter().enumerate() {
+        push_row(&mut out, e, format, i == 0)?;
+    }
+    out.push_str(tail(format, entries.len() as u64));
+    Ok(out)
+}
+
+/// The error of an export past its cap.
+pub fn too_large() -> KavachError {
+    KavachError::refused(
+        "EXPORT_TOO_LARGE",
+        413,
+        format!("the export has more than {MAX_EXPORT} rows: narrow the filter or stream it (stream: true)"),
+    )
+}
+
+/// An export read a page at a time: each [`AuditExport::next_chunk`] runs one keyset query of at
+/// most [`PAGE_ROWS`] rows and returns their text, so memory stays flat whatever the row count.
+/// The chunks, joined, are exactly what [`render`] gives for the same rows.
+pub struct AuditExport {
+    pool: Pool,
+    filter: AuditFilter,
+    format: ExportFormat,
+    /// More rows than this is `EXPORT_TOO_LARGE` (the string form); `None` streams them all.
+    cap: Option<u64>,
+    /// What is left of the filter's `limit`, if it set one.
+    left: Option<u64>,
+    sent: u64,
+    after: Option<After>,
+    started: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for AuditExport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditExport")
+            .field("format", &self.format)
+            .field("rows", &self.sent)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditExport {
+    /// Checks the filter; nothing runs until the first chunk. The filter's `limit` (if any) caps
+    /// the rows and its `offset` skips the newest ones.
+    pub fn new(
+        pool: Pool,
+        filter: AuditFilter,
+        format: ExportFormat,
+        cap: Option<u64>,
+    ) -> Result<Self> {
+        filter.check()?;
+        Ok(Self {
+            pool,
+            left: filter.limit.map(u64::from),
+            filter,
+            format,
+            cap,
+            sent: 0,
+            after: None,
+            started: false,
+            done: false,
+        })
+    }
+
+    /// The same export with another cap.
+    pub fn with_cap(mut self, cap: Option<u64>) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.sent
+    }
+
+    /// The next piece of the export (the first carries the header, the last the closing), or
+    /// `None` once it is all out.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut out = String::new();
+        if !self.started {
+            out.push_str(head(self.format));
+        }
+        let want = self.left.map_or(PAGE_ROWS, |l| l.min(PAGE_ROWS));
+        let offset = if self.started {
+            0
+        } else {
+            i64::from(self.filter.offset.unwrap_or(0))
+        };
+        let rows = if want == 0 {
+            Vec::new()
+        } else {
+            let limit = i64::try_from(want).unwrap_or(i64::MAX);
+            page(&self.pool, &self.filter, self.after.as_ref(), offset, limit).await?
+        };
+        self.started = true;
+        for e in &rows {
+            if self.cap.is_some_and(|c| self.sent >= c) {
+                self.done = true;
+                return Err(too_large());
+            }
+            push_row(&mut out, e, self.format, self.sent == 0)?;
+            self.sent += 1;
+        }
+        if let Some(l) = self.left.as_mut() {
+            *l = l.saturating_sub(rows.len() as u64);
+        }
+        match rows.last() {
+            Some(last) if rows.len() as u64 == want && self.left != Some(0) => {
+                self.after = Some((last.timestamp, last.id.clone()));
+            }
+            _ => {
+                out.push_str(tail(self.format, self.sent));
+                self.done = true;
+            }
+        }
+        Ok(Some(out.into_bytes()))
+    }
+
+    /// The whole export as one string (for the capped, non-streamed form).
+    pub async fn collect(mut self) -> Result<String> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.next_chunk().await? {
+            out.extend_from_slice(&chunk);
+        }
+        String::from_utf8(out)
+            .map_err(|_| KavachError::Internal("could not encode the export".into()))
     }
 }
 

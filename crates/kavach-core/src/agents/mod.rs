@@ -7,6 +7,7 @@ pub mod authz;
 pub(crate) mod batcher;
 pub mod delegation;
 pub mod permission;
+pub mod retention;
 mod store;
 pub mod trust;
 

@@ -673,7 +673,25 @@ impl Kavach {
     }
 
     /// Answers one request of the HTTP API. Never fails: every problem is a JSON error response.
-    pub async fn handle(&self, mut req: HttpRequest) -> HttpResponse {
+    pub async fn handle(&self, req: HttpRequest) -> HttpResponse {
+        self.handle_inner(req, false).await.0
+    }
+
+    /// [`Kavach::handle`], except that `GET /audit/export` answers its headers with the export
+    /// still to read, every matching row a page at a time (the body is then empty): the Node
+    /// handler streams it.
+    pub async fn handle_streaming(
+        &self,
+        req: HttpRequest,
+    ) -> (HttpResponse, Option<crate::agents::audit::AuditExport>) {
+        self.handle_inner(req, true).await
+    }
+
+    async fn handle_inner(
+        &self,
+        mut req: HttpRequest,
+        stream: bool,
+    ) -> (HttpResponse, Option<crate::agents::audit::AuditExport>) {
         // A session of the library the app migrated from becomes a kavachos session on first use:
         // the request then carries the new cookie, and the response sets it.
         let mut upgraded = None;
@@ -692,8 +710,20 @@ impl Kavach {
         }
         req.client_ip = client_ip(&req, &self.settings().trusted_proxy_headers);
         let req = req;
+        let mut export = None;
         let mut response = if req.method.eq_ignore_ascii_case("OPTIONS") {
             self.preflight(&req)
+        } else if stream
+            && req.method.eq_ignore_ascii_case("GET")
+            && segments(&req.path) == ["audit", "export"]
+        {
+            match routes::export_response(self, &req, None).await {
+                Ok((r, e)) => {
+                    export = Some(e);
+                    r
+                }
+                Err(e) => error_response(e),
+            }
         } else {
             match self.route(&req).await {
                 Ok(r) => r,
@@ -705,7 +735,7 @@ impl Kavach {
             response.headers.insert(0, ("set-cookie".into(), cookie));
         }
         self.add_cors(&req, &mut response);
-        response
+        (response, export)
     }
 
     /// `GET /auth/session` answered on the calling thread when one read is enough (SQLite, a

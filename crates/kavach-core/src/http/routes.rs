@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::accounts::human::{Login, SignIn, SignInOutcome, SignUp};
-use crate::agents::audit::ExportFormat;
+use crate::agents::audit::{AuditExport, ExportFormat, MAX_EXPORT};
 use crate::agents::permission::AuthzRequest;
 use crate::agents::{AgentFilter, CreateAgent, UpdateAgent};
 use crate::crypto::token::AGENT_TOKEN_PREFIX;
@@ -350,30 +350,46 @@ pub(super) const CORE: &[Route] = &[
         ok(&k.audit_query(&f).await?)
     }),
     route!("GET", "/audit/export", |k, req, p| {
-        let user = k.session_user(req).await?;
-        let q = req.query_map()?;
-        let format = match q
-            .iter()
-            .find(|(k, _)| k == "format")
-            .map(|(_, v)| v.as_str())
-        {
-            None | Some("json") => ExportFormat::Json,
-            Some("csv") => ExportFormat::Csv,
-            Some(_) => {
-                return Err(ApiError::new(
-                    400,
-                    "VALIDATION_FAILED",
-                    "format must be json or csv",
-                ))
-            }
-        };
-        let f = audit_filter(&q, &user.id)?;
-        let body = k.audit_export(&f, format).await?;
-        let (ct, ext) = match format {
-            ExportFormat::Json => ("application/json; charset=utf-8", "json"),
-            ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
-        };
-        Ok(HttpResponse {
+        // Through `Kavach::handle`, the capped string form; the Node handler streams it instead
+        // (`Kavach::handle_streaming`).
+        let (mut r, export) = export_response(k, req, Some(u64::from(MAX_EXPORT))).await?;
+        r.body = export.collect().await?.into_bytes();
+        Ok(r)
+    }),
+];
+
+/// `GET /audit/export`: checks the session and the query, and answers the headers with the export
+/// still to read (`cap` rows at most, more is `EXPORT_TOO_LARGE`; `None` reads them all).
+pub(super) async fn export_response(
+    k: &Kavach,
+    req: &HttpRequest,
+    cap: Option<u64>,
+) -> Result<(HttpResponse, AuditExport), ApiError> {
+    let user = k.session_user(req).await?;
+    let q = req.query_map()?;
+    let format = match q
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("json") => ExportFormat::Json,
+        Some("csv") => ExportFormat::Csv,
+        Some(_) => {
+            return Err(ApiError::new(
+                400,
+                "VALIDATION_FAILED",
+                "format must be json or csv",
+            ))
+        }
+    };
+    let f = audit_filter(&q, &user.id)?;
+    let export = k.audit_export_stream(f, format)?.with_cap(cap);
+    let (ct, ext) = match format {
+        ExportFormat::Json => ("application/json; charset=utf-8", "json"),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+    };
+    Ok((
+        HttpResponse {
             status: 200,
             headers: vec![
                 ("content-type".into(), ct.into()),
@@ -383,7 +399,8 @@ pub(super) const CORE: &[Route] = &[
                     format!("attachment; filename=\"kavach-audit.{ext}\""),
                 ),
             ],
-            body: body.into_bytes(),
-        })
-    }),
-];
+            body: Vec::new(),
+        },
+        export,
+    ))
+}

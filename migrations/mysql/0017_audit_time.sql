@@ -1,0 +1,4 @@
+-- Audit retention and streamed exports walk the log by time: retention deletes the oldest rows in
+-- small batches, exports page newest first by (created_at, id).
+-- Re-runnable: the migration runner treats "duplicate key name" as already applied.
+CREATE INDEX kavach_audit_time ON kavach_audit_logs (created_at, id);
