@@ -346,7 +346,7 @@ function checkWellFormed(v, depth = 0) {
   }
 }
 
-// The binding's methods behind that check: the same-thread ones (`*Inline`, `advanceClock`) throw,
+// The binding's methods behind that check: the same-thread ones (`*Inline`, SYNC_METHODS) throw,
 // the others answer a rejected promise, as the binding itself does for its own errors (napi throws
 // on the spot for a value it cannot convert, such as undefined inside an array: that too becomes a
 // rejected VALIDATION_FAILED, never a synchronous throw from a call that promises a Result).
@@ -367,6 +367,8 @@ function checkAuthz(subject, req) {
   if (req.arguments !== undefined) checkWellFormed(req.arguments)
 }
 const AUTHZ_METHODS = new Set(['authorize', 'authorizeByToken', 'authorizeInline', 'authorizeByTokenInline'])
+// The binding's synchronous methods besides the `*Inline` ones: they throw, never reject.
+const SYNC_METHODS = new Set(['advanceClock', 'auditExportStream'])
 
 function guardStrings(n) {
   const out = {}
@@ -378,7 +380,7 @@ function guardStrings(n) {
       const fn = d.value
       const check = AUTHZ_METHODS.has(name) ? checkAuthz : checkArgs
       out[name] =
-        name.endsWith('Inline') || name === 'advanceClock'
+        name.endsWith('Inline') || SYNC_METHODS.has(name)
           ? (a, b, c, e) => {
               check(a, b, c, e)
               return fn.call(n, a, b, c, e)
