@@ -319,7 +319,9 @@ for (const backend of backends()) {
         const jar = new CookieJar()
         const { url } = await start(jar, { callbackURL: '/dashboard' })
         const back = new URL(await peer.login(url, { accountId: 'grace' }))
-        back.searchParams.set('state', 'x' + back.searchParams.get('state').slice(1))
+        // Another first character (never the same one, which would leave the state as it was).
+        const state = back.searchParams.get('state')
+        back.searchParams.set('state', (state[0] === 'x' ? 'y' : 'x') + state.slice(1))
         await expectError(await jar.fetch(back), 400, 'OAUTH_STATE_INVALID')
         // A state made up entirely, cookie and query alike, is no better.
         jar.set(origin, 'kavach_oauth_state', 'made-up-state-made-up-state')
