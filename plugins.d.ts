@@ -231,3 +231,22 @@ export interface PhoneNumberOptions {
 
 /** Phone numbers (stored in E.164): verification by texted code, sign-in by code or password. */
 export declare function phoneNumber(options: PhoneNumberOptions): KavachPlugin<'phone-number', PhoneNumberOptions>
+
+export interface OneTapOptions {
+  /** Your Google client ID: the ID token's audience (`aud`) must be it. Required. */
+  clientId: string
+  /** Refuse to create a user for a Google account that has none here (default false). */
+  disableSignup?: boolean
+  /** The ID tokens' issuer (default `https://accounts.google.com`; Google's bare `accounts.google.com` is accepted too). */
+  issuer?: string
+  /** The issuer's key set (default `https://www.googleapis.com/oauth2/v3/certs`). Cached; fetched again for an unknown `kid`. */
+  jwksUrl?: string
+  /** The provider id the linked accounts are stored under (default `google`, the same as the OAuth redirect sign-in). */
+  providerId?: string
+}
+/**
+ * Google One Tap (better-auth's `oneTap`): `POST /auth/one-tap/callback { idToken, callbackURL? }`
+ * verifies the ID token (signature against the JWKS, `iss`, `aud`, `exp`) and signs its holder in or
+ * up, answering `{ token, user }` with the session cookie.
+ */
+export declare function oneTap(options: OneTapOptions): KavachPlugin<'one-tap', OneTapOptions>

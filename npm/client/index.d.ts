@@ -72,6 +72,17 @@ export interface Session {
 }
 
 /** The signed-in user and their session. */
+export type OneTapInput =
+  | { idToken: string; callbackURL?: string }
+  | {
+      clientId: string
+      callbackURL?: string
+      autoSelect?: boolean
+      cancelOnTapOutside?: boolean
+      context?: 'signin' | 'signup' | 'use'
+      onPromptNotification?: (notification: unknown) => void
+    }
+
 export interface SessionData {
   user: User
   session: Session
@@ -405,6 +416,12 @@ export interface KavachClient {
     /** Verifies the texted code: signs in (or up, with `signUpOnVerification`) unless `disableSession`; `updatePhoneNumber` sets it on the signed-in user. */
     verify(input: { phoneNumber: string; code: string; disableSession?: boolean; updatePhoneNumber?: boolean }): Promise<Result<{ status: boolean; user: User } & Partial<SessionData>>>
   }
+  /**
+   * Google One Tap (the server's `oneTap()`, `POST /auth/one-tap/callback`): posts `idToken` when
+   * given; in a browser without one, loads Google Identity Services and shows its prompt for
+   * `clientId`, then posts the credential. `ONE_TAP_DISMISSED` when the prompt is not shown.
+   */
+  oneTap(input: OneTapInput): Promise<Result<SessionData & { token: string }>>
   /** `username()`: whether a username is free. */
   isUsernameAvailable(input: { username: string }): Promise<Result<{ available: boolean }>>
   /** Changes the signed-in user's name, image and plugin fields (`username`, additional fields). */

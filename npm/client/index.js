@@ -370,6 +370,53 @@ function createKavachClient(options = {}) {
     username: (input) => post('/auth/sign-in/username', input).then(signedIn),
     phoneNumber: (input) => post('/auth/sign-in/phone-number', input).then(signedIn),
     anonymous: () => post('/auth/sign-in/anonymous', {}).then(signedIn),
+    oneTapCallback: (input) => post('/auth/one-tap/callback', input).then(signedIn),
+  }
+
+  // Google One Tap (the server's oneTap()): with an `idToken` in hand it is posted as it is; in a
+  // browser without one, Google Identity Services is loaded and prompts, and the credential it
+  // hands back is posted. The result is always a Result.
+  const GSI_SRC = 'https://accounts.google.com/gsi/client'
+  const loadGsi = () =>
+    new Promise((resolve, reject) => {
+      if (globalThis.google && globalThis.google.accounts && globalThis.google.accounts.id) return resolve(globalThis.google.accounts.id)
+      const s = document.createElement('script')
+      s.src = GSI_SRC
+      s.async = true
+      s.onload = () => (globalThis.google && globalThis.google.accounts ? resolve(globalThis.google.accounts.id) : reject(new Error('no gsi')))
+      s.onerror = () => reject(new Error('gsi failed to load'))
+      document.head.appendChild(s)
+    })
+  const oneTap = async (input) => {
+    const o = input && typeof input === 'object' ? input : {}
+    if (typeof o.idToken === 'string') return methods.oneTapCallback({ idToken: o.idToken, callbackURL: o.callbackURL })
+    if (typeof document === 'undefined') return fail('VALIDATION_FAILED', 'oneTap() needs an idToken outside a browser')
+    if (typeof o.clientId !== 'string' || o.clientId === '') return fail('VALIDATION_FAILED', 'oneTap() needs your Google clientId')
+    let gsi
+    try {
+      gsi = await loadGsi()
+    } catch {
+      return fail('NETWORK_ERROR', 'Google Identity Services could not be loaded')
+    }
+    return new Promise((resolve) => {
+      gsi.initialize({
+        client_id: o.clientId,
+        auto_select: o.autoSelect === true,
+        cancel_on_tap_outside: o.cancelOnTapOutside !== false,
+        context: o.context || 'signin',
+        callback: (answer) => {
+          methods.oneTapCallback({ idToken: answer.credential, callbackURL: o.callbackURL }).then((r) => {
+            if (r.success && typeof o.callbackURL === 'string' && typeof window !== 'undefined') window.location.href = o.callbackURL
+            resolve(r)
+          })
+        },
+      })
+      gsi.prompt((n) => {
+        const skipped = n && ((n.isNotDisplayed && n.isNotDisplayed()) || (n.isSkippedMoment && n.isSkippedMoment()))
+        if (typeof o.onPromptNotification === 'function') o.onPromptNotification(n)
+        if (skipped) resolve(fail('ONE_TAP_DISMISSED', 'the One Tap prompt was not shown or was dismissed'))
+      })
+    })
   }
   const queryOf = (input) => (input && typeof input === 'object' && input.query && typeof input.query === 'object' ? input.query : input)
 
@@ -455,6 +502,12 @@ function createKavachClient(options = {}) {
       update: (input) => post('/auth/api-key/update', input),
       delete: (input) => post('/auth/api-key/delete', input),
     },
+    /**
+     * Google One Tap (`oneTap()` on the server): `{ idToken, callbackURL? }` posts a Google ID token;
+     * in a browser, `{ clientId, callbackURL?, autoSelect?, onPromptNotification? }` shows Google's
+     * prompt first. Signs in (or up).
+     */
+    oneTap,
     /** Links another provider account to the signed-in user (the page goes to the provider). */
     linkSocial: social.link,
     /** The signed-in user's linked accounts. */

@@ -10,6 +10,7 @@ pub mod jwt;
 pub mod magic_link;
 pub mod mcp;
 pub mod oauth;
+pub mod one_tap;
 pub mod one_time;
 pub mod organization;
 pub mod phone_number;

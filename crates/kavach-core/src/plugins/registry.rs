@@ -65,6 +65,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "anonymous",
         factory: super::anonymous::plugin,
     },
+    Registration {
+        id: "one-tap",
+        factory: super::one_tap::plugin,
+    },
 ];
 
 impl Kavach {

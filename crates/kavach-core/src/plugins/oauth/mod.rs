@@ -16,7 +16,7 @@
 
 pub mod providers;
 
-mod oidc;
+pub(crate) mod oidc;
 mod store;
 
 use std::sync::Arc;
@@ -829,6 +829,7 @@ impl OAuthPlugin {
                     &oidc::Expect {
                         issuer,
                         client_id: &p.client_id,
+                        alt_issuer: None,
                         nonce: data.nonce.as_deref(),
                     },
                 )
@@ -907,76 +908,17 @@ impl OAuthPlugin {
             });
         }
 
-        let humans = k.humans();
-        let (user, new_user) = match existing {
-            Some(a) => {
-                let user = humans.user_by_id(&a.user_id).await?.ok_or_else(|| {
-                    oauth_error("OAUTH_PROVIDER_ERROR", "the linked user no longer exists")
-                })?;
-                if user.is_banned(now) {
-                    return Err(KavachError::UserBanned);
-                }
-                store::update_tokens(k, &a.id, &seal(&a.id)?).await?;
-                (user, false)
-            }
-            None => {
-                let email = profile.email.clone().ok_or_else(|| {
-                    oauth_error(
-                        "OAUTH_EMAIL_MISSING",
-                        "the provider did not share an email address",
-                    )
-                })?;
-                match store::user_by_email(k, &email).await? {
-                    Some(user) => {
-                        // Only an email the provider vouches for may join an existing account:
-                        // otherwise anyone could claim a victim's address at a lax provider.
-                        if !profile.email_verified {
-                            return Err(oauth_error(
-                                "OAUTH_ACCOUNT_NOT_LINKED",
-                                "an account with this email exists; sign in and link this provider from it",
-                            ));
-                        }
-                        if user.is_banned(now) {
-                            return Err(KavachError::UserBanned);
-                        }
-                        let aid = store::new_account_id();
-                        store::insert_account(
-                            k,
-                            &aid,
-                            &user.id,
-                            &p.id,
-                            &profile.subject,
-                            &seal(&aid)?,
-                            true,
-                        )
-                        .await?;
-                        (user, false)
-                    }
-                    None => {
-                        if p.disable_implicit_sign_up {
-                            return Err(oauth_error(
-                                "OAUTH_SIGN_UP_DISABLED",
-                                "new accounts cannot be created with this provider",
-                            ));
-                        }
-                        let mut user = User {
-                            name: profile.name.clone(),
-                            email_verified: profile.email_verified,
-                            image: profile.image.clone(),
-                            ..User::new(email, now)
-                        };
-                        for plugin in k.plugins().iter() {
-                            plugin.prepare_user(&mut user);
-                        }
-                        let aid = store::new_account_id();
-                        store::create_user(k, &user, &aid, &p.id, &profile.subject, &seal(&aid)?)
-                            .await?;
-                        (user, true)
-                    }
-                }
-            }
-        };
-        let (_, token) = humans
+        let (user, new_user) = sign_in_or_up(
+            k,
+            &p.id,
+            &profile,
+            existing,
+            Some(&seal),
+            p.disable_implicit_sign_up,
+        )
+        .await?;
+        let (_, token) = k
+            .humans()
             .create_session(&user.id, req.client(), now, true)
             .await?;
         Ok(Done {
@@ -1118,6 +1060,140 @@ async fn generic_profile(
 /// Bounds what a provider said before it is stored: a subject of at most 255 characters without
 /// control characters, a valid email (lowercased), a name cut to 255 characters and an image URL
 /// of at most 2,048.
+/// Seals the provider tokens for the account row `id` (see [`sign_in_or_up`]).
+type Sealer<'a> = dyn Fn(&str) -> Result<store::SealedTokens> + Sync + 'a;
+
+/// Signs in the user a provider account (`provider_id`, `profile.subject`) is linked to, or links
+/// it by a verified email to the user who has it, or signs a new user up (unless
+/// `disable_sign_up`); `seal` makes the provider tokens the account row keeps. Shared by the
+/// redirect callback and the oneTap plugin, so an ID token signs in exactly as a redirect does.
+pub(crate) async fn sign_in_or_up(
+    k: &Kavach,
+    provider_id: &str,
+    profile: &Profile,
+    existing: Option<store::AccountRow>,
+    seal: Option<&Sealer<'_>>,
+    disable_sign_up: bool,
+) -> Result<(User, bool)> {
+    // A sign-in that brings no provider tokens (an ID token alone) keeps what a link stores.
+    let sealed = |aid: &str| match seal {
+        Some(f) => f(aid),
+        None => Ok(store::SealedTokens {
+            access: None,
+            refresh: None,
+            expires_at: None,
+            scope: None,
+        }),
+    };
+    let humans = k.humans();
+    let now = k.now_ms();
+    let (user, new_user) = match existing {
+        Some(a) => {
+            let user = humans.user_by_id(&a.user_id).await?.ok_or_else(|| {
+                oauth_error("OAUTH_PROVIDER_ERROR", "the linked user no longer exists")
+            })?;
+            if user.is_banned(now) {
+                return Err(KavachError::UserBanned);
+            }
+            if let Some(seal) = seal {
+                store::update_tokens(k, &a.id, &seal(&a.id)?).await?;
+            }
+            (user, false)
+        }
+        None => {
+            let email = profile.email.clone().ok_or_else(|| {
+                oauth_error(
+                    "OAUTH_EMAIL_MISSING",
+                    "the provider did not share an email address",
+                )
+            })?;
+            match store::user_by_email(k, &email).await? {
+                Some(user) => {
+                    // Only an email the provider vouches for may join an existing account:
+                    // otherwise anyone could claim a victim's address at a lax provider.
+                    if !profile.email_verified {
+                        return Err(oauth_error(
+                            "OAUTH_ACCOUNT_NOT_LINKED",
+                            "an account with this email exists; sign in and link this provider from it",
+                        ));
+                    }
+                    if user.is_banned(now) {
+                        return Err(KavachError::UserBanned);
+                    }
+                    let aid = store::new_account_id();
+                    store::insert_account(
+                        k,
+                        &aid,
+                        &user.id,
+                        provider_id,
+                        &profile.subject,
+                        &sealed(&aid)?,
+                        true,
+                    )
+                    .await?;
+                    (user, false)
+                }
+                None => {
+                    if disable_sign_up {
+                        return Err(oauth_error(
+                            "OAUTH_SIGN_UP_DISABLED",
+                            "new accounts cannot be created with this provider",
+                        ));
+                    }
+                    let mut user = User {
+                        name: profile.name.clone(),
+                        email_verified: profile.email_verified,
+                        image: profile.image.clone(),
+                        ..User::new(email, now)
+                    };
+                    for plugin in k.plugins().iter() {
+                        plugin.prepare_user(&mut user);
+                    }
+                    let aid = store::new_account_id();
+                    store::create_user(
+                        k,
+                        &user,
+                        &aid,
+                        provider_id,
+                        &profile.subject,
+                        &sealed(&aid)?,
+                    )
+                    .await?;
+                    (user, true)
+                }
+            }
+        }
+    };
+    Ok((user, new_user))
+}
+
+/// Signs in (or up) the holder of a verified ID token of `provider_id` (the oneTap plugin): the
+/// account that owns `sub` wins, then a verified email links, as on the redirect path.
+pub(crate) async fn sign_in_with_id_claims(
+    k: &Kavach,
+    req: &HttpRequest,
+    provider_id: &str,
+    claims: &Value,
+    disable_sign_up: bool,
+) -> Result<crate::accounts::human::SignedIn> {
+    let text = |n: &str| claims.get(n).and_then(Value::as_str).map(str::to_owned);
+    let profile = clean_profile(Profile {
+        subject: text("sub").unwrap_or_default(),
+        email: text("email"),
+        email_verified: match claims.get("email_verified") {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s == "true",
+            _ => false,
+        },
+        name: text("name"),
+        image: text("picture"),
+    })?;
+    let existing = store::account_by_subject(k, provider_id, &profile.subject).await?;
+    let (user, _) =
+        sign_in_or_up(k, provider_id, &profile, existing, None, disable_sign_up).await?;
+    k.sign_in_verified(user, req.client()).await
+}
+
 fn clean_profile(mut p: Profile) -> Result<Profile> {
     if p.subject.is_empty() || p.subject.len() > 255 || p.subject.chars().any(char::is_control) {
         return Err(oauth_error(

@@ -164,6 +164,8 @@ fn id_token_invalid(why: &str) -> KavachError {
 pub struct Expect<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
+    /// A second spelling of the issuer the tokens may carry (Google: `accounts.google.com`).
+    pub alt_issuer: Option<&'a str>,
     /// The nonce sent with the authorization request (`None`: the token must carry none... or
     /// may, for providers that add one unasked; it is then not checked).
     pub nonce: Option<&'a str>,
@@ -206,7 +208,9 @@ pub async fn verify_id_token(
     }
     let key = DecodingKey::from_jwk(&jwk).map_err(|_| id_token_invalid("the key is unusable"))?;
     let mut v = Validation::new(header.alg);
-    v.set_issuer(&[expect.issuer, expect.issuer.trim_end_matches('/')]);
+    let mut issuers = vec![expect.issuer, expect.issuer.trim_end_matches('/')];
+    issuers.extend(expect.alt_issuer);
+    v.set_issuer(&issuers);
     v.set_audience(&[expect.client_id]);
     v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     v.leeway = 60;
