@@ -4,6 +4,7 @@
 // was audited.
 //
 //   node bench/authorize.mjs [--db sqlite,sqlite-full,postgres,mysql] [--seq 5000] [--x64 20000]
+//     [--audit-index "<CREATE INDEX ...>"]  (SQLite: replaces the audit time index, to compare)
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -66,6 +67,14 @@ const results = []
 for (const kind of DBS) {
   const db = database(kind)
   const kavach = await createKavach({ database: db, secret: SECRET, agents: { maxPerOwner: AGENTS } })
+  if (args['audit-index'] && db.provider === 'sqlite') {
+    // Compare audit indexes on one build: `--audit-index "CREATE INDEX x ON kavach_audit_logs (created_at, id)"`
+    // (what 0017 made) against the shipped one; the statement runs on the file before any call.
+    const { default: Database } = await import('better-sqlite3')
+    const f = new Database(db.url)
+    f.exec('DROP INDEX IF EXISTS kavach_audit_created; ' + args['audit-index'])
+    f.close()
+  }
   const perms = [
     { resource: 'tool:calc', actions: ['run'] },
     { resource: 'tool:files:*', actions: ['read'] },

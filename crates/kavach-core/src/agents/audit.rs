@@ -89,34 +89,46 @@ impl AuditFilter {
 /// Rows per page of a streamed export.
 pub const PAGE_ROWS: u64 = 1000;
 
-/// Where a keyset page starts: strictly after (older than) this `(created_at, id)`.
-type After = (i64, String);
+/// Where a keyset page starts: strictly after (older than) this row.
+#[derive(Debug, Clone)]
+enum After {
+    /// PostgreSQL and MySQL: this `(created_at, id)`, walked on the `(created_at, id)` index.
+    Time(i64, String),
+    /// SQLite: this `(created_at, rowid)`, walked on the `(created_at)` index, whose entries end
+    /// in the rowid anyway: an index of one integer costs the hot insert path (every authorize)
+    /// much less than one that repeats the 36-byte id.
+    Row(i64, i64),
+}
 
 /// Runs the query: filters in SQL, newest first, then limit/offset.
 pub async fn query(pool: &Pool, f: &AuditFilter, max: u32) -> Result<Vec<AuditEntry>> {
     f.check()?;
     let limit = i64::from(f.limit.unwrap_or(DEFAULT_LIMIT).min(max));
     let offset = i64::from(f.offset.unwrap_or(0));
-    page(pool, f, None, offset, limit).await
+    Ok(page(pool, f, None, offset, limit, false).await?.0)
 }
 
 /// One page newest first: the filter's conditions, then either `offset` (first page) or the keyset
-/// condition `(created_at, id) < after`, which the `(created_at, id)` index serves without
-/// re-reading the rows before it.
+/// condition: `(created_at, id) < after`, which the `(created_at, id)` index serves without
+/// re-reading the rows before it, or on SQLite with `by_row` (an export) `(created_at, rowid) <
+/// after` on its `(created_at)` index. Answers the rows and, with `by_row`, the last row's rowid.
 async fn page(
     pool: &Pool,
     f: &AuditFilter,
     after: Option<&After>,
     offset: i64,
     limit: i64,
-) -> Result<Vec<AuditEntry>> {
+    by_row: bool,
+) -> Result<(Vec<AuditEntry>, Option<i64>)> {
     if f.actions.as_ref().is_some_and(Vec::is_empty) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
+    let by_row = by_row && matches!(pool, Pool::Sqlite(_));
     on_pool!(pool, p => {
         let mut qb = QueryBuilder::new(
-            "SELECT id, agent_id, user_id, action, resource, parameters, result, code, reason, ip, duration_us, created_at, delegation_chain FROM kavach_audit_logs WHERE 1 = 1",
+            "SELECT id, agent_id, user_id, action, resource, parameters, result, code, reason, ip, duration_us, created_at, delegation_chain",
         );
+        qb.push(if by_row { ", rowid AS k_row FROM kavach_audit_logs WHERE 1 = 1" } else { " FROM kavach_audit_logs WHERE 1 = 1" });
         if let Some(v) = &f.agent_id {
             qb.push(" AND agent_id = ").push_bind(v.clone());
         }
@@ -142,17 +154,29 @@ async fn page(
             }
             qb.push(")");
         }
-        if let Some((ts, id)) = after {
-            // The plain bound lets the planner range-scan the time index; the OR breaks ties.
-            qb.push(" AND created_at <= ").push_bind(Ts(*ts));
-            qb.push(" AND (created_at < ").push_bind(Ts(*ts));
-            qb.push(" OR id < ").push_bind(id.clone()).push(")");
+        match after {
+            Some(After::Time(ts, id)) => {
+                // The plain bound lets the planner range-scan the time index; the OR breaks ties.
+                qb.push(" AND created_at <= ").push_bind(Ts(*ts));
+                qb.push(" AND (created_at < ").push_bind(Ts(*ts));
+                qb.push(" OR id < ").push_bind(id.clone()).push(")");
+            }
+            Some(After::Row(ts, row)) => {
+                qb.push(" AND created_at <= ").push_bind(Ts(*ts));
+                qb.push(" AND (created_at < ").push_bind(Ts(*ts));
+                qb.push(" OR rowid < ").push_bind(*row).push(")");
+            }
+            None => {}
         }
-        qb.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(limit);
+        qb.push(if by_row { " ORDER BY created_at DESC, rowid DESC LIMIT " } else { " ORDER BY created_at DESC, id DESC LIMIT " }).push_bind(limit);
         if offset > 0 {
             qb.push(" OFFSET ").push_bind(offset);
         }
         let rows = qb.build().fetch_all(p).await?;
+        let last_row = match rows.last() {
+            Some(r) if by_row => Some(r.try_get::<i64, _>("k_row")?),
+            _ => None,
+        };
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let parameters: Option<String> = col_opt_str!(r, "parameters")?;
@@ -174,7 +198,7 @@ async fn page(
                     .and_then(|s| serde_json::from_str(&s).ok()),
             });
         }
-        Ok(out)
+        Ok((out, last_row))
     })
 }
 
@@ -387,11 +411,19 @@ impl AuditExport {
         } else {
             i64::from(self.filter.offset.unwrap_or(0))
         };
-        let rows = if want == 0 {
-            Vec::new()
+        let (rows, last_row) = if want == 0 {
+            (Vec::new(), None)
         } else {
             let limit = i64::try_from(want).unwrap_or(i64::MAX);
-            page(&self.pool, &self.filter, self.after.as_ref(), offset, limit).await?
+            page(
+                &self.pool,
+                &self.filter,
+                self.after.as_ref(),
+                offset,
+                limit,
+                true,
+            )
+            .await?
         };
         self.started = true;
         for e in &rows {
@@ -407,7 +439,10 @@ impl AuditExport {
         }
         match rows.last() {
             Some(last) if rows.len() as u64 == want && self.left != Some(0) => {
-                self.after = Some((last.timestamp, last.id.clone()));
+                self.after = Some(match last_row {
+                    Some(row) => After::Row(last.timestamp, row),
+                    None => After::Time(last.timestamp, last.id.clone()),
+                });
             }
             _ => {
                 out.push_str(tail(self.format, self.sent));
