@@ -11,7 +11,7 @@ import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 import { serve } from './http-server.mjs'
 import { createKavachClient } from '../npm/client/index.mjs'
 import { createKavach } from '../index.mjs'
-import { siwe } from '../plugins.mjs'
+import { admin, siwe } from '../plugins.mjs'
 
 const DOMAIN = 'app.example.com'
 
@@ -42,7 +42,7 @@ for (const backend of backends()) {
         secret: SECRET,
         emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
         rateLimit: { enabled: false },
-        plugins: [siwe({ domain: DOMAIN })],
+        plugins: [siwe({ domain: DOMAIN }), admin()],
       })
       const server = await serve(kavach)
       t = { database, kavach, server }
@@ -100,9 +100,13 @@ for (const backend of backends()) {
       const nonce = r.body.nonce
       const clear = sql(t.database, `SELECT COUNT(*) FROM kavach_one_time WHERE secret_hash LIKE '%${nonce}%' OR identifier LIKE '%${nonce}%' OR data LIKE '%${nonce}%'`)
       assert.equal(Number(clear), 0)
-      const stored = sql(t.database, `SELECT COUNT(*) FROM kavach_one_time WHERE purpose = 'siwe' AND identifier = '${account.address.toLowerCase()}:5'`)
+      const stored = sql(t.database, `SELECT COUNT(*) FROM kavach_one_time WHERE purpose = 'siwe' AND identifier LIKE '${account.address.toLowerCase()}:5:%'`)
       assert.equal(Number(stored), 1)
-      // And it signs in on chain 5.
+      // Another nonce for the same wallet (anyone may ask) does not void the first.
+      const other = await t.server.client().post('/auth/siwe/nonce', { walletAddress: account.address, chainId: 5 })
+      assert.equal(other.status, 200)
+      assert.notEqual(other.body.nonce, nonce)
+      // And the first signs in on chain 5.
       const text = message(account, nonce, { chainId: 5 })
       const ok = await browser.post('/auth/siwe/verify', { message: text, signature: await account.signMessage({ message: text }) })
       assert.equal(ok.status, 200, JSON.stringify(ok.body))
@@ -194,6 +198,37 @@ for (const backend of backends()) {
       const noSig = await browser.post('/auth/siwe/verify', { message: text })
       assert.equal(noSig.status, 400)
       assert.equal(noSig.body.error.code, 'VALIDATION_FAILED')
+    })
+
+    const signIn = async (account, chainId = 1) => {
+      const browser = t.server.client()
+      const text = message(account, await nonceFor(browser, account, chainId), { chainId })
+      const r = await browser.post('/auth/siwe/verify', { message: text, signature: await account.signMessage({ message: text }) })
+      assert.equal(r.status, 200, JSON.stringify(r.body))
+      return r.body.user
+    }
+
+    it('the same address on another chain is the same user, with a second (not primary) wallet row', async () => {
+      const account = wallet()
+      const first = await signIn(account, 1)
+      const second = await signIn(account, 10)
+      assert.equal(second.id, first.id)
+      assert.equal(second.chainId, 10)
+      const t1 = backend === 'postgres' ? 'TRUE' : '1'
+      const rows = sql(t.database, `SELECT chain_id FROM kavach_wallet_address WHERE user_id = '${first.id}' AND is_primary = ${t1}`)
+      assert.equal(rows, '1')
+      const count = sql(t.database, `SELECT COUNT(*) FROM kavach_wallet_address WHERE user_id = '${first.id}'`)
+      assert.equal(Number(count), 2)
+    })
+
+    it('removing the user removes its wallets; the wallet then signs up as a new user', async () => {
+      const account = wallet()
+      const first = await signIn(account)
+      assert.deepEqual(await t.kavach.admin.removeUser(first.id), { success: true, data: undefined })
+      const left = sql(t.database, `SELECT COUNT(*) FROM kavach_wallet_address WHERE address = '${account.address}'`)
+      assert.equal(Number(left), 0)
+      const again = await signIn(account)
+      assert.notEqual(again.id, first.id)
     })
 
     it('a banned wallet user is refused', async () => {

@@ -17,7 +17,8 @@
 //!   `{ message, signature, address, chainId, cacao }`), when given, decides instead: the way to
 //!   accept smart-contract wallets (EIP-1271).
 //! - Nonces live in `kavach_one_time` (purpose `siwe`) as keyed hashes only, bound to the
-//!   lowercased address and chain id, for 15 minutes, one live nonce per wallet and chain; the
+//!   lowercased address and chain id, for 15 minutes, each in a row of its own (a third party
+//!   asking for a nonce for someone's wallet cannot void theirs); the
 //!   verify route takes (deletes) the nonce's row with a conditional `DELETE` after the signature
 //!   checks out, so a nonce signs in once. `getNonce` (an async JS function) may choose the nonce
 //!   (8 to 128 letters and digits).
@@ -288,7 +289,7 @@ fn ms_of(t: &siwe::TimeStamp) -> i64 {
 /// A hex signature (`0x` optional) as bytes.
 fn signature_bytes(s: &str) -> Option<Vec<u8>> {
     let h = s.strip_prefix("0x").unwrap_or(s);
-    if h.is_empty() || h.len() > 4096 || h.len() % 2 != 0 {
+    if h.is_empty() || h.len() > 4096 {
         return None;
     }
     hex::decode(h).ok()
@@ -320,8 +321,15 @@ impl SiwePlugin {
             }
             None => siwe::generate_nonce(),
         };
+        // Each nonce has a row of its own (`<binding>:<row id>`): asking for another nonce for a
+        // wallet, which anyone may do, never voids one its owner is about to sign.
+        let identifier = format!(
+            "{}:{}",
+            binding(&addr, chain),
+            crate::crypto::token::new_id()
+        );
         self.store(k)
-            .issue(PURPOSE, &binding(&addr, chain), &nonce, None, NONCE_TTL_MS)
+            .issue(PURPOSE, &identifier, &nonce, None, NONCE_TTL_MS)
             .await?;
         Ok(nonce)
     }
@@ -422,7 +430,9 @@ impl SiwePlugin {
     async fn take_nonce(&self, k: &Kavach, msg: &siwe::Message) -> Result<()> {
         match self.store(k).take_secret(PURPOSE, &msg.nonce).await? {
             Taken::Valid { identifier, .. }
-                if identifier == binding(&msg.address, msg.chain_id) =>
+                if identifier
+                    .strip_prefix(&binding(&msg.address, msg.chain_id))
+                    .is_some_and(|rest| rest.starts_with(':')) =>
             {
                 Ok(())
             }
