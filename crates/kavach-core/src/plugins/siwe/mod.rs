@@ -719,6 +719,35 @@ mod tests {
         assert!(parse_options(&json!({ "domain": "x.com", "emailDomainName": "a@b" })).is_err());
     }
 
+    /// The `siwe` crate's own example: a message and its wallet's signature.
+    const EXAMPLE: &str = "localhost:4361 wants you to sign in with your Ethereum account:\n0x6Da01670d8fc844e736095918bbE11fE8D564163\n\nSIWE Notepad Example\n\nURI: http://localhost:4361\nVersion: 1\nChain ID: 1\nNonce: kEWepMt9knR6lWJ6A\nIssued At: 2021-12-07T18:28:18.807Z";
+    const EXAMPLE_SIG: &str = "0x6228b3ecd7bf2df018183aeab6b6f1db1e9f4e3cbe24560404112e25363540eb679934908143224d746bbb5e1aa65ab435684081f4dbb74a0fec57f98f40f5051c";
+
+    #[test]
+    fn signatures_are_recovered_to_the_message_address() {
+        let msg = siwe::Message::from_str(EXAMPLE).unwrap();
+        assert_eq!(
+            msg.to_string(),
+            EXAMPLE,
+            "the canonical form is the signed text"
+        );
+        assert_eq!(
+            siwe::eip55(&msg.address),
+            "0x6Da01670d8fc844e736095918bbE11fE8D564163"
+        );
+        let sig = <[u8; 65]>::try_from(signature_bytes(EXAMPLE_SIG).unwrap().as_slice()).unwrap();
+        assert!(msg.verify_eip191(&sig).is_ok());
+        let mut other = sig;
+        other[10] ^= 1;
+        assert!(msg.verify_eip191(&other).is_err());
+        let tampered =
+            siwe::Message::from_str(&EXAMPLE.replace("Chain ID: 1", "Chain ID: 5")).unwrap();
+        assert!(tampered.verify_eip191(&sig).is_err());
+        assert_eq!(ms_of(&msg.issued_at), 1_638_901_698_807);
+        assert!(signature_bytes("0x").is_none());
+        assert!(signature_bytes("0xzz").is_none());
+    }
+
     #[test]
     fn inputs() {
         assert!(address("0x0000000000000000000000000000000000000000").is_ok());
