@@ -265,6 +265,35 @@ for (const backend of backends()) {
   })
 }
 
+describe('siwe() rate limit', () => {
+  it('nonce and verify share the per-IP credential limit: 429 with Retry-After', async () => {
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'siwe-rl'),
+      secret: SECRET,
+      rateLimit: { maxCredentialRequestsPerIp: 3 },
+      plugins: [siwe({ domain: DOMAIN })],
+    })
+    const server = await serve(kavach)
+    try {
+      const account = wallet()
+      const b = server.client()
+      const statuses = []
+      for (let i = 0; i < 3; i++) statuses.push((await b.post('/auth/siwe/nonce', { walletAddress: account.address })).status)
+      const nonce = await b.get(`/auth/siwe/nonce?walletAddress=${account.address}`)
+      statuses.push(nonce.status)
+      const text = message(account, 'abcdefgh12345678')
+      const v = await b.post('/auth/siwe/verify', { message: text, signature: await account.signMessage({ message: text }) })
+      statuses.push(v.status)
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429])
+      assert.equal(v.body.error.code, 'RATE_LIMITED')
+      assert.match(v.headers.get('retry-after'), /^\d+$/)
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+})
+
 describe('siwe() options', () => {
   it('needs domain (CONFIG_INVALID at boot)', async () => {
     await assert.rejects(
