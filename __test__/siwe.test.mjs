@@ -265,6 +265,41 @@ for (const backend of backends()) {
   })
 }
 
+describe('siwe() callbacks that throw', () => {
+  it('a verifyMessage that throws refuses (401); an ensLookup that throws leaves the address as the name', async () => {
+    const kavach = await createKavach({
+      database: freshDatabase('sqlite', 'siwe-throw'),
+      secret: SECRET,
+      rateLimit: { enabled: false },
+      plugins: [siwe({
+        domain: DOMAIN,
+        verifyMessage: async ({ signature }) => {
+          if (signature !== '0xgood') throw new Error('malformed signature')
+          return true
+        },
+        ensLookup: async () => { throw new Error('no ENS today') },
+      })],
+    })
+    const server = await serve(kavach)
+    try {
+      const account = wallet()
+      const b = server.client()
+      const n = await b.post('/auth/siwe/nonce', { walletAddress: account.address })
+      const text = message(account, n.body.nonce)
+      const bad = await b.post('/auth/siwe/verify', { message: text, signature: '0xbad' })
+      assert.equal(bad.status, 401, JSON.stringify(bad.body))
+      assert.equal(bad.body.error.code, 'UNAUTHORIZED_INVALID_SIWE_SIGNATURE')
+      const good = await b.post('/auth/siwe/verify', { message: text, signature: '0xgood' })
+      assert.equal(good.status, 200, JSON.stringify(good.body))
+      const me = await b.get('/auth/session')
+      assert.equal(me.body.user.name, account.address)
+    } finally {
+      await server.close()
+      await kavach.close()
+    }
+  })
+})
+
 describe('siwe() rate limit', () => {
   it('nonce and verify share the per-IP credential limit: 429 with Retry-After', async () => {
     const kavach = await createKavach({

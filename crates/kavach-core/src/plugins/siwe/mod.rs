@@ -408,7 +408,9 @@ impl SiwePlugin {
                         "s": { "t": "eip191", "s": b.signature },
                     },
                 });
-                f.call(args).await? == Value::Bool(true)
+                // A throw is a refusal, as better-auth treats it (viem's verifyMessage throws on a
+                // malformed signature).
+                matches!(f.call(args).await, Ok(Value::Bool(true)))
             }
             None => {
                 let sig: Option<[u8; 65]> = signature_bytes(&b.signature)
@@ -577,7 +579,11 @@ impl SiwePlugin {
         let email = self.new_email(k, wallet, email).await?;
         let (mut name, mut image) = (None, None);
         if let Some(f) = k.hooks().plugin_fn(ENS_FN) {
-            let v = f.call(json!({ "walletAddress": wallet })).await?;
+            // Best effort: a lookup that fails leaves the name to the address.
+            let v = f
+                .call(json!({ "walletAddress": wallet }))
+                .await
+                .unwrap_or(Value::Null);
             let field = |key: &str| {
                 v.get(key)
                     .and_then(Value::as_str)
