@@ -128,6 +128,19 @@ for (const backend of backends()) {
       assert.equal(good.status, 200, JSON.stringify(good.body))
     })
 
+    it('accepts EIP-4361\'s optional https:// scheme before the domain; refuses another scheme', async () => {
+      const account = wallet()
+      const browser = t.server.client()
+      const text = message(account, await nonceFor(browser, account), { scheme: 'https' })
+      assert.ok(text.startsWith(`https://${DOMAIN} wants you`))
+      const r = await browser.post('/auth/siwe/verify', { message: text, signature: await account.signMessage({ message: text }) })
+      assert.equal(r.status, 200, JSON.stringify(r.body))
+      const ftp = message(account, await nonceFor(browser, account), { scheme: 'ftp' })
+      const f = await t.server.client().post('/auth/siwe/verify', { message: ftp, signature: await account.signMessage({ message: ftp }) })
+      assert.equal(f.status, 401)
+      assert.equal(f.body.error.code, 'UNAUTHORIZED_SIWE_MESSAGE_MISMATCH')
+    })
+
     it('refuses a reused nonce', async () => {
       const account = wallet()
       const browser = t.server.client()

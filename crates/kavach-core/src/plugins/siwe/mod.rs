@@ -6,16 +6,16 @@
 //! session cookie.
 //!
 //! - The message is parsed by the `siwe` crate (spruceid's EIP-4361 implementation) and must be in
-//!   EIP-4361's exact form (what `siwe`'s `prepareMessage()` and wallets produce): the signature is
-//!   checked over those bytes. Its `domain` must be the configured `domain`; its `URI` an http(s)
-//!   URL on that same authority; `Issued At` not more than 60 s ahead; `Expiration Time` not past
-//!   and `Not Before` reached; its address and chain the ones the nonce was issued for (and the
-//!   body's `walletAddress` / `chainId` when sent).
-//! - The signature (EIP-191 `personal_sign`, 65 bytes, hex) is verified natively: secp256k1
-//!   public-key recovery and keccak-256 (the `siwe` crate, over RustCrypto's `k256` and `sha3`),
-//!   and the recovered address must be the message's. `verifyMessage` (an async JS function of
-//!   `{ message, signature, address, chainId, cacao }`), when given, decides instead: the way to
-//!   accept smart-contract wallets (EIP-1271).
+//!   EIP-4361's exact form (what `siwe`'s `prepareMessage()` and wallets produce; the optional
+//!   `https://` or `http://` scheme before the domain is taken off for the crate). Its `domain` must
+//!   be the configured `domain`; its `URI` an http(s) URL on that same authority; `Issued At` not
+//!   more than 60 s ahead; `Expiration Time` not past and `Not Before` reached; its address and
+//!   chain the ones the nonce was issued for (and the body's `walletAddress` / `chainId` when sent).
+//! - The signature (EIP-191 `personal_sign`, 65 bytes, hex) is verified natively over the bytes
+//!   sent: keccak-256 (`sha3`) and secp256k1 public-key recovery (`k256`, RustCrypto), as the
+//!   `siwe` crate does; the recovered address must be the message's. `verifyMessage` (an async JS
+//!   function of `{ message, signature, address, chainId, cacao }`), when given, decides instead
+//!   (a throw is a no): the way to accept smart-contract wallets (EIP-1271).
 //! - Nonces live in `kavach_one_time` (purpose `siwe`) as keyed hashes only, bound to the
 //!   lowercased address and chain id, for 15 minutes, each in a row of its own (a third party
 //!   asking for a nonce for someone's wallet cannot void theirs); the
@@ -286,6 +286,50 @@ fn ms_of(t: &siwe::TimeStamp) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
+/// `(scheme, rest)` of a message whose first line starts with `scheme://`.
+fn split_scheme(message: &str) -> (Option<&str>, &str) {
+    let first = message.split('\n').next().unwrap_or("");
+    let Some(i) = first.find("://") else {
+        return (None, message);
+    };
+    let scheme = &first[..i];
+    let ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if ok {
+        (Some(scheme), &message[i + 3..])
+    } else {
+        (None, message)
+    }
+}
+
+/// The address whose key made `sig`, an EIP-191 `personal_sign` signature (r, s, v) of `text`:
+/// keccak-256 of the prefixed text, secp256k1 public-key recovery (RustCrypto's `k256`),
+/// keccak-256 of the key. What the `siwe` crate's `verify_eip191` does, over the bytes sent
+/// rather than the crate's rewriting of them (which drops the optional scheme).
+fn recover_eip191(text: &str, sig: &[u8; 65]) -> Option<[u8; 20]> {
+    use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
+    use sha3::{Digest, Keccak256};
+    let prefixed = format!("\x19Ethereum Signed Message:\n{}{}", text.len(), text);
+    let hash = Keccak256::digest(prefixed.as_bytes());
+    let signature = Signature::from_slice(&sig[..64]).ok()?;
+    let v = match sig[64] {
+        27 | 28 => sig[64] - 27,
+        v => v,
+    };
+    let key =
+        VerifyingKey::recover_from_prehash(&hash, &signature, RecoveryId::from_byte(v)?).ok()?;
+    let point = key.to_encoded_point(false);
+    let digest = Keccak256::digest(&point.as_bytes()[1..]);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(&digest[12..]);
+    Some(out)
+}
+
 /// A hex signature (`0x` optional) as bytes.
 fn signature_bytes(s: &str) -> Option<Vec<u8>> {
     let h = s.strip_prefix("0x").unwrap_or(s);
@@ -339,11 +383,17 @@ impl SiwePlugin {
         if b.message.is_empty() || b.message.len() > 8192 {
             return Err(mismatch("the message is not an EIP-4361 message"));
         }
-        let msg = siwe::Message::from_str(&b.message)
+        // EIP-4361's optional `scheme://` before the domain (which the crate does not read): only
+        // http(s), and taken off for parsing.
+        let (scheme, body) = split_scheme(&b.message);
+        if scheme.is_some_and(|sc| sc != "https" && sc != "http") {
+            return Err(mismatch("scheme"));
+        }
+        let msg = siwe::Message::from_str(body)
             .map_err(|_| mismatch("the message is not an EIP-4361 message"))?;
-        // The signature is checked over the message as the crate writes it: it must be the bytes
-        // that were signed.
-        if msg.to_string() != b.message {
+        // The message must be in the crate's exact form, so that what was checked is what was
+        // signed (the signature is checked over the bytes sent).
+        if msg.to_string() != body {
             return Err(mismatch("the message is not in EIP-4361's exact form"));
         }
         let s = &self.settings;
@@ -415,10 +465,7 @@ impl SiwePlugin {
             None => {
                 let sig: Option<[u8; 65]> = signature_bytes(&b.signature)
                     .and_then(|v| <[u8; 65]>::try_from(v.as_slice()).ok());
-                match sig {
-                    Some(sig) => msg.verify_eip191(&sig).is_ok(),
-                    None => false,
-                }
+                sig.and_then(|sig| recover_eip191(&b.message, &sig)) == Some(msg.address)
             }
         };
         if !verified {
@@ -729,6 +776,13 @@ mod tests {
     const EXAMPLE: &str = "localhost:4361 wants you to sign in with your Ethereum account:\n0x6Da01670d8fc844e736095918bbE11fE8D564163\n\nSIWE Notepad Example\n\nURI: http://localhost:4361\nVersion: 1\nChain ID: 1\nNonce: kEWepMt9knR6lWJ6A\nIssued At: 2021-12-07T18:28:18.807Z";
     const EXAMPLE_SIG: &str = "0x6228b3ecd7bf2df018183aeab6b6f1db1e9f4e3cbe24560404112e25363540eb679934908143224d746bbb5e1aa65ab435684081f4dbb74a0fec57f98f40f5051c";
 
+    fn tampered_fails() -> bool {
+        let sig = <[u8; 65]>::try_from(signature_bytes(EXAMPLE_SIG).unwrap().as_slice()).unwrap();
+        let tampered =
+            siwe::Message::from_str(&EXAMPLE.replace("Chain ID: 1", "Chain ID: 5")).unwrap();
+        tampered.verify_eip191(&sig).is_err()
+    }
+
     #[test]
     fn signatures_are_recovered_to_the_message_address() {
         let msg = siwe::Message::from_str(EXAMPLE).unwrap();
@@ -746,9 +800,27 @@ mod tests {
         let mut other = sig;
         other[10] ^= 1;
         assert!(msg.verify_eip191(&other).is_err());
-        let tampered =
-            siwe::Message::from_str(&EXAMPLE.replace("Chain ID: 1", "Chain ID: 5")).unwrap();
-        assert!(tampered.verify_eip191(&sig).is_err());
+        assert!(tampered_fails());
+        assert_eq!(recover_eip191(EXAMPLE, &sig), Some(msg.address));
+        let flipped = {
+            let mut o = sig;
+            o[10] ^= 1;
+            o
+        };
+        assert_ne!(recover_eip191(EXAMPLE, &flipped), Some(msg.address));
+        let tampered = EXAMPLE.replace("Chain ID: 1", "Chain ID: 5");
+        assert_ne!(recover_eip191(&tampered, &sig), Some(msg.address));
+        let mut bad_v = sig;
+        bad_v[64] = 9;
+        assert_eq!(recover_eip191(EXAMPLE, &bad_v), None);
+        assert_eq!(
+            split_scheme("https://a.com wants"),
+            (Some("https"), "a.com wants")
+        );
+        assert_eq!(
+            split_scheme("a.com wants\nURI: https://x"),
+            (None, "a.com wants\nURI: https://x")
+        );
         assert_eq!(ms_of(&msg.issued_at), 1_638_901_698_807);
         assert!(signature_bytes("0x").is_none());
         assert!(signature_bytes("0xzz").is_none());
