@@ -250,3 +250,41 @@ export interface OneTapOptions {
  * up, answering `{ token, user }` with the session cookie.
  */
 export declare function oneTap(options: OneTapOptions): KavachPlugin<'one-tap', OneTapOptions>
+
+/** `siwe({ verifyMessage })`'s argument (better-auth's `SIWEVerifyMessageArgs`). */
+export interface SIWEVerifyMessageArgs {
+  /** The EIP-4361 message as signed. */
+  message: string
+  /** The signature as sent (hex). */
+  signature: string
+  /** The message's address, EIP-55 checksummed. */
+  address: string
+  chainId: number
+  cacao?: {
+    h: { t: 'caip122' }
+    p: { domain: string; aud: string; nonce: string; iss: string; version?: string }
+    s: { t: 'eip191' | 'eip1271'; s: string }
+  }
+}
+export interface SiweOptions {
+  /** The RFC 3986 authority (`host[:port]`) that messages must name as their `domain`; their `URI` must be on it too. Required. */
+  domain: string
+  /** The domain of the email made up for a new wallet user (`<address>@<emailDomainName>`); default: `domain`'s host. */
+  emailDomainName?: string
+  /** Default true: users need no email. With false, `/auth/siwe/verify` requires `email` (used for a new user when no one has it). */
+  anonymous?: boolean
+  /** Chooses a nonce (8 to 128 letters and digits); default: 17 random ones. Nonces are stored hashed and work once. */
+  getNonce?: (input: { walletAddress: string; chainId: number }) => string | Promise<string>
+  /** Decides whether the signature is the address's (e.g. for smart-contract wallets, EIP-1271); default: native secp256k1 recovery (EIP-191). */
+  verifyMessage?: (args: SIWEVerifyMessageArgs) => boolean | Promise<boolean>
+  /** Names a new wallet user (`name`) and gives its image (`avatar`). */
+  ensLookup?: (args: { walletAddress: string }) => { name?: string; avatar?: string } | Promise<{ name?: string; avatar?: string }>
+}
+/**
+ * Sign-In with Ethereum (better-auth's `siwe`, EIP-4361): `POST /auth/siwe/nonce { walletAddress, chainId? }`
+ * (or GET with the same query) answers `{ nonce }`; `POST /auth/siwe/verify { message, signature,
+ * walletAddress?, chainId?, email? }` checks the signed message (domain, URI, chain, nonce, times,
+ * signature) and signs the wallet's user in or up, answering `{ token, success, user: { id,
+ * walletAddress, chainId } }` with the session cookie.
+ */
+export declare function siwe(options: SiweOptions): KavachPlugin<'siwe', SiweOptions>

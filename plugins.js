@@ -21,4 +21,5 @@ module.exports = {
   username: plugin('username'),
   phoneNumber: plugin('phone-number'),
   oneTap: plugin('one-tap'),
+  siwe: plugin('siwe'),
 }

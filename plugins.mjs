@@ -17,4 +17,5 @@ export const emailOTP = plugin('email-otp')
 export const username = plugin('username')
 export const phoneNumber = plugin('phone-number')
 export const oneTap = plugin('one-tap')
-export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap }
+export const siwe = plugin('siwe')
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap, siwe }

@@ -422,6 +422,13 @@ export interface KavachClient {
    * `clientId`, then posts the credential. `ONE_TAP_DISMISSED` when the prompt is not shown.
    */
   oneTap(input: OneTapInput): Promise<Result<SessionData & { token: string }>>
+  /** Sign-In with Ethereum (the server's `siwe()`, EIP-4361). */
+  siwe: {
+    /** A single-use nonce for this wallet and chain (default chain 1), to put in the message. */
+    nonce(input: { walletAddress: string; chainId?: number }): Promise<Result<{ nonce: string }>>
+    /** Checks the signed message and signs the wallet's user in (or up); the session cookie is set. */
+    verify(input: { message: string; signature: string; walletAddress?: string; chainId?: number; email?: string }): Promise<Result<{ token: string; success: boolean; user: { id: string; walletAddress: string; chainId: number } }>>
+  }
   /** `username()`: whether a username is free. */
   isUsernameAvailable(input: { username: string }): Promise<Result<{ available: boolean }>>
   /** Changes the signed-in user's name, image and plugin fields (`username`, additional fields). */

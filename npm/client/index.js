@@ -508,6 +508,15 @@ function createKavachClient(options = {}) {
      * prompt first. Signs in (or up).
      */
     oneTap,
+    /**
+     * Sign-In with Ethereum (`siwe()` on the server): `nonce({ walletAddress, chainId? })` → `{ nonce }`
+     * to put in the EIP-4361 message; `verify({ message, signature, walletAddress?, chainId?, email? })`
+     * signs the wallet in (or up) → `{ token, success, user: { id, walletAddress, chainId } }`.
+     */
+    siwe: {
+      nonce: (input) => post('/auth/siwe/nonce', input),
+      verify: (input) => post('/auth/siwe/verify', input).then(stale),
+    },
     /** Links another provider account to the signed-in user (the page goes to the provider). */
     linkSocial: social.link,
     /** The signed-in user's linked accounts. */

@@ -15,5 +15,6 @@ pub mod one_time;
 pub mod organization;
 pub mod phone_number;
 pub mod registry;
+pub mod siwe;
 pub mod two_factor;
 pub mod username;

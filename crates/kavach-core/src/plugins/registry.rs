@@ -69,6 +69,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "one-tap",
         factory: super::one_tap::plugin,
     },
+    Registration {
+        id: "siwe",
+        factory: super::siwe::plugin,
+    },
 ];
 
 impl Kavach {
