@@ -65,6 +65,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "anonymous",
         factory: super::anonymous::plugin,
     },
+    Registration {
+        id: "device-authorization",
+        factory: super::device_authorization::plugin,
+    },
 ];
 
 impl Kavach {
