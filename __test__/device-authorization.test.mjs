@@ -274,6 +274,59 @@ for (const backend of backends()) {
     })
   })
 
+  describe(`deviceAuthorization() options and bans on ${backend}`, () => {
+    let t
+    const seen = []
+    before(async () => {
+      t = await boot(backend, {
+        tag: 'devopts',
+        options: {
+          interval: '1s',
+          expiresIn: '10m',
+          userCodeLength: 10,
+          verificationUri: 'https://tv.example.com/link',
+          validateClient: async (clientId) => clientId === CLIENT_ID,
+          onDeviceAuthRequest: async (clientId, scope) => {
+            seen.push([clientId, scope])
+            if (scope === 'forbidden') throw new Error('no such scope here')
+          },
+        },
+      })
+    })
+    after(async () => { await t.close() })
+
+    it('validateClient refuses unknown clients (invalid_client), onDeviceAuthRequest gets (clientId, scope)', async () => {
+      const codes = await requestCodes(t.server, { client_id: CLIENT_ID, scope: 'profile' })
+      assert.equal(codes.status, 200, JSON.stringify(codes.body))
+      assert.deepEqual(seen, [[CLIENT_ID, 'profile']])
+      assert.equal(codes.body.expires_in, 600)
+      assert.match(codes.body.user_code, /^[A-Z]{5}-[A-Z]{5}$/)
+      assert.equal(codes.body.verification_uri, 'https://tv.example.com/link')
+      assert.equal(codes.body.verification_uri_complete, `https://tv.example.com/link?user_code=${codes.body.user_code}`)
+      const unknown = await requestCodes(t.server, { client_id: 'stranger' })
+      assert.equal(unknown.status, 400)
+      assert.equal(unknown.body.error, 'invalid_client')
+      assert.equal(seen.length, 1, 'not asked for a refused client')
+      assert.equal((await poll(t.server, codes.body.device_code, 'stranger')).body.error, 'invalid_client')
+      const refused = await requestCodes(t.server, { client_id: CLIENT_ID, scope: 'forbidden' })
+      assert.equal(refused.status, 400)
+      assert.equal(refused.body.error, 'invalid_request')
+    })
+
+    it('a user banned after approving gets no token (access_denied)', async () => {
+      const codes = await requestCodes(t.server)
+      const browser = await signedIn(t.server, 'banned@example.com')
+      await browser.get(`/auth/device?user_code=${enc(codes.body.user_code)}`)
+      assert.equal((await browser.post('/auth/device/approve', { userCode: codes.body.user_code })).status, 200)
+      const userId = sql(t.database, "SELECT id FROM kavach_user WHERE email = 'banned@example.com'")
+      const banned = await t.kavach.admin.banUser({ userId, reason: 'test' })
+      assert.equal(banned.success, true, JSON.stringify(banned.error))
+      const r = await poll(t.server, codes.body.device_code)
+      assert.equal(r.status, 400)
+      assert.equal(r.body.error, 'access_denied')
+    })
+  })
+
   describe(`deviceAuthorization() expiry and limits on ${backend}`, () => {
     let t
     before(async () => {
