@@ -451,7 +451,8 @@ impl DeviceAuthorizationPlugin {
                     "verification_uri": uri,
                     "verification_uri_complete": complete,
                     "expires_in": s.expires_ms / 1000,
-                    "interval": s.interval_ms / 1000,
+                    // Rounded up: a device that waits this long is never early.
+                    "interval": (s.interval_ms + 999) / 1000,
                 }),
             ));
         }
