@@ -831,7 +831,12 @@ function hookArgument(name, payload) {
 // the core takes as a refusal (fail closed).
 function hookCall(table, { name, payload }) {
   return Promise.resolve()
-    .then(() => table[name](hookArgument(name, payload)))
+    .then(() =>
+      // better-auth calls it with two arguments: onDeviceAuthRequest(clientId, scope).
+      name === 'plugin:device-authorization.onDeviceAuthRequest' && payload
+        ? table[name](payload.clientId, payload.scope ?? undefined)
+        : table[name](hookArgument(name, payload)),
+    )
     .then((v) => {
       // A plugin option function may answer any JSON value (usernameValidator: a boolean).
       if (name.startsWith('plugin:')) return v === undefined || typeof v === 'function' || typeof v === 'symbol' ? null : JSON.parse(JSON.stringify(v))

@@ -288,3 +288,29 @@ export interface SiweOptions {
  * walletAddress, chainId } }` with the session cookie.
  */
 export declare function siwe(options: SiweOptions): KavachPlugin<'siwe', SiweOptions>
+export interface DeviceAuthorizationOptions {
+  /** Lifetime of a device code: seconds, or a duration like `'30m'` (default 30 minutes). */
+  expiresIn?: number | `${number}${'s' | 'm' | 'h' | 'd'}`
+  /** Seconds a device waits between polls: a number or `'5s'` (default 5); `slow_down` adds 5. */
+  interval?: number | `${number}${'s' | 'm' | 'h' | 'd'}`
+  /** Letters of a user code (default 8, 6 to 32), from `BCDFGHJKLMNPQRSTVWXZ`, shown as `XXXX-XXXX`. */
+  userCodeLength?: number
+  /** Characters of a device code (default 40, 22 to 191). */
+  deviceCodeLength?: number
+  /** The user-code page: an absolute URL or a path on the app's origin (default `/device`). */
+  verificationUri?: string
+  /** Accepts a `client_id` at `/auth/device/code` and `/auth/device/token`; only `true` accepts. */
+  validateClient?: (clientId: string) => boolean | Promise<boolean>
+  /** Awaited for each accepted request before the codes are drawn; a throw refuses it (`invalid_request`). */
+  onDeviceAuthRequest?: (clientId: string, scope: string | undefined) => void | Promise<void>
+  /** better-auth's field renames: accepted, without effect (kavachos's table is fixed). */
+  schema?: Record<string, unknown>
+}
+
+/**
+ * RFC 8628 device authorization: `POST /auth/device/code` and `POST /auth/device/token` (form or
+ * JSON bodies, RFC 6749 error answers), `GET /auth/device?user_code=` (the user-code page's
+ * lookup; claims the code for the signed-in user), `POST /auth/device/approve|deny { userCode }`.
+ * The token is a session token: send it as `Authorization: Bearer <token>`.
+ */
+export declare function deviceAuthorization(options?: DeviceAuthorizationOptions): KavachPlugin<'device-authorization', DeviceAuthorizationOptions>

@@ -22,4 +22,5 @@ module.exports = {
   phoneNumber: plugin('phone-number'),
   oneTap: plugin('one-tap'),
   siwe: plugin('siwe'),
+  deviceAuthorization: plugin('device-authorization'),
 }

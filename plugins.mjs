@@ -18,4 +18,5 @@ export const username = plugin('username')
 export const phoneNumber = plugin('phone-number')
 export const oneTap = plugin('one-tap')
 export const siwe = plugin('siwe')
-export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap, siwe }
+export const deviceAuthorization = plugin('device-authorization')
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap, siwe, deviceAuthorization }

@@ -442,6 +442,11 @@ export interface KavachClient {
     update(input: { keyId: string; name?: string; enabled?: boolean; metadata?: Record<string, unknown> }): Promise<Result<ApiKey>>
     delete(input: { keyId: string }): Promise<Result<{ success: boolean }>>
   }
+  /**
+   * `deviceAuthorization()` (RFC 8628). Called as a function it is the user-code page's lookup
+   * (`GET /auth/device?user_code=`), which claims the code for the signed-in user.
+   */
+  device: DeviceClient
   /** Links another provider account to the signed-in user (the page goes to the provider, as `signIn.social`). */
   linkSocial(input: LinkSocialInput): Promise<Result<SocialRedirect>>
   /** The signed-in user's linked accounts. */
@@ -556,3 +561,56 @@ export declare function reviveDates<T>(value: T): T
 
 /** The API address a `baseUrl` and `basePath` give. */
 export declare function resolveBase(baseUrl?: string, basePath?: string): string
+
+/** What a device receives from `device.code()`. */
+export interface DeviceCodeResponse {
+  device_code: string
+  /** Shown to the user as `XXXX-XXXX`. */
+  user_code: string
+  verification_uri: string
+  /** `verification_uri` with `?user_code=`. */
+  verification_uri_complete: string
+  /** Seconds the codes live. */
+  expires_in: number
+  /** Seconds to wait between polls. */
+  interval: number
+}
+
+/** The device's token: a session token, sent as `Authorization: Bearer <access_token>`. */
+export interface DeviceTokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  scope: string
+}
+
+/**
+ * An RFC 8628 failure of `device.code()` / `device.token()`: `code` is the RFC name upper-cased
+ * (`AUTHORIZATION_PENDING`, `SLOW_DOWN`, `EXPIRED_TOKEN`, `ACCESS_DENIED`, `INVALID_GRANT`, ...),
+ * `error` and `error_description` as the server sent them.
+ */
+export type DeviceResult<T> =
+  | { success: true; data: T; error?: undefined }
+  | {
+      success: false
+      data?: undefined
+      error: KavachClientError & {
+        error?: 'authorization_pending' | 'slow_down' | 'expired_token' | 'access_denied' | 'invalid_grant' | 'invalid_request' | 'invalid_client' | 'unsupported_grant_type' | (string & {})
+        error_description?: string
+      }
+    }
+
+export interface DeviceClient {
+  /** The user-code page's lookup; `client_id` and `scope` only for the user who claimed the code. */
+  (input: { query: { user_code: string } } | { user_code: string } | string): Promise<
+    Result<{ user_code: string; status: 'pending' | 'approved' | 'denied'; client_id?: string; scope?: string | null }>
+  >
+  /** `POST /auth/device/code`. */
+  code(input: { client_id: string; scope?: string; user_id?: string }): Promise<DeviceResult<DeviceCodeResponse>>
+  /** `POST /auth/device/token`; `grant_type` defaults to RFC 8628's. */
+  token(input: { device_code: string; client_id: string; grant_type?: 'urn:ietf:params:oauth:grant-type:device_code' }): Promise<DeviceResult<DeviceTokenResponse>>
+  /** The signed-in user who looked the code up approves it. */
+  approve(input: { userCode: string }): Promise<Result<{ success: boolean }>>
+  /** The signed-in user who looked the code up denies it. */
+  deny(input: { userCode: string }): Promise<Result<{ success: boolean }>>
+}

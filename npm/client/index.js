@@ -234,6 +234,13 @@ function createKavachClient(options = {}) {
         if (err && typeof err.code === 'string') code = err.code
         if (err && typeof err.message === 'string') message = err.message
         else if (j && typeof j.error === 'string') message = j.error
+        // RFC 6749 answers (the device routes): `{ error, error_description }` keeps both names.
+        if (opts.oauth && j && typeof j.error === 'string') {
+          const r = fail(j.error.toUpperCase(), typeof j.error_description === 'string' ? j.error_description : j.error)
+          r.error.error = j.error
+          if (typeof j.error_description === 'string') r.error.error_description = j.error_description
+          return r
+        }
       } catch {
         // Not JSON: keep the status.
       }
@@ -418,6 +425,16 @@ function createKavachClient(options = {}) {
       })
     })
   }
+  const device = (input) => {
+    const q = queryOf(input)
+    const code = typeof q === 'string' ? q : q && (q.user_code ?? q.userCode)
+    return typeof code === 'string' && code !== '' ? get('/auth/device', { query: { user_code: code } }) : invalidId('user_code')
+  }
+  device.code = (input) => post('/auth/device/code', input, { oauth: true })
+  device.token = (input) =>
+    post('/auth/device/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', ...input }, { oauth: true })
+  device.approve = (input) => post('/auth/device/approve', input)
+  device.deny = (input) => post('/auth/device/deny', input)
   const queryOf = (input) => (input && typeof input === 'object' && input.query && typeof input.query === 'object' ? input.query : input)
 
   const client = {
@@ -517,6 +534,13 @@ function createKavachClient(options = {}) {
       nonce: (input) => post('/auth/siwe/nonce', input),
       verify: (input) => post('/auth/siwe/verify', input).then(stale),
     },
+    /**
+     * `deviceAuthorization()` (RFC 8628): `device({ query: { user_code } })` is the user-code page's
+     * lookup (it claims the code for the signed-in user); `device.approve|deny({ userCode })`;
+     * `device.code({ client_id, scope? })` and `device.token({ grant_type, device_code, client_id })`
+     * for a device, whose errors carry RFC 8628's name (`error.error`: 'authorization_pending', ...).
+     */
+    device: device,
     /** Links another provider account to the signed-in user (the page goes to the provider). */
     linkSocial: social.link,
     /** The signed-in user's linked accounts. */

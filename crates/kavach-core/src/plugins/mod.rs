@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod anonymous;
 pub mod api_key;
+pub mod device_authorization;
 pub mod email_otp;
 pub mod jwt;
 pub mod magic_link;

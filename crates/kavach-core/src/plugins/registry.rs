@@ -73,6 +73,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "siwe",
         factory: super::siwe::plugin,
     },
+    Registration {
+        id: "device-authorization",
+        factory: super::device_authorization::plugin,
+    },
 ];
 
 impl Kavach {
