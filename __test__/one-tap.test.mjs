@@ -102,8 +102,8 @@ for (const backend of backends()) {
       const again = await callback({ idToken: await idToken(iss, k1, { sub: 'g-new', email: 'grace@example.com' }) })
       assert.equal(again.r.status, 200)
       assert.equal(again.r.body.user.id, r.body.user.id, 'the same Google sub is the same user')
-      const cols = `provider_id, ':', provider_account_id, ':', COALESCE(access_token, 'none')`
-      const joined = backend === 'mysql' ? `CONCAT(${cols})` : cols.split(', ').join(' || ')
+      const cols = ['provider_id', "':'", 'provider_account_id', "':'", "COALESCE(access_token, 'none')"]
+      const joined = backend === 'mysql' ? `CONCAT(${cols.join(', ')})` : cols.join(' || ')
       const rows = sql(t.database, `SELECT ${joined} FROM kavach_account WHERE user_id = '${r.body.user.id}'`)
       assert.equal(rows.trim(), 'google:g-new:none', 'linked as a google account; no token kept')
       // No ID token in clear anywhere it could be stored.
