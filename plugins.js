@@ -20,4 +20,5 @@ module.exports = {
   emailOTP: plugin('email-otp'),
   username: plugin('username'),
   phoneNumber: plugin('phone-number'),
+  passkey: plugin('passkey'),
 }

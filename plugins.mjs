@@ -16,4 +16,5 @@ export const magicLink = plugin('magic-link')
 export const emailOTP = plugin('email-otp')
 export const username = plugin('username')
 export const phoneNumber = plugin('phone-number')
-export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber }
+export const passkey = plugin('passkey')
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, passkey }

@@ -23,6 +23,7 @@ const DELETES: &[&str] = &[
     "DELETE FROM kavach_two_factor_backup WHERE user_id = ?",
     "DELETE FROM kavach_two_factor_trusted WHERE user_id = ?",
     "DELETE FROM kavach_two_factor_pending WHERE user_id = ?",
+    "DELETE FROM kavach_passkey WHERE user_id = ?",
 ];
 
 impl Kavach {

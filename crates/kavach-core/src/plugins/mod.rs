@@ -12,6 +12,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod one_time;
 pub mod organization;
+pub mod passkey;
 pub mod phone_number;
 pub mod registry;
 pub mod two_factor;

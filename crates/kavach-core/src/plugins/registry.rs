@@ -65,6 +65,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "anonymous",
         factory: super::anonymous::plugin,
     },
+    Registration {
+        id: "passkey",
+        factory: super::passkey::plugin,
+    },
 ];
 
 impl Kavach {
