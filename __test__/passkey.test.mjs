@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { chromium } from 'playwright-core'
 import { createKavach } from '../index.mjs'
-import { passkey } from '../plugins.mjs'
+import { admin, passkey } from '../plugins.mjs'
 import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const executablePath = [process.env.KAVACH_CHROMIUM, '/usr/bin/chromium-headless-shell', '/usr/bin/chromium'].find((p) => p && existsSync(p))
@@ -95,17 +95,17 @@ async function replay() {
   return { first: first.success && first.data.user.email, again: again.success || again.error.code, fresh: fresh.success || fresh.error.code }
 }
 
-for (const backend of backends().filter((b) => b !== 'mysql')) {
+for (const backend of backends()) {
   it(`registers a passkey and signs in with it in Chromium (${backend})`, async () => {
     const database = freshDatabase(backend, 'passkey')
-    // SQLite: the relying party comes from the request's origin; PostgreSQL: from the options.
+    // SQLite: the relying party comes from the request's origin; the others: from the options.
     const app = await startApp((origin) =>
       createKavach({
         database,
         secret: SECRET,
         emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
         rateLimit: { enabled: false },
-        plugins: [backend === 'sqlite' ? passkey() : passkey({ rpID: 'localhost', rpName: 'Kavach test', origin })],
+        plugins: [backend === 'sqlite' ? passkey() : passkey({ rpID: 'localhost', rpName: 'Kavach test', origin }), admin()],
       }),
     )
     const context = await browser.newContext()
@@ -176,6 +176,16 @@ for (const backend of backends().filter((b) => b !== 'mysql')) {
       const r = await tab.evaluate(replay)
       assert.deepEqual(r, { first: email, again: 'CHALLENGE_NOT_FOUND', fresh: 'AUTHENTICATION_FAILED' })
 
+      // A banned user's passkey signs nobody in.
+      const userId = reg.added.data.userId
+      assert.equal((await app.kavach.admin.banUser({ userId })).success, true)
+      const banned = await tab.evaluate(async () => {
+        const r = await window.KC.createKavachClient({ basePath: '/api/auth' }).signIn.passkey()
+        return r.success || r.error.code
+      })
+      assert.equal(banned, 'USER_BANNED')
+      assert.equal((await app.kavach.admin.unbanUser(userId)).success, true)
+
       // The challenge token lives only in the HttpOnly cookie; the table keeps its keyed hash.
       await tab.evaluate(() => fetch('/api/auth/auth/passkey/generate-authenticate-options'))
       const token = (await context.cookies()).find((c) => c.name === 'kavach_passkey')
@@ -227,6 +237,19 @@ for (const backend of backends().filter((b) => b !== 'mysql')) {
         signIn: 'PASSKEY_NOT_FOUND',
         session: null,
       })
+      assert.equal(sql(database, `SELECT COUNT(*) FROM kavach_passkey`), '0')
+
+      // Deleting a user deletes their passkeys.
+      const again = await tab.evaluate(async (email) => {
+        const c = window.KC.createKavachClient({ basePath: '/api/auth' })
+        await c.auth.signIn({ email, password: 'correct horse battery' })
+        const r = await c.passkey.addPasskey()
+        await c.auth.signOut()
+        return r.success
+      }, email)
+      assert.equal(again, true)
+      assert.equal(sql(database, `SELECT COUNT(*) FROM kavach_passkey WHERE user_id = '${userId}'`), '1')
+      assert.equal((await app.kavach.admin.removeUser(userId)).success, true)
       assert.equal(sql(database, `SELECT COUNT(*) FROM kavach_passkey`), '0')
     } finally {
       await context.close()
