@@ -146,7 +146,8 @@ pub fn parse_options(options: &Value, base_url: Option<&str>) -> Result<PasskeyS
         origins,
         base_origin: base_url.and_then(crate::config::origin_of),
     };
-    // What can be checked at boot is: the rpID must be the origins' registrable suffix.
+    // Checked at boot when the origin is known (else against each request's origin): the rpID
+    // must be the origin's host or a parent domain of it.
     if let Some(first) = settings.origins.first().or(settings.base_origin.as_ref()) {
         settings
             .webauthn(first)
@@ -546,8 +547,7 @@ impl PasskeyPlugin {
         let exclude = existing
             .iter()
             .filter_map(|r| URL_SAFE_NO_PAD.decode(&r.credential_id).ok())
-            .map(CredentialID::from)
-            .collect::<Vec<_>>();
+            .collect::<Vec<CredentialID>>();
         let rp = self.relying_party(k, req)?;
         let user_name = name.clone().unwrap_or_else(|| user.email.clone());
         let display = user.name.clone().unwrap_or_else(|| user.email.clone());
