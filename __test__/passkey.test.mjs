@@ -23,6 +23,27 @@ const page = `<!doctype html><html><body>
 <script>window.KC = module.exports;</script>
 </body></html>`
 
+// React in the page without a bundler: the published CommonJS files behind a tiny require().
+const mod = (path) => readFileSync(new URL(`../node_modules/${path}`, import.meta.url), 'utf8')
+const reactModules = {
+  react: mod('react/cjs/react.production.js'),
+  scheduler: mod('scheduler/cjs/scheduler.production.js'),
+  'react-dom': mod('react-dom/cjs/react-dom.production.js'),
+  'react-dom/client': mod('react-dom/cjs/react-dom-client.production.js'),
+  '@kavachos/client': clientJs,
+  '@kavachos/react': readFileSync(new URL('../npm/react/index.js', import.meta.url), 'utf8'),
+}
+const reactJs = `var process = { env: { NODE_ENV: 'production' } };
+var __defs = {${Object.entries(reactModules).map(([k, src]) => `${JSON.stringify(k)}: function (module, exports, require) {\n${src}\n}`).join(',\n')}};
+var __cache = {};
+function require(name) {
+  if (__cache[name]) return __cache[name].exports;
+  var module = (__cache[name] = { exports: {} });
+  __defs[name](module, module.exports, require);
+  return module.exports;
+}`
+const reactPage = `<!doctype html><html><body><div id="root"></div><script src="/react.js"></script></body></html>`
+
 let browser
 before(async () => {
   assert.ok(executablePath, 'no Chromium found: install chromium-headless-shell or set KAVACH_CHROMIUM')
@@ -39,6 +60,8 @@ async function startApp(makeKavach) {
     try {
       if (req.url === '/app') return res.writeHead(200, { 'content-type': 'text/html' }).end(page)
       if (req.url === '/client.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(clientJs)
+      if (req.url === '/react') return res.writeHead(200, { 'content-type': 'text/html' }).end(reactPage)
+      if (req.url === '/react.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(reactJs)
       const chunks = []
       for await (const c of req) chunks.push(c)
       const headers = new Headers()
@@ -175,6 +198,35 @@ for (const backend of backends()) {
       // A replayed assertion is refused, with the same challenge or a new one.
       const r = await tab.evaluate(replay)
       assert.deepEqual(r, { first: email, again: 'CHALLENGE_NOT_FOUND', fresh: 'AUTHENTICATION_FAILED' })
+
+      // React: useSignIn({ factor: 'passkey' }) signs in with the passkey, and the session follows.
+      await tab.goto(`${app.origin}/react`)
+      const viaHook = await tab.evaluate(async () => {
+        const React = require('react')
+        const { createRoot } = require('react-dom/client')
+        const { KavachProvider, useSignIn, useSession } = require('@kavachos/react')
+        const h = React.createElement
+        let result
+        function Probe() {
+          const signIn = useSignIn({ factor: 'passkey' })
+          const { user } = useSession()
+          return h('div', null, h('button', { id: 'go', onClick: () => signIn().then((r) => (result = r)) }, 'Sign in with a passkey'), h('p', { id: 'who' }, user ? user.email : 'nobody'))
+        }
+        createRoot(document.getElementById('root')).render(h(KavachProvider, { basePath: '/api/auth' }, h(Probe)))
+        const until = async (f) => {
+          for (let i = 0; i < 200 && !f(); i++) await new Promise((r) => setTimeout(r, 25))
+          return f()
+        }
+        await until(() => document.getElementById('who')?.textContent === 'nobody')
+        document.getElementById('go').click()
+        await until(() => result)
+        await until(() => document.getElementById('who').textContent !== 'nobody')
+        const who = document.getElementById('who').textContent
+        await window.fetch('/api/auth/auth/sign-out', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+        return { ok: result && result.success, who }
+      })
+      assert.deepEqual(viaHook, { ok: true, who: email })
+      await tab.goto(`${app.origin}/app`)
 
       // A banned user's passkey signs nobody in.
       const userId = reg.added.data.userId
