@@ -309,3 +309,76 @@ for (const backend of backends()) {
     }
   })
 }
+
+// The routes without a browser: the options' JSON shape, the challenge bound to its session and
+// spent once, the per-IP limit, and options checked at boot.
+for (const backend of backends()) {
+  it(`passkey routes: options shape, session binding, limits (${backend})`, async () => {
+    const { serve } = await import('./http-server.mjs')
+    const kavach = await createKavach({
+      database: freshDatabase(backend, 'passkeyhttp'),
+      secret: SECRET,
+      emailAndPassword: { enabled: true, pbkdf2Iterations: 2000 },
+      rateLimit: { maxCredentialRequestsPerIp: 8 },
+      plugins: [passkey({ rpID: 'localhost', rpName: 'Kavach test', origin: 'http://localhost:3000' })],
+    })
+    const srv = await serve(kavach)
+    try {
+      const a = srv.client()
+      const b = srv.client()
+      assert.equal((await a.get('/auth/passkey/generate-register-options')).status, 401)
+      assert.equal((await a.post('/auth/sign-up', { email: `a-${backend}@example.com`, password: 'correct horse battery' })).status, 200)
+      assert.equal((await b.post('/auth/sign-up', { email: `b-${backend}@example.com`, password: 'correct horse battery' })).status, 200)
+      const reg = await a.get('/auth/passkey/generate-register-options?name=key')
+      assert.equal(reg.status, 200)
+      const o = reg.body
+      assert.deepEqual(o.rp, { id: 'localhost', name: 'Kavach test' })
+      assert.match(o.challenge, /^[A-Za-z0-9_-]{43}$/)
+      assert.match(o.user.id, /^[A-Za-z0-9_-]+$/)
+      assert.equal(o.user.name, 'key')
+      assert.ok(o.pubKeyCredParams.some((p) => p.type === 'public-key' && p.alg === -7))
+      assert.equal(o.authenticatorSelection.residentKey, 'preferred')
+      assert.equal(o.authenticatorSelection.userVerification, 'required')
+      assert.equal(o.attestation, 'none')
+      const challenge = a.jar.get('kavach_passkey')
+      assert.ok(challenge)
+
+      // B holds A's challenge cookie: refused, and the challenge is spent.
+      b.jar.set('kavach_passkey', challenge)
+      const stolen = await b.post('/auth/passkey/verify-registration', { response: {} })
+      assert.equal(stolen.status, 401)
+      assert.equal(stolen.body.error.code, 'YOU_ARE_NOT_ALLOWED_TO_REGISTER_THIS_PASSKEY')
+      const late = await a.post('/auth/passkey/verify-registration', { response: {} })
+      assert.equal(late.body.error.code, 'CHALLENGE_NOT_FOUND')
+      // A garbage answer to a live challenge fails verification (never a 5xx).
+      await a.get('/auth/passkey/generate-register-options')
+      const junk = await a.post('/auth/passkey/verify-registration', { response: { id: 'x', rawId: 'x', type: 'public-key', response: { clientDataJSON: 'e30', attestationObject: 'oA' } } })
+      assert.equal(junk.status, 400)
+      assert.equal(junk.body.error.code, 'FAILED_TO_VERIFY_REGISTRATION')
+
+      // Sign-in options: discoverable for nobody in particular (and for an unknown email alike).
+      const c = srv.client()
+      const auth = await c.get('/auth/passkey/generate-authenticate-options')
+      assert.equal(auth.status, 200)
+      assert.equal(auth.body.rpId, 'localhost')
+      assert.deepEqual(auth.body.allowCredentials, [])
+      assert.equal(auth.body.userVerification, 'required')
+      const unknown = await c.get('/auth/passkey/generate-authenticate-options?email=nobody%40example.com')
+      assert.deepEqual(unknown.body.allowCredentials, [])
+      const noCookie = srv.client()
+      const missing = await noCookie.post('/auth/passkey/verify-authentication', { response: {} })
+      assert.equal(missing.body.error.code, 'CHALLENGE_NOT_FOUND')
+      // The per-IP credential limit counts these routes.
+      const statuses = []
+      for (let i = 0; i < 4; i++) statuses.push((await c.get('/auth/passkey/generate-authenticate-options')).status)
+      assert.ok(statuses.includes(429), JSON.stringify(statuses))
+    } finally {
+      await srv.close()
+      await kavach.close()
+    }
+    await assert.rejects(
+      createKavach({ database: freshDatabase(backend, 'passkeybad'), secret: SECRET, plugins: [passkey({ rpID: 'example.com', origin: 'http://localhost:3000' })] }),
+      (e) => e.code === 'CONFIG_INVALID',
+    )
+  })
+}
