@@ -314,3 +314,19 @@ export interface DeviceAuthorizationOptions {
  * The token is a session token: send it as `Authorization: Bearer <token>`.
  */
 export declare function deviceAuthorization(options?: DeviceAuthorizationOptions): KavachPlugin<'device-authorization', DeviceAuthorizationOptions>
+export interface PasskeyOptions {
+  /** The relying party id passkeys are bound to (default: the host of `origin`, else of `baseUrl`, else of the request). */
+  rpID?: string
+  /** Shown by the authenticator (default 'kavachos'). */
+  rpName?: string
+  /** The origin(s) the browser answers from (default: `baseUrl`'s, else the request's). */
+  origin?: string | string[] | null
+}
+
+/**
+ * WebAuthn passkeys (better-auth's `passkey`): `GET /auth/passkey/generate-register-options`,
+ * `POST /auth/passkey/verify-registration`, `GET /auth/passkey/generate-authenticate-options`,
+ * `POST /auth/passkey/verify-authentication`, `GET /auth/passkey/list-user-passkeys`,
+ * `POST /auth/passkey/update-passkey`, `POST /auth/passkey/delete-passkey`.
+ */
+export declare function passkey(options?: PasskeyOptions): KavachPlugin<'passkey', PasskeyOptions>

@@ -23,4 +23,5 @@ module.exports = {
   oneTap: plugin('one-tap'),
   siwe: plugin('siwe'),
   deviceAuthorization: plugin('device-authorization'),
+  passkey: plugin('passkey'),
 }

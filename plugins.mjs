@@ -19,4 +19,5 @@ export const phoneNumber = plugin('phone-number')
 export const oneTap = plugin('one-tap')
 export const siwe = plugin('siwe')
 export const deviceAuthorization = plugin('device-authorization')
-export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap, siwe, deviceAuthorization }
+export const passkey = plugin('passkey')
+export default { organization, twoFactor, admin, jwt, apiKey, apiKeys, anonymous, customSession, magicLink, emailOTP, username, phoneNumber, oneTap, siwe, deviceAuthorization, passkey }

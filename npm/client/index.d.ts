@@ -82,6 +82,19 @@ export type OneTapInput =
       context?: 'signin' | 'signup' | 'use'
       onPromptNotification?: (notification: unknown) => void
     }
+/** A passkey as `passkey.listUserPasskeys` answers it (better-auth's shape; the public key stays on the server). */
+export interface Passkey {
+  id: string
+  name: string | null
+  userId: string
+  credentialID: string
+  counter: number
+  deviceType: 'singleDevice' | 'multiDevice'
+  backedUp: boolean
+  transports: string | null
+  aaguid: string | null
+  createdAt: Date
+}
 
 export interface SessionData {
   user: User
@@ -393,6 +406,20 @@ export interface KavachClient {
     phoneNumber(input: { phoneNumber: string; password: string; rememberMe?: boolean }): Promise<Result<SignInData>>
     /** `anonymous()`: a guest session; signing in or up later links and removes the guest. */
     anonymous(): Promise<Result<SessionData>>
+    /**
+     * `passkey()`: the browser's WebAuthn ceremony (`navigator.credentials.get`), then the session.
+     * Without `email` the browser offers a discoverable passkey; `autoFill` uses conditional mediation.
+     * Errors: AUTH_CANCELLED, PASSKEY_NOT_FOUND, AUTHENTICATION_FAILED, USER_BANNED, WEBAUTHN_UNSUPPORTED.
+     */
+    passkey(input?: { email?: string; autoFill?: boolean }): Promise<Result<SessionData>>
+  }
+  /** `passkey()`: the signed-in user's passkeys. */
+  passkey: {
+    /** Runs `navigator.credentials.create` with the server's options and stores the passkey (PREVIOUSLY_REGISTERED, REGISTRATION_CANCELLED). */
+    addPasskey(input?: { name?: string; authenticatorAttachment?: 'platform' | 'cross-platform'; createSession?: boolean }): Promise<Result<Passkey & Partial<SessionData>>>
+    listUserPasskeys(): Promise<Result<Passkey[]>>
+    updatePasskey(input: { id: string; name: string }): Promise<Result<{ passkey: Passkey }>>
+    deletePasskey(input: { id: string } | string): Promise<Result<{ status: boolean }>>
   }
   /** `magicLink()`: opens a link's token in this client (a page usually just follows the link). */
   magicLink: {

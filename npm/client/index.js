@@ -150,6 +150,70 @@ function idOf(v, field) {
   return undefined
 }
 
+// ---- passkeys: the WebAuthn JSON <-> ArrayBuffer conversion @simplewebauthn/browser does ----------
+function b64uToBuf(s) {
+  const b64 = String(s).replace(/-/g, '+').replace(/_/g, '/')
+  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4))
+  const out = new Uint8Array(bin.length)
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i)
+  return out.buffer
+}
+function bufToB64u(buf) {
+  const bytes = new Uint8Array(buf)
+  let bin = ''
+  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i])
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+const descriptors = (list) => (Array.isArray(list) ? list.map((c) => ({ ...c, id: b64uToBuf(c.id) })) : list)
+function creationOptions(o) {
+  return { ...o, challenge: b64uToBuf(o.challenge), user: { ...o.user, id: b64uToBuf(o.user.id) }, excludeCredentials: descriptors(o.excludeCredentials) }
+}
+function requestOptions(o) {
+  const out = { ...o, challenge: b64uToBuf(o.challenge), allowCredentials: descriptors(o.allowCredentials) }
+  if (Array.isArray(out.allowCredentials) && out.allowCredentials.length === 0) delete out.allowCredentials
+  return out
+}
+function registrationJSON(cred) {
+  const r = cred.response
+  return {
+    id: cred.id,
+    rawId: bufToB64u(cred.rawId),
+    type: cred.type,
+    response: {
+      clientDataJSON: bufToB64u(r.clientDataJSON),
+      attestationObject: bufToB64u(r.attestationObject),
+      transports: typeof r.getTransports === 'function' ? r.getTransports() : undefined,
+    },
+    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
+  }
+}
+function authenticationJSON(cred) {
+  const r = cred.response
+  return {
+    id: cred.id,
+    rawId: bufToB64u(cred.rawId),
+    type: cred.type,
+    response: {
+      clientDataJSON: bufToB64u(r.clientDataJSON),
+      authenticatorData: bufToB64u(r.authenticatorData),
+      signature: bufToB64u(r.signature),
+      userHandle: r.userHandle ? bufToB64u(r.userHandle) : undefined,
+    },
+    authenticatorAttachment: cred.authenticatorAttachment ?? undefined,
+  }
+}
+// The browser's refusal as a Result error (better-auth's codes: the user cancelled, already registered, ...).
+function webauthnFailure(e, cancelled) {
+  const name = e && e.name
+  if (name === 'InvalidStateError') return fail('PREVIOUSLY_REGISTERED', 'this authenticator already holds a passkey for this account')
+  if (name === 'NotAllowedError' || name === 'AbortError') return fail(cancelled, 'the passkey ceremony was cancelled or timed out')
+  return fail('WEBAUTHN_ERROR', e && e.message ? e.message : String(e))
+}
+function credentialsApi() {
+  const c = globalThis.navigator && globalThis.navigator.credentials
+  return c && typeof c.create === 'function' && typeof c.get === 'function' ? c : null
+}
+
 /** Creates a client; see index.d.ts for the options and every call. */
 function createKavachClient(options = {}) {
   if (options === null || typeof options !== 'object') options = {}
@@ -435,6 +499,45 @@ function createKavachClient(options = {}) {
     post('/auth/device/token', { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', ...input }, { oauth: true })
   device.approve = (input) => post('/auth/device/approve', input)
   device.deny = (input) => post('/auth/device/deny', input)
+  // passkey(): better-auth's passkeyClient calls, through the browser's navigator.credentials.
+  const passkeyCalls = {
+    signIn: async (input = {}) => {
+      const api = credentialsApi()
+      if (!api) return fail('WEBAUTHN_UNSUPPORTED', 'this runtime has no WebAuthn (navigator.credentials)')
+      const opts = await get('/auth/passkey/generate-authenticate-options', { query: { email: input && input.email } })
+      if (!opts.success) return opts
+      let cred
+      try {
+        cred = await api.get({ publicKey: requestOptions(opts.data), ...(input && input.autoFill ? { mediation: 'conditional' } : {}) })
+      } catch (e) {
+        return webauthnFailure(e, 'AUTH_CANCELLED')
+      }
+      if (!cred) return fail('AUTH_CANCELLED', 'no passkey was chosen')
+      return post('/auth/passkey/verify-authentication', { response: authenticationJSON(cred) }).then(signedIn)
+    },
+    addPasskey: async (input = {}) => {
+      const api = credentialsApi()
+      if (!api) return fail('WEBAUTHN_UNSUPPORTED', 'this runtime has no WebAuthn (navigator.credentials)')
+      const opts = await get('/auth/passkey/generate-register-options', { query: { name: input && input.name, authenticatorAttachment: input && input.authenticatorAttachment } })
+      if (!opts.success) return opts
+      let cred
+      try {
+        cred = await api.create({ publicKey: creationOptions(opts.data) })
+      } catch (e) {
+        return webauthnFailure(e, 'REGISTRATION_CANCELLED')
+      }
+      if (!cred) return fail('REGISTRATION_CANCELLED', 'no passkey was created')
+      const body = { response: registrationJSON(cred), name: input && input.name }
+      if (input && input.createSession) body.createSession = true
+      return post('/auth/passkey/verify-registration', body).then(afterVerify)
+    },
+    listUserPasskeys: () => get('/auth/passkey/list-user-passkeys'),
+    updatePasskey: (input) => (input && typeof input.id === 'string' ? post('/auth/passkey/update-passkey', { id: input.id, name: input.name }) : invalidId('id')),
+    deletePasskey: (input) => {
+      const id = idOf(input, 'id')
+      return id === undefined ? invalidId('id') : post('/auth/passkey/delete-passkey', { id })
+    },
+  }
   const queryOf = (input) => (input && typeof input === 'object' && input.query && typeof input.query === 'object' ? input.query : input)
 
   const client = {
@@ -477,6 +580,15 @@ function createKavachClient(options = {}) {
       phoneNumber: methods.phoneNumber,
       /** `anonymous()`: a guest session. */
       anonymous: methods.anonymous,
+      /** `passkey()`: signs in with a passkey (`{ email? }`; none: a discoverable one the browser offers). */
+      passkey: passkeyCalls.signIn,
+    },
+    /** `passkey()`: the signed-in user's passkeys; `addPasskey` runs the browser's WebAuthn ceremony. */
+    passkey: {
+      addPasskey: passkeyCalls.addPasskey,
+      listUserPasskeys: passkeyCalls.listUserPasskeys,
+      updatePasskey: passkeyCalls.updatePasskey,
+      deletePasskey: passkeyCalls.deletePasskey,
     },
     magicLink: {
       /** Opens the link's token (`{ query: { token, callbackURL? } }` or `{ token }`) and signs in. */

@@ -181,6 +181,13 @@ export interface PhoneSignInAction extends ActionState {
 }
 
 /** `useSignIn({ factor: 'anonymous' })`: `signIn()` opens a guest session. */
+/** `useSignIn({ factor: 'passkey' })`: `signIn()` (a discoverable passkey), `signIn(email)` or `signIn({ email, autoFill })`. */
+export interface PasskeySignInAction extends ActionState {
+  (input?: { email?: string; autoFill?: boolean }): Promise<Result<SessionData>>
+  (email: string): Promise<Result<SessionData>>
+  signIn: PasskeySignInAction
+}
+
 export interface AnonymousSignInAction extends ActionState {
   (): Promise<Result<SessionData>>
   signIn: AnonymousSignInAction
@@ -191,6 +198,7 @@ export declare function useSignIn(options: { factor: 'email-otp' }): EmailOtpSig
 export declare function useSignIn(options: { factor: 'username' }): UsernameSignInAction
 export declare function useSignIn(options: { factor: 'phone' }): PhoneSignInAction
 export declare function useSignIn(options: { factor: 'anonymous' }): AnonymousSignInAction
+export declare function useSignIn(options: { factor: 'passkey' }): PasskeySignInAction
 /** `const signIn = useSignIn({ factor: 'social' }); await signIn({ provider, callbackURL })` (the server's `oauth()` plugin). */
 export declare function useSignIn(options: { factor: 'social' }): SocialSignInAction
 /** `const signIn = useSignIn(); await signIn({ email, password })`. Factors this version does not have yet (passkey) answer VALIDATION_FAILED. */

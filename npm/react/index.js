@@ -304,6 +304,8 @@ function useSignIn(options) {
       return client.signIn.phoneNumber({ phoneNumber: body.phoneNumber, password: body.password })
     }
     if (factor === 'anonymous') return client.signIn.anonymous()
+    // Passkeys: `signIn()` (a discoverable passkey), `signIn(email)` or `signIn({ email, autoFill })`.
+    if (factor === 'passkey') return client.signIn.passkey(typeof input === 'string' ? { email: input } : input ?? {})
     if (factor !== undefined && factor !== 'password') return bad(`the sign-in factor "${factor}" is not available`)
     const body = typeof input === 'string' ? { email: input, password } : input
     if (!body || typeof body.email !== 'string' || typeof body.password !== 'string') return bad('email and password are required')

@@ -25,6 +25,7 @@ const DELETES: &[&str] = &[
     "DELETE FROM kavach_two_factor_pending WHERE user_id = ?",
     "DELETE FROM kavach_wallet_address WHERE user_id = ?",
     "DELETE FROM kavach_device_code WHERE user_id = ?",
+    "DELETE FROM kavach_passkey WHERE user_id = ?",
 ];
 
 impl Kavach {

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod one_tap;
 pub mod one_time;
 pub mod organization;
+pub mod passkey;
 pub mod phone_number;
 pub mod registry;
 pub mod siwe;

@@ -77,6 +77,10 @@ pub const BUILTIN: &[Registration] = &[
         id: "device-authorization",
         factory: super::device_authorization::plugin,
     },
+    Registration {
+        id: "passkey",
+        factory: super::passkey::plugin,
+    },
 ];
 
 impl Kavach {
