@@ -2,8 +2,9 @@
 // packed tarballs (its scripts/install-packed.mjs: `npm pack` of the repository's packages, then
 // `npm install`), built with `next build` and served with `next start` on 127.0.0.1, then driven in
 // headless Chromium (playwright-core): the seed 000 middleware on the Edge runtime, the sign-up and
-// sign-in pages (hooks), the dashboard server component, the Profile (useUser/useSignOut) and the
-// agents page over the HTTP API. Screenshots go to $KAVACH_ARTIFACTS (default
+// sign-in pages (hooks), the dashboard server component, the Profile (useUser/useSignOut), the
+// agents page over the HTTP API, and "Add a passkey" / "Sign in with a passkey" with a CDP virtual
+// authenticator. Screenshots go to $KAVACH_ARTIFACTS (default
 // $TMPDIR/kavach-artifacts). Then the webpack build, and the `output: 'standalone'` build moved out
 // of the app folder, each served and checked over HTTP.
 //
@@ -293,6 +294,105 @@ describe('examples/nextjs: next build, next start and a real browser', { skip: !
       assert.deepEqual(errors, [], 'no error in the page')
     } catch (e) {
       await shot('failure').catch(() => {})
+      e.message += `\n--- next start output ---\n${server.output().slice(-4000)}`
+      throw e
+    } finally {
+      await context.close()
+      await stop(server)
+    }
+  })
+
+  // WebAuthn needs a domain name for the relying party: this server's AUTH_BASE_URL is
+  // http://localhost:<port> (passkeys on, lib/passkeys.ts) and the browser uses that name. It
+  // listens on 127.0.0.1 (what localhost resolves to here); the steps never rely on a middleware
+  // redirect, whose URL Next 16 builds from the -H hostname.
+  it('"Add a passkey" and "Sign in with a passkey" in Chromium with a virtual authenticator: a replayed assertion and a deleted passkey sign nobody in', { timeout: 150_000 }, async () => {
+    const port = await freePort()
+    const origin = `http://localhost:${port}`
+    const server = await serve(nextStart(app), app, { DATABASE_URL: join(work, 'passkey.db'), AUTH_BASE_URL: origin }, port)
+    const email = `passkey-${Date.now()}@example.com`
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const errors = []
+    page.on('pageerror', (e) => errors.push(String(e)))
+    const shot = (name) => page.screenshot({ path: join(artifacts, `nextjs-${name}.png`), fullPage: true })
+    // The assertions the page sends, to replay one.
+    const assertions = []
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith('/api/auth/auth/passkey/verify-authentication')) assertions.push(r.postData())
+    })
+    try {
+      const cdp = await context.newCDPSession(page)
+      await cdp.send('WebAuthn.enable')
+      const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+      })
+
+      // Sign up, then "Add a passkey" on the dashboard.
+      await page.goto(`${origin}/sign-up?next=/dashboard`)
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill(password)
+      await page.getByRole('button', { name: 'Sign up' }).click()
+      await page.waitForURL((u) => u.pathname === '/dashboard')
+      await page.locator('#greeting').getByText(email).waitFor()
+      await page.getByRole('button', { name: 'Add a passkey' }).click()
+      assert.equal(await page.locator('#passkey-status').textContent(), 'Passkey added.')
+      const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials
+      assert.equal(creds.length, 1)
+      assert.equal(creds[0].isResidentCredential, true, 'a discoverable credential')
+      assert.equal(creds[0].rpId, 'localhost')
+      const listed = await (await context.request.get(`${origin}/api/auth/auth/passkey/list-user-passkeys`)).json()
+      assert.equal(listed.length, 1)
+      assert.equal(listed[0].name, 'This device')
+      await shot('08-passkey-added')
+
+      // Sign out, then "Sign in with a passkey": no email, no password, on to `next`.
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-in')
+      await page.goto(`${origin}/sign-in?next=/dashboard`)
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+      await page.waitForURL((u) => u.pathname === '/dashboard')
+      assert.equal(await page.locator('#greeting').textContent(), `Hello, ${email}`)
+      await page.locator('#profile-email').getByText(email).waitFor()
+      await shot('09-passkey-dashboard')
+      assert.equal(assertions.length, 1)
+
+      // The same assertion again, from this browser (its cookies) and from a client with none: refused.
+      const again = await context.request.post(`${origin}/api/auth/auth/passkey/verify-authentication`, {
+        headers: { origin, 'content-type': 'application/json' },
+        data: assertions[0],
+      })
+      assert.ok(again.status() >= 400 && again.status() < 500, `${again.status()} ${await again.text()}`)
+      assert.ok((await again.json()).error.code)
+      const replayed = await fetch(`${origin}/api/auth/auth/passkey/verify-authentication`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin },
+        body: assertions[0],
+      })
+      const refused = await replayed.json()
+      assert.ok(replayed.status >= 400 && replayed.status < 500, `${replayed.status} ${JSON.stringify(refused)}`)
+      assert.ok(refused.error.code)
+      assert.deepEqual(replayed.headers.getSetCookie().filter((c) => /kavach_session=[^;]/.test(c)), [], 'no session cookie')
+
+      // Delete the passkey (signed in), sign out: the browser still holds the credential, the app no
+      // longer takes it, and the page says so.
+      const deleted = await context.request.post(`${origin}/api/auth/auth/passkey/delete-passkey`, {
+        headers: { origin },
+        data: { id: listed[0].id },
+      })
+      assert.equal(deleted.status(), 200, await deleted.text())
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL((u) => u.pathname === '/sign-in')
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+      await page.getByRole('alert').waitFor()
+      assert.match(await page.getByRole('alert').textContent(), /passkey is not registered/)
+      assert.equal(new URL(page.url()).pathname, '/sign-in')
+      assert.equal(assertions.length, 2, 'the browser answered with the deleted passkey')
+      assert.equal((await context.request.get(`${origin}/api/auth/auth/session`)).status(), 401, 'no session')
+      await shot('10-deleted-passkey-refused')
+      assert.deepEqual(errors, [], 'no error in the page')
+    } catch (e) {
+      await shot('passkey-failure').catch(() => {})
       e.message += `\n--- next start output ---\n${server.output().slice(-4000)}`
       throw e
     } finally {

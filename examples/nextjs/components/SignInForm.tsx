@@ -8,12 +8,15 @@ import type { SocialButton } from '@/lib/oauth-providers';
 
 // Seed 000's sign-in page, plus a "Sign in with <Name>" button per OAuth provider the server has
 // configured. A provider button goes to the provider through `/api/auth/oauth/<id>`; its callback
-// comes back to `next` (default /dashboard) signed in, or to this page with `?error=<CODE>`.
-export function SignInForm({ providers }: { providers: SocialButton[] }) {
+// comes back to `next` (default /dashboard) signed in, or to this page with `?error=<CODE>`. Where
+// passkeys are on, "Sign in with a passkey" runs the browser's WebAuthn prompt (a discoverable
+// passkey, added on the dashboard) and goes on to `next`.
+export function SignInForm({ providers, passkeys }: { providers: SocialButton[]; passkeys: boolean }) {
   const router = useRouter();
   const params = useSearchParams();
   const signIn = useSignIn();
   const social = useSignIn({ factor: 'social' });
+  const withPasskey = useSignIn({ factor: 'passkey' });
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -38,6 +41,16 @@ export function SignInForm({ providers }: { providers: SocialButton[] }) {
     if (!result.success) setError(result.error.message);
   }
 
+  async function onPasskey() {
+    setError(null);
+    const result = await withPasskey();
+    if (!result.success) {
+      setError(result.error.message);
+      return;
+    }
+    router.push(next);
+  }
+
   // A failed OAuth sign-in comes back here with ?error=<CODE>.
   const oauthError = params.get('error');
   const shown = error ?? (oauthError ? `Sign-in with the provider failed (${oauthError}).` : null);
@@ -51,6 +64,13 @@ export function SignInForm({ providers }: { providers: SocialButton[] }) {
         <button type="submit" disabled={signIn.isLoading}>Sign in</button>
         {shown ? <p role="alert">{shown}</p> : null}
       </form>
+      {passkeys ? (
+        <p>
+          <button type="button" id="passkey-sign-in" disabled={withPasskey.isLoading} onClick={() => void onPasskey()}>
+            Sign in with a passkey
+          </button>
+        </p>
+      ) : null}
       {providers.length ? (
         <ul id="social-sign-in">
           {providers.map((p) => (

@@ -2,6 +2,7 @@ import Link from 'next/link';
 import { headers } from 'next/headers';
 import { getKavach } from '@/lib/kavach';
 import { Profile } from '@/components/Profile';
+import { passkeysOn } from '@/lib/passkeys';
 
 // A server component: the session comes from the request's cookies, on the server.
 export default async function Dashboard() {
@@ -17,7 +18,7 @@ export default async function Dashboard() {
     <main>
       <h1>Dashboard</h1>
       <p id="greeting">Hello, {user.email}</p>
-      <Profile />
+      <Profile passkeys={passkeysOn()} />
       <p><Link href="/dashboard/agents">Agents</Link></p>
     </main>
   );
