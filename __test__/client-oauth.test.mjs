@@ -9,7 +9,7 @@
 import { describe, it, before, after, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
-import { createServer as createNetServer } from 'node:net'
+import { freePort } from './helpers.mjs'
 import { createRequire } from 'node:module'
 import { createKavachClient } from '../npm/client/index.mjs'
 
@@ -217,17 +217,6 @@ describe('@kavachos/client OAuth calls (request shapes, against a stand-in serve
     assert.equal(typeof c.unlinkAccount, 'function')
   })
 })
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createNetServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 // Against the real handler (SQLite: the routes' storage on every database is oauth.test.mjs's).
 describe('@kavachos/client OAuth calls against a real kavach server with oauth()', () => {

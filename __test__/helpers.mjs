@@ -2,6 +2,7 @@
 // call, created through the servers' own command-line clients.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -63,4 +64,16 @@ export function sql(database, statement) {
   // SQLite: Python's sqlite3 module (Node 20 has none built in).
   const script = 'import sqlite3,sys\nc=sqlite3.connect(sys.argv[1])\nrows=c.execute(sys.argv[2]).fetchall()\nc.commit()\nprint("\\n".join("\\t".join(str(v) for v in r) for r in rows))'
   return execFileSync('python3', ['-c', script, database.url, statement], { encoding: 'utf8' }).trim()
+}
+
+/** A port on 127.0.0.1 where nothing listens (yet). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
 }

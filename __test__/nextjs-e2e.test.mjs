@@ -14,12 +14,12 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { startOidcPeer } from './fixtures/oidc-peer.mjs'
+import { freePort } from './helpers.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const example = join(root, 'examples', 'nextjs')
@@ -56,17 +56,6 @@ function sh(cmd, args, cwd, { env, timeout = 150_000 } = {}) {
   } finally {
     console.log(`# ${[cmd, ...args].join(' ').replace(root, '<repo>')}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
   }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
 }
 
 const servers = new Set()

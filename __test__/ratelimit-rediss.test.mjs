@@ -12,27 +12,15 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { freshDatabase, SECRET } from './helpers.mjs'
+import { freePort, freshDatabase, SECRET } from './helpers.mjs'
 
 const CHILD = fileURLToPath(new URL('./fixtures/ratelimit-child.mjs', import.meta.url))
 const PER_IP = 5
 const WINDOW = 86_400
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function config(url) {
   return {

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createKavach, KavachError } from '../index.mjs'
-import { backends, freshDatabase, sql, SECRET } from './helpers.mjs'
+import { backends, freePort, freshDatabase, sql, SECRET } from './helpers.mjs'
 
 const CHILD = fileURLToPath(new URL('./fixtures/webhook-child.mjs', import.meta.url))
 const WH_SECRET = 'whsec-test-0123456789-abcdef'
@@ -96,15 +96,6 @@ async function startReceiver({ port = 0, secrets, failFirst = 0, delayMs = 0 }) 
         server.closeAllConnections()
       }),
   }
-}
-
-/** A port on 127.0.0.1 where nothing listens (yet). */
-async function freePort() {
-  const s = createServer()
-  await new Promise((r) => s.listen(0, '127.0.0.1', r))
-  const { port } = s.address()
-  await new Promise((r) => s.close(r))
-  return port
 }
 
 /** Starts the child fixture; `onLine(line, child)` runs synchronously on each stdout line. */
