@@ -1,6 +1,7 @@
-//! SQLite file faults while an instance runs: a full disk and a read-only file give DB_UNAVAILABLE
-//! (a typed 503 with a clear message, no driver text), never a panic or DATABASE_ERROR, and the same
-//! instance works again once the cause is gone; no audit id handed out is lost.
+//! SQLite file faults while an instance runs: a full disk, a read-only file and a file renamed away
+//! or deleted give DB_UNAVAILABLE (a typed 503 with a clear message, no driver text), never a panic
+//! or DATABASE_ERROR, and the same instance works again once the cause is gone; no audit id handed
+//! out is lost.
 //!
 //! Both faults are real, not simulated: the full disk is a small tmpfs filled up with a file, the
 //! read-only file is `chattr +i` (which refuses writes even to root and to descriptors already
@@ -220,4 +221,91 @@ async fn a_read_only_file_is_db_unavailable_and_recovers() {
     k.close().await;
     let stored = stored_audit_ids(&db);
     assert!(ids.iter().all(|id| stored.contains(id)));
+}
+
+/// 32 authorizations started together, their results in order.
+async fn at_once(k: &Arc<Kavach>, agent: &str) -> Vec<Result<kavach_core::Decision, KavachError>> {
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let (k, agent) = (k.clone(), agent.to_owned());
+            tokio::spawn(async move { k.authorize(&agent, &req(i)).await })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+/// The database file renamed away (or deleted) under the running instance. In WAL mode SQLite goes
+/// on writing into the unlinked file, so without a check every decision would be "allowed" and
+/// then lost. Here each write is DB_UNAVAILABLE instead, on the inline path, the writer thread and
+/// sqlx alike; no empty file is created at the path; and once the file is back the same instance
+/// writes again, with every audit id it handed out stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_file_is_db_unavailable_and_recovers_when_put_back() {
+    let db = PathBuf::from(fresh_url("sqlite", "vanished").await);
+    let (k, agent) = boot(&db).await;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            k.authorize(&agent, &req(i))
+                .await
+                .unwrap()
+                .audit_id
+                .unwrap(),
+        );
+    }
+    k.sign_up(sign_up("before@example.com"), ClientInfo::default())
+        .await
+        .unwrap_or_else(|e| panic!("{}", explain(&e)));
+
+    let away = PathBuf::from(format!("{}.away", db.display()));
+    std::fs::rename(&db, &away).unwrap();
+    // One at a time (the inline path), then 32 at once (most queue for the writer thread).
+    for i in 0..5 {
+        let e = k.authorize(&agent, &req(i)).await.unwrap_err();
+        assert_unavailable(&e, "SQLite database file");
+    }
+    for r in at_once(&k, &agent).await {
+        assert_unavailable(&r.unwrap_err(), "SQLite database file");
+    }
+    // Through sqlx (sign-up) as well.
+    assert_unavailable(
+        &k.sign_up(sign_up("gone@example.com"), ClientInfo::default())
+            .await
+            .unwrap_err(),
+        "SQLite database file",
+    );
+    assert!(
+        !db.exists(),
+        "no empty database was created where the file was"
+    );
+
+    // Put back: the same instance works again.
+    std::fs::rename(&away, &db).unwrap();
+    for i in 0..10 {
+        ids.push(
+            k.authorize(&agent, &req(i))
+                .await
+                .unwrap_or_else(|e| panic!("{}", explain(&e)))
+                .audit_id
+                .unwrap(),
+        );
+    }
+    for r in at_once(&k, &agent).await {
+        ids.push(
+            r.unwrap_or_else(|e| panic!("{}", explain(&e)))
+                .audit_id
+                .unwrap(),
+        );
+    }
+    k.sign_up(sign_up("back@example.com"), ClientInfo::default())
+        .await
+        .unwrap_or_else(|e| panic!("{}", explain(&e)));
+    k.close().await;
+    let stored = stored_audit_ids(&db);
+    let missing: Vec<_> = ids.iter().filter(|id| !stored.contains(id)).collect();
+    assert!(missing.is_empty(), "{} audit ids missing", missing.len());
 }

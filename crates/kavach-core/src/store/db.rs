@@ -272,13 +272,22 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                     // ROLLBACK then fails and leaves the connection counting a transaction that is
                     // gone, so every later BEGIN on it fails. Such a connection is dropped here,
                     // which is what lets the pool recover once the disk has room again.
+                    //
+                    // A connection whose file was deleted or replaced under the process is dropped
+                    // too (in WAL mode SQLite would go on writing into the unlinked file): the pool
+                    // then opens the path again, which is DB_UNAVAILABLE while nothing is there
+                    // (no file is created after boot) and works again once the file is back.
                     .before_acquire(|conn, _| {
                         Box::pin(async move {
                             use sqlx::TransactionManager;
-                            Ok(
-                                sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn)
-                                    == 0,
-                            )
+                            if sqlx::sqlite::SqliteTransactionManager::get_transaction_depth(conn)
+                                != 0
+                            {
+                                return Ok(false);
+                            }
+                            let mut handle = conn.lock_handle().await?;
+                            let db = handle.as_raw_handle().as_ptr().cast();
+                            Ok(!crate::store::sqlite_fast::file_has_moved(db))
                         })
                     })
                     .connect_with(opts.clone())
@@ -301,6 +310,9 @@ pub async fn connect(settings: &Settings, sqlite: Option<&SqliteLocation>) -> Re
                     }
                 }
             };
+            // The file exists now: a connection opened later must find it, never create an
+            // empty database where the real one was deleted.
+            pool.set_connect_options(opts.create_if_missing(false));
             Ok(Pool::Sqlite(pool))
         }
         Dialect::Postgres => {

@@ -84,6 +84,46 @@ fn open_once(path: &Path, durability: Durability) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Whether the database file this connection has open is still the one at its path: false once the
+/// file was deleted or renamed (or replaced) under the running process. In WAL mode SQLite itself
+/// goes on writing into the unlinked file, so every write would be lost without a word; this asks
+/// SQLite's own check (`SQLITE_FCNTL_HAS_MOVED`: one stat of the path against the open file).
+///
+/// `db` must be a live `sqlite3*` handle that no other thread uses during the call.
+pub(crate) fn file_has_moved(db: *mut rusqlite::ffi::sqlite3) -> bool {
+    let mut moved: std::os::raw::c_int = 0;
+    // SAFETY: `db` is a live connection handle owned by the caller for the duration of the call
+    // (rusqlite's `Connection::handle`, or sqlx's locked handle); "main" is a NUL-terminated
+    // schema name, and HAS_MOVED writes one int through the pointer, which outlives the call.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            db,
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_HAS_MOVED,
+            (&mut moved as *mut std::os::raw::c_int).cast(),
+        )
+    };
+    rc == rusqlite::ffi::SQLITE_OK && moved != 0
+}
+
+/// DB_UNAVAILABLE: the file was moved or deleted (SQLITE_READONLY_DBMOVED's message).
+pub(crate) fn moved_error() -> KavachError {
+    KavachError::from(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY_DBMOVED),
+        None,
+    ))
+}
+
+/// `moved_error()` when `conn`'s file is no longer the one at its path.
+fn check_file(conn: &Connection) -> Result<()> {
+    // SAFETY of the handle: `conn` is borrowed for the call, and a rusqlite Connection is never
+    // shared between threads at once.
+    if file_has_moved(unsafe { conn.handle() }) {
+        return Err(moved_error());
+    }
+    Ok(())
+}
+
 const SELECT_BY_HASH: &str =
     "SELECT id, owner_id, status, expires_at, permissions, delegated FROM kavach_agents WHERE token_hash = ?1";
 const SELECT_BY_ID: &str =
@@ -157,7 +197,13 @@ fn commit_batch<'a>(
     }
 }
 
-fn writer_loop(conn: Connection, rx: mpsc::Receiver<Msg>, pending: Arc<AtomicUsize>) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    pending: Arc<AtomicUsize>,
+    path: PathBuf,
+    durability: Durability,
+) {
     let mut batch: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     let mut checkpoint = false;
     while let Ok(first) = rx.recv() {
@@ -178,7 +224,19 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Msg>, pending: Arc<AtomicUsi
         if batch.is_empty() {
             continue;
         }
-        let result = commit_batch(&conn, batch.iter_mut().map(|j| &mut j.audit));
+        // A file deleted or replaced under the process: reopen the path (the file put back, or a
+        // restored copy), else fail the batch as DB_UNAVAILABLE rather than commit into the void.
+        let result = match check_file(&conn) {
+            Ok(()) => Ok(()),
+            Err(moved) => match open(&path, durability) {
+                Ok(fresh) => {
+                    conn = fresh;
+                    Ok(())
+                }
+                Err(_) => Err(moved),
+            },
+        }
+        .and_then(|()| commit_batch(&conn, batch.iter_mut().map(|j| &mut j.audit)));
         let n = batch.len();
         match result {
             Ok(()) => {
@@ -209,7 +267,10 @@ impl SqliteFast {
         let p = pending.clone();
         let handle = std::thread::Builder::new()
             .name("kavach-audit-writer".into())
-            .spawn(move || writer_loop(writer_conn, rx, p))
+            .spawn({
+                let (path, durability) = (path.to_owned(), durability);
+                move || writer_loop(writer_conn, rx, p, path, durability)
+            })
             .map_err(|_| KavachError::Internal("could not start the audit writer thread".into()))?;
         Ok(Self {
             path: path.to_owned(),
@@ -232,6 +293,10 @@ impl SqliteFast {
             }
         };
         let out = f(&conn);
+        // A connection whose file has moved is dropped: the next one opens the path again.
+        if matches!(&out, Err(KavachError::DbUnavailable(_))) {
+            return out;
+        }
         let mut pool = self.readers.lock();
         if pool.len() < 8 {
             pool.push(conn);
@@ -295,6 +360,7 @@ impl SqliteFast {
             Some(mut audit) => {
                 // Never wait for a lock on the caller's thread: if another process is writing, give
                 // up at once (nothing was written) and let the queued path wait instead.
+                check_file(conn)?;
                 conn.busy_timeout(Duration::ZERO)?;
                 let written = if audit.rate.is_empty() {
                     // One INSERT is its own transaction: no BEGIN/COMMIT round needed.
