@@ -69,7 +69,7 @@ export declare class NativeKavach {
    * [`Self::handle_http`] answered on this thread when one read is enough (`GET /auth/session`
    * on SQLite): the response, or nothing to take the async call.
    */
-  handleHttpInline(method: string, path: string, headers: Array<string>, urlOrigin?: string | undefined | null): HttpResponseOutput | null
+  handleHttpInline(method: string, path: string, headers: Array<string>, urlOrigin?: string | undefined | null): HttpInlineOutput | null
   /** `auth.signUp`: `{ user, session, token }`. */
   signUp(input: any, ip?: string | undefined | null, userAgent?: string | undefined | null): Promise<any>
   /**
@@ -134,6 +134,16 @@ export interface AuthorizeResult {
   auditId?: string
   /** With APPROVAL_REQUIRED: the pending approval a human can approve. */
   approvalId?: string
+}
+
+/**
+ * [`HttpResponseOutput`] of the inline session read: the JSON body as a string. A small body
+ * copied into a JS string costs less than an external `Buffer`, whose finalizer the GC must run.
+ */
+export interface HttpInlineOutput {
+  status: number
+  headers: Array<string>
+  body: string
 }
 
 /** One HTTP request as a shim hands it over. */

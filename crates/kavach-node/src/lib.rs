@@ -104,6 +104,15 @@ pub struct HttpResponseOutput {
     pub body: Buffer,
 }
 
+/// [`HttpResponseOutput`] of the inline session read: the JSON body as a string. A small body
+/// copied into a JS string costs less than an external `Buffer`, whose finalizer the GC must run.
+#[napi(object)]
+pub struct HttpInlineOutput {
+    pub status: u32,
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
 fn http_request(req: HttpRequestInput) -> kavach_core::http::HttpRequest {
     kavach_core::http::HttpRequest {
         method: req.method,
@@ -790,7 +799,7 @@ impl NativeKavach {
         path: String,
         headers: Vec<String>,
         url_origin: Option<String>,
-    ) -> napi::Result<Option<HttpResponseOutput>> {
+    ) -> napi::Result<Option<HttpInlineOutput>> {
         let request = kavach_core::http::HttpRequest {
             method,
             path,
@@ -798,14 +807,17 @@ impl NativeKavach {
             url_origin,
             ..Default::default()
         };
-        Ok(self
-            .inner
-            .handle_inline(&request)
-            .map(|r| HttpResponseOutput {
-                status: u32::from(r.status),
-                headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),
-                body: r.body.into(),
-            }))
+        let Some(r) = self.inner.handle_inline(&request) else {
+            return Ok(None);
+        };
+        // The core's JSON answers are UTF-8 (serde_json writes nothing else).
+        let body = String::from_utf8(r.body)
+            .map_err(|_| to_js(KavachError::Internal("could not encode a response".into())))?;
+        Ok(Some(HttpInlineOutput {
+            status: u32::from(r.status),
+            headers: r.headers.into_iter().flat_map(|(k, v)| [k, v]).collect(),
+            body,
+        }))
     }
 
     /// `auth.signUp`: `{ user, session, token }`.

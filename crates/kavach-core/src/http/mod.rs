@@ -103,13 +103,18 @@ fn json_response(status: u16, body: &Value) -> HttpResponse {
             ),
             ("cache-control".into(), "no-store".into()),
         ],
-        body: body.to_string().into_bytes(),
+        body: serde_json::to_vec(body).unwrap_or_default(),
     }
 }
 
 pub fn ok<T: serde::Serialize>(v: &T) -> ApiResult {
-    let mut body = serde_json::to_value(v)
+    let body = serde_json::to_value(v)
         .map_err(|_| ApiError::new(500, "INTERNAL_ERROR", "could not encode the response"))?;
+    ok_value(body)
+}
+
+/// [`ok`] for an answer already built as a `Value` (`json!`): no second copy of the tree.
+pub fn ok_value(mut body: Value) -> ApiResult {
     crate::events::iso_times(&mut body);
     Ok(json_response(200, &body))
 }
@@ -477,7 +482,7 @@ impl Kavach {
     /// The answer of a route that ended signed in: `{ user, session }` with the session cookie,
     /// as email and password's sign-in (the token travels only in the httpOnly cookie).
     pub fn signed_in_response(&self, signed: &crate::accounts::human::SignedIn) -> ApiResult {
-        let mut r = ok(&json!({
+        let mut r = ok_value(json!({
             "user": signed.user,
             "session": signed.session,
         }))?;

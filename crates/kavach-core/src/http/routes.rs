@@ -23,7 +23,7 @@ pub(super) fn session_answer(
     found: Option<(crate::accounts::human::Session, User)>,
 ) -> ApiResult {
     match found {
-        Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+        Some((session, user)) => ok_value(json!({ "user": user, "session": session })),
         None => {
             let mut e = ApiError::unauthorized();
             if req.cookie(&k.settings().cookie_name).is_some() {
@@ -56,7 +56,7 @@ async fn verify_email(k: &Kavach, req: &HttpRequest, get: bool) -> ApiResult {
                 body: Vec::new(),
             })
         }
-        _ => ok(&json!({ "success": true, "user": user })),
+        _ => ok_value(json!({ "success": true, "user": user })),
     }
 }
 
@@ -115,7 +115,7 @@ pub(super) const CORE: &[Route] = &[
         let input: SignUp = parse_body(req)?;
         k.limit_ip(req).await?;
         let signed = k.sign_up(input, req.client()).await?;
-        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+        let mut r = ok_value(json!({ "user": signed.user, "session": signed.session }))?;
         if let Some(token) = &signed.token {
             r.headers
                 .push(("set-cookie".into(), k.session_cookie(token)));
@@ -138,7 +138,7 @@ pub(super) const CORE: &[Route] = &[
             }
             k.sign_out(token).await?;
         }
-        let mut r = ok(&json!({ "success": true }))?;
+        let mut r = ok_value(json!({ "success": true }))?;
         r.headers.push(("set-cookie".into(), k.clear_cookie()));
         Ok(r)
     }),
@@ -147,7 +147,7 @@ pub(super) const CORE: &[Route] = &[
         match token {
             Some(t) => session_answer(k, req, k.get_session(t).await?),
             None => match k.plugin_session(req).await? {
-                Some((session, user)) => ok(&json!({ "user": user, "session": session })),
+                Some((session, user)) => ok_value(json!({ "user": user, "session": session })),
                 None => Err(ApiError::unauthorized()),
             },
         }
@@ -156,7 +156,7 @@ pub(super) const CORE: &[Route] = &[
         let user = k.session_user(req).await?;
         let patch: crate::accounts::human::UpdateUser = parse_body(req)?;
         let user = k.update_user(user, patch).await?;
-        ok(&json!({ "status": true, "user": user }))
+        ok_value(json!({ "status": true, "user": user }))
     }),
     route!("POST", "/auth/forgot-password", |k, req, p| {
         let b: ForgotBody = parse_body(req)?;
@@ -168,13 +168,13 @@ pub(super) const CORE: &[Route] = &[
         )
         .await?;
         // The same answer whether or not the email has an account.
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("POST", "/auth/reset-password", |k, req, p| {
         let b: ResetBody = parse_body(req)?;
         k.limit_ip(req).await?;
         k.reset_password(&b.token, b.new_password).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("POST", "/auth/change-password", |k, req, p| {
         let (session, user) = k.session_and_user(req).await?;
@@ -189,7 +189,7 @@ pub(super) const CORE: &[Route] = &[
             revoke,
         )
         .await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("POST", "/auth/send-verification-email", |k, req, p| {
         let user = k.session_user(req).await?;
@@ -197,7 +197,7 @@ pub(super) const CORE: &[Route] = &[
         k.limit_ip(req).await?;
         k.send_verification_email(&user, req.url_origin.as_deref(), b.callback_url.as_deref())
             .await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("GET", "/auth/verify-email", |k, req, p| {
         verify_email(k, req, true).await
@@ -267,7 +267,7 @@ pub(super) const CORE: &[Route] = &[
         let user = k.session_user(req).await?;
         k.owned_agent(id, &user.id).await?;
         k.revoke_agent(id).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("POST", "/agents/:id/rotate", |k, req, p| {
         let id = p[0];

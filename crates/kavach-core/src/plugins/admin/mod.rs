@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::accounts::human::{user_from_row, ClientInfo, Session, SignedIn, User};
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, session_token, ApiError, ApiResult, HttpRequest};
+use crate::http::{ok, ok_value, parse_body, session_token, ApiError, ApiResult, HttpRequest};
 use crate::kavach::Kavach;
 use crate::route;
 use crate::store::db::BeginWrite;
@@ -785,7 +785,7 @@ impl Kavach {
                 if self.is_admin(&user)
                     && impersonated_by.as_ref().is_none_or(|by| *by == user.id) =>
             {
-                let mut r = ok(&json!({ "user": user, "session": session }))?;
+                let mut r = ok_value(json!({ "user": user, "session": session }))?;
                 r.headers
                     .push(("set-cookie".into(), self.session_cookie(t)));
                 r.headers
@@ -844,7 +844,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             return Err(yourself("remove"));
         }
         k.remove_user(p[0]).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("POST", "/admin/users/:id/ban", |k, req, p| {
         let (_, me) = k.admin_session(req).await?;
@@ -898,7 +898,7 @@ const ROUTES: &[crate::plugin::Route] = &[
                 req.client(),
             )
             .await?;
-        let mut r = ok(&json!({ "user": signed.user, "session": signed.session }))?;
+        let mut r = ok_value(json!({ "user": signed.user, "session": signed.session }))?;
         r.headers
             .push(("set-cookie".into(), k.session_cookie(&signed.token)));
         r.headers.push(("set-cookie".into(), k.admin_cookie(token)));

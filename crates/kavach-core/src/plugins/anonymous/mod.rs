@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::accounts::human::User;
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, session_token, HttpRequest};
+use crate::http::{ok_value, parse_body, session_token, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugin::{Plugin, PluginEnv, Route};
 use crate::route;
@@ -117,8 +117,9 @@ const ROUTES: &[Route] = &[
             }
         }
         let signed = plugin.sign_in(k, req).await?;
-        let mut r =
-            ok(&json!({ "token": signed.token, "user": signed.user, "session": signed.session }))?;
+        let mut r = ok_value(
+            json!({ "token": signed.token, "user": signed.user, "session": signed.session }),
+        )?;
         r.headers
             .push(("set-cookie".into(), k.session_cookie(&signed.token)));
         Ok(r)
@@ -146,7 +147,7 @@ const ROUTES: &[Route] = &[
             .into());
         }
         k.delete_user(&user.id).await?;
-        let mut r = ok(&json!({ "success": true }))?;
+        let mut r = ok_value(json!({ "success": true }))?;
         r.headers.push(("set-cookie".into(), k.clear_cookie()));
         Ok(r)
     }),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{iso_extra, CreateInput, Permissions, UpdateInput};
 use crate::error::KavachError;
-use crate::http::{ok, parse_body, ApiError};
+use crate::http::{ok, ok_value, parse_body, ApiError};
 use crate::route;
 
 #[derive(Deserialize)]
@@ -101,7 +101,7 @@ pub(super) const ROUTES: &[crate::plugin::Route] = &[
         let b: DeleteBody = parse_body(req)?;
         let _ = b.config_id;
         k.api_key_delete(&b.key_id, Some(&user.id)).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!(cookieless "POST", "/auth/api-key/verify", |k, req, p| {
         let b: VerifyBody = parse_body(req)?;

@@ -33,7 +33,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, session_token, ApiError, ApiResult, HttpRequest, HttpResponse};
+use crate::http::{
+    ok, ok_value, parse_body, session_token, ApiError, ApiResult, HttpRequest, HttpResponse,
+};
 use crate::kavach::Kavach;
 use crate::plugin::{Plugin, PluginEnv, Route};
 use crate::route;
@@ -656,7 +658,7 @@ impl DeviceAuthorizationPlugin {
         if !store::decide(k, &row.id, &user.id, status, k.now_ms()).await? {
             return Err(processed());
         }
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }
 }
 

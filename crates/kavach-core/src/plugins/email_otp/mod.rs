@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::accounts::human::{normalize_email, User};
 use crate::crypto::token::hash_token;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, too_many, ApiError, HttpRequest};
+use crate::http::{ok_value, parse_body, too_many, ApiError, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugins::one_time::{code_error, OneTime, Taken};
 use crate::route;
@@ -426,7 +426,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             let b: SendBody = parse_body(req)?;
             k.limit_ip(req).await?;
             plugin.send(k, &b.email, b.kind).await?;
-            ok(&json!({ "success": true }))
+            ok_value(json!({ "success": true }))
         }
     ),
     route!("POST", "/auth/sign-in/email-otp", |k, req, p| {
@@ -447,7 +447,7 @@ const ROUTES: &[crate::plugin::Route] = &[
                 .check(k, &b.email, &b.otp, b.kind, false)
                 .await
                 .map_err(api)?;
-            ok(&json!({ "success": true }))
+            ok_value(json!({ "success": true }))
         }
     ),
     route!("POST", "/auth/email-otp/verify-email", |k, req, p| {
@@ -455,14 +455,14 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: CodeBody = parse_body(req)?;
         k.limit_ip(req).await?;
         let user = plugin.verify_email(k, b).await.map_err(api)?;
-        ok(&json!({ "status": true, "token": null, "user": user }))
+        ok_value(json!({ "status": true, "token": null, "user": user }))
     }),
     route!("POST", "/auth/forget-password/email-otp", |k, req, p| {
         let plugin = plugin_of(k)?;
         let b: EmailBody = parse_body(req)?;
         k.limit_ip(req).await?;
         plugin.send(k, &b.email, OtpType::ForgetPassword).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     // better-auth 1.7's newer name of the same request.
     route!(
@@ -473,7 +473,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             let b: EmailBody = parse_body(req)?;
             k.limit_ip(req).await?;
             plugin.send(k, &b.email, OtpType::ForgetPassword).await?;
-            ok(&json!({ "success": true }))
+            ok_value(json!({ "success": true }))
         }
     ),
     route!("POST", "/auth/email-otp/reset-password", |k, req, p| {
@@ -481,7 +481,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: ResetBody = parse_body(req)?;
         k.limit_ip(req).await?;
         plugin.reset_password(k, b).await.map_err(api)?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
 ];
 

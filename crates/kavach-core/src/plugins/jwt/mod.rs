@@ -19,7 +19,7 @@ use sqlx::Row;
 use crate::accounts::human::{Session, User};
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::http::ok;
+use crate::http::{ok, ok_value};
 use crate::kavach::Kavach;
 use crate::route;
 use crate::store::db::BeginWrite;
@@ -766,7 +766,7 @@ pub fn install_crypto_provider() {
 const ROUTES: &[crate::plugin::Route] = &[
     route!("GET", "/jwt/token", |k, req, p| {
         let (session, user) = k.session_and_user(req).await?;
-        ok(&json!({ "token": k.jwt_issue(&session, &user).await? }))
+        ok_value(json!({ "token": k.jwt_issue(&session, &user).await? }))
     }),
     route!("GET", "/jwks", |k, req, p| {
         let mut r = ok(&k.jwt_jwks().await?)?;

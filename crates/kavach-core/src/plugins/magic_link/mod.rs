@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::human::{normalize_email, User};
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, ApiResult, HttpRequest, HttpResponse};
+use crate::http::{ok_value, parse_body, ApiError, ApiResult, HttpRequest, HttpResponse};
 use crate::kavach::Kavach;
 use crate::plugins::oauth::{with_error, OAuthPlugin};
 use crate::plugins::one_time::{link_error, OneTime, Taken};
@@ -323,7 +323,7 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     let outcome = plugin.redeem(k, req, token.as_deref().unwrap_or("")).await;
     match (outcome, cb) {
         (Ok((signed, _)), None) => {
-            let mut r = ok(&json!({
+            let mut r = ok_value(json!({
                 "token": signed.token,
                 "user": signed.user,
                 "session": signed.session,
@@ -355,7 +355,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: SendBody = parse_body(req)?;
         k.limit_ip(req).await?;
         plugin.send(k, req, b).await?;
-        ok(&json!({ "status": true }))
+        ok_value(json!({ "status": true }))
     }),
     route!("GET", "/auth/magic-link/verify", |k, req, p| {
         verify(k, req).await

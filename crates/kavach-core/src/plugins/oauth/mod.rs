@@ -44,7 +44,7 @@ use self::store::{StateData, STATE_TTL_MS};
 use crate::accounts::human::{normalize_email, same_origin_path, User};
 use crate::accounts::provider_tokens::{self, TokenKind};
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, ApiResult, HttpRequest, HttpResponse};
+use crate::http::{ok, ok_value, parse_body, ApiError, ApiResult, HttpRequest, HttpResponse};
 use crate::kavach::Kavach;
 use crate::plugin::{decode, encode, PluginEnv, Route};
 use crate::route;
@@ -1289,7 +1289,7 @@ struct UnlinkBody {
 
 /// `{ url, redirect: true }` and the state cookie.
 fn started(url: String, cookie: String) -> ApiResult {
-    let mut r = ok(&json!({ "url": url, "redirect": true }))?;
+    let mut r = ok_value(json!({ "url": url, "redirect": true }))?;
     r.headers.push(("set-cookie".into(), cookie));
     Ok(r)
 }
@@ -1398,7 +1398,7 @@ static ROUTES: &[Route] = &[
         let b: UnlinkBody = parse_body(req)?;
         let user = k.session_user(req).await?;
         store::unlink(k, &user.id, &b.provider_id, b.account_id.as_deref()).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
 ];
 

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError};
+use crate::http::{ok_value, parse_body, ApiError};
 use crate::plugins::oauth::{oidc, sign_in_with_id_claims, OAuthPlugin};
 use crate::route;
 
@@ -193,7 +193,7 @@ const ROUTES: &[crate::plugin::Route] = &[route!("POST", "/auth/one-tap/callback
     let s = &plugin.settings;
     let signed = sign_in_with_id_claims(k, req, &s.provider_id, &claims, s.disable_sign_up).await?;
     let mut r =
-        ok(&json!({ "token": signed.token, "user": signed.user, "session": signed.session }))?;
+        ok_value(json!({ "token": signed.token, "user": signed.user, "session": signed.session }))?;
     r.headers
         .push(("set-cookie".into(), k.session_cookie(&signed.token)));
     Ok(r)

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{CreateOrganization, InviteInput, Member, MemberInput, MemberRef, OrganizationPlugin};
 use crate::accounts::human::User;
 use crate::error::KavachError;
-use crate::http::{ok, parse_body, ApiError};
+use crate::http::{ok, ok_value, parse_body, ApiError};
 use crate::kavach::Kavach;
 use crate::plugin::Route;
 use crate::route;
@@ -124,7 +124,7 @@ pub(super) const ROUTES: &[Route] = &[
             active_organization_id: b.organization_id,
             ..session
         };
-        ok(&json!({ "session": session }))
+        ok_value(json!({ "session": session }))
     }),
     route!("GET", "/invitations", |k, req, p| {
         let user = k.session_user(req).await?;
@@ -143,7 +143,7 @@ pub(super) const ROUTES: &[Route] = &[
             .filter(|i| i.email.eq_ignore_ascii_case(&user.email))
             .ok_or_else(|| ApiError::not_found("invitation"))?;
         let org = k.get_organization(&inv.organization_id).await?;
-        ok(&json!({
+        ok_value(json!({
             "invitation": inv,
             "organization": org.map(|o| json!({ "id": o.id, "name": o.name, "slug": o.slug })),
         }))
@@ -175,7 +175,7 @@ pub(super) const ROUTES: &[Route] = &[
         let ctx = member(k, req, p[0]).await?;
         ctx.may("organization:delete")?;
         k.delete_organization(p[0]).await?;
-        ok(&json!({ "success": true }))
+        ok_value(json!({ "success": true }))
     }),
     route!("GET", "/organizations/:id/members", |k, req, p| {
         let ctx = member(k, req, p[0]).await?;
@@ -269,7 +269,7 @@ pub(super) const ROUTES: &[Route] = &[
             let ctx = member(k, req, p[0]).await?;
             ctx.may("invitations:cancel")?;
             k.cancel_invitation(p[0], p[1]).await?;
-            ok(&json!({ "success": true }))
+            ok_value(json!({ "success": true }))
         }
     ),
     route!("POST", "/organizations/:id/has-permission", |k, req, p| {
@@ -278,6 +278,6 @@ pub(super) const ROUTES: &[Route] = &[
         let allowed = k
             .has_permission(p[0], &ctx.user.id, &b.permission.into_vec())
             .await?;
-        ok(&json!({ "allowed": allowed }))
+        ok_value(json!({ "allowed": allowed }))
     }),
 ];

@@ -36,7 +36,7 @@ use webauthn_rs::prelude::{
 use crate::accounts::human::{normalize_email, User};
 use crate::crypto::token::new_id;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, ApiResult, HttpRequest};
+use crate::http::{ok, ok_value, parse_body, ApiError, ApiResult, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugins::one_time::{OneTime, Taken};
 use crate::route;
@@ -887,7 +887,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             .own(id, &user.id)
             .await?
             .ok_or_else(passkey_not_found)?;
-        ok(&json!({ "passkey": row.to_json() }))
+        ok_value(json!({ "passkey": row.to_json() }))
     }),
     route!("POST", "/auth/passkey/delete-passkey", |k, req, p| {
         me(k)?;
@@ -898,7 +898,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         if !store.delete(id, &user.id).await? {
             return Err(passkey_not_found().into());
         }
-        ok(&json!({ "status": true }))
+        ok_value(json!({ "status": true }))
     }),
 ];
 

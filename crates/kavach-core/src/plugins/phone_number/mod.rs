@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use crate::accounts::human::{normalize_email, Login, User};
 use crate::callbacks::Hooks;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, too_many, ApiResult, HttpRequest};
+use crate::http::{ok_value, parse_body, too_many, ApiResult, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugins::one_time::{code_error, key, OneTime, Taken};
 use crate::route;
@@ -491,15 +491,16 @@ async fn verify(k: &Kavach, req: &HttpRequest) -> ApiResult {
     if let Some(user) = updating {
         let mut user = k.set_verified_phone(user, &e164).await?;
         k.hide_fields(&mut user);
-        return ok(&json!({ "status": true, "user": user }));
+        return ok_value(json!({ "status": true, "user": user }));
     }
     let mut user = k.phone_user(plugin, &e164, b.extra).await?;
     if b.disable_session == Some(true) {
         k.hide_fields(&mut user);
-        return ok(&json!({ "status": true, "token": null, "user": user }));
+        return ok_value(json!({ "status": true, "token": null, "user": user }));
     }
     let signed = k.sign_in_verified(user, req.client()).await?;
-    let mut r = ok(&json!({ "status": true, "user": signed.user, "session": signed.session }))?;
+    let mut r =
+        ok_value(json!({ "status": true, "user": signed.user, "session": signed.session }))?;
     r.headers
         .push(("set-cookie".into(), k.session_cookie(&signed.token)));
     Ok(r)
@@ -562,7 +563,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let e164 = plugin.number(k.hooks(), &b.phone_number).await?;
         plugin.send_code(k, &e164).await.map_err(api)?;
         // The same answer whether or not the number has an account.
-        ok(&json!({ "message": "code sent" }))
+        ok_value(json!({ "message": "code sent" }))
     }),
     route!("POST", "/auth/phone-number/verify", |k, req, p| {
         verify(k, req).await

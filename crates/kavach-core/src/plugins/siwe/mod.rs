@@ -37,7 +37,7 @@ use sqlx::Row;
 
 use crate::accounts::human::User;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body, ApiError, HttpRequest};
+use crate::http::{ok_value, parse_body, ApiError, HttpRequest};
 use crate::kavach::Kavach;
 use crate::plugins::one_time::{OneTime, Taken};
 use crate::store::db::{sql_for, BeginWrite, Ts};
@@ -705,7 +705,7 @@ async fn nonce_route(k: &Kavach, req: &HttpRequest) -> crate::http::ApiResult {
     let b = nonce_body(req)?;
     k.limit_ip(req).await?;
     let nonce = plugin.nonce(k, b).await?;
-    let mut r = ok(&json!({ "nonce": nonce }))?;
+    let mut r = ok_value(json!({ "nonce": nonce }))?;
     r.headers.push(("cache-control".into(), "no-store".into()));
     Ok(r)
 }
@@ -741,7 +741,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             .user_for(k, &wallet, chain, b.email.as_deref())
             .await?;
         let signed = k.sign_in_verified(user, req.client()).await?;
-        let mut r = ok(&json!({
+        let mut r = ok_value(json!({
             "token": signed.token,
             "success": true,
             "user": { "id": signed.user.id, "walletAddress": wallet, "chainId": chain },

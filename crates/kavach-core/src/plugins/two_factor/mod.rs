@@ -25,7 +25,7 @@ use crate::config::Dialect;
 use crate::crypto::passwords::{burn_verification, verify_password, Verified};
 use crate::crypto::token::{hash_token, new_id};
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body};
+use crate::http::{ok, ok_value, parse_body};
 use crate::kavach::Kavach;
 use crate::route;
 use crate::store::db::BeginWrite;
@@ -835,7 +835,7 @@ impl Kavach {
 const ROUTES: &[crate::plugin::Route] = &[
     route!("GET", "/two-factor/status", |k, req, p| {
         let user = k.session_user(req).await?;
-        ok(&json!({ "enabled": k.two_factor_status(&user.id).await? }))
+        ok_value(json!({ "enabled": k.two_factor_status(&user.id).await? }))
     }),
     route!("POST", "/two-factor/enable", |k, req, p| {
         let user = k.session_user(req).await?;
@@ -848,14 +848,14 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: CodeBody = parse_body(req)?;
         k.limit_ip(req).await?;
         k.two_factor_activate(&user.id, &b.code).await?;
-        ok(&json!({ "enabled": true }))
+        ok_value(json!({ "enabled": true }))
     }),
     route!("POST", "/two-factor/disable", |k, req, p| {
         let user = k.session_user(req).await?;
         let b: PasswordBody = parse_body(req)?;
         k.limit_ip(req).await?;
         k.two_factor_disable(&user.id, b.password).await?;
-        let mut r = ok(&json!({ "enabled": false }))?;
+        let mut r = ok_value(json!({ "enabled": false }))?;
         r.headers
             .push(("set-cookie".into(), k.plugin_cookie(TRUSTED_COOKIE, "", 0)));
         Ok(r)
@@ -865,7 +865,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: PasswordBody = parse_body(req)?;
         k.limit_ip(req).await?;
         let codes = k.two_factor_backup_codes(&user.id, b.password).await?;
-        ok(&json!({ "backupCodes": codes }))
+        ok_value(json!({ "backupCodes": codes }))
     }),
     route!("POST", "/two-factor/verify", |k, req, p| {
         let token = req
@@ -881,7 +881,7 @@ const ROUTES: &[crate::plugin::Route] = &[
             }
             Err(e) => return Err(e.into()),
         };
-        let mut r = ok(&json!({
+        let mut r = ok_value(json!({
             "user": done.signed_in.user,
             "session": done.signed_in.session,
         }))?;

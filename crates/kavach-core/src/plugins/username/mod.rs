@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::accounts::human::{Login, User};
 use crate::callbacks::Hooks;
 use crate::error::{KavachError, Result};
-use crate::http::{ok, parse_body};
+use crate::http::{ok_value, parse_body};
 use crate::kavach::Kavach;
 use crate::on_pool;
 use crate::route;
@@ -262,7 +262,7 @@ const ROUTES: &[crate::plugin::Route] = &[
         let b: AvailableBody = parse_body(req)?;
         // An oracle of who has an account: it shares the per-IP limit of the credential routes.
         k.limit_ip(req).await?;
-        ok(&json!({ "available": k.username_available(&b.username).await? }))
+        ok_value(json!({ "available": k.username_available(&b.username).await? }))
     }),
 ];
 
