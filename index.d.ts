@@ -615,6 +615,9 @@ export interface Kavach<U extends User = User, S = { session: Session; user: U }
      * Every matching row, newest first, as a Web stream read from the database a page (1,000 rows)
      * at a time, so memory stays flat whatever the count; also async-iterable
      * (`for await (const chunk of stream)`). JSON (an array, one row a line) or CSV with a header row.
+     * On SQLite an export without `agentId` is newest *written* first (the table's own order, which
+     * keeps an index on the time off every audited call); that is time order unless the clock
+     * stepped back.
      */
     export(options: AuditExportOptions & { stream: true }): Promise<AuditExportStream>
     /**

@@ -1,7 +1,9 @@
 // What an audit index costs the insert path on SQLite (every allowed or denied authorize writes one
 // audit row through the batcher): the same rows, inserted in batches of 64 in WAL mode, into a table
-// with the shipped indexes plus (a) no time index, (b) (created_at) as shipped since 0021, or (c)
-// (created_at, id) as 0017 made. Uses better-sqlite3 so the figure is the database's cost alone.
+// with the shipped indexes (no time index, since 0022) plus nothing, (b) (created_at) as 0021 made,
+// or (c) (created_at, id) as 0017 made. Uses better-sqlite3 so the figure is the database's cost
+// alone; batching hides part of it: an inline authorize commits one row, so `bench/authorize.mjs
+// --audit-index` shows the whole cost.
 //
 //   node bench/audit-index.mjs [--rows 200000] [--rounds 3]
 import { mkdirSync, rmSync } from 'node:fs'

@@ -4,7 +4,7 @@
 // was audited.
 //
 //   node bench/authorize.mjs [--db sqlite,sqlite-full,postgres,mysql] [--seq 5000] [--x64 20000]
-//     [--audit-index "<CREATE INDEX ...>"]  (SQLite: replaces the audit time index, to compare)
+//     [--audit-index "<CREATE INDEX ...>"]  (SQLite: adds an audit index, to compare its cost)
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -68,7 +68,7 @@ for (const kind of DBS) {
   const db = database(kind)
   if (args['audit-index'] && db.provider === 'sqlite') {
     // Compare audit indexes on one build: `--audit-index "CREATE INDEX x ON kavach_audit_logs (created_at, id)"`
-    // (what 0017 made) against the shipped one. The file is migrated, closed, changed, then opened.
+    // (what 0017 made) against the shipped indexes. The file is migrated, closed, changed, then opened.
     await (await createKavach({ database: db, secret: SECRET, shareInstance: false })).close()
     const { default: Database } = await import('better-sqlite3')
     const f = new Database(db.url)

@@ -1,7 +1,10 @@
 //! Audit retention (`audit: { retentionDays }`): one background task deletes audit rows older than
 //! the retention, off the hot path. A first pass runs a few seconds after boot, then one every
-//! hour; each pass deletes in small batches (one short statement each, walking the
-//! `(created_at, id)` index) with a pause between them, so writers of new rows never wait long.
+//! hour; each pass deletes in small batches with a pause between them, so writers of new rows never
+//! wait long. PostgreSQL and MySQL find each batch on their `(created_at, id)` index. SQLite keeps
+//! no time index (it would cost every audited call a page in its commit): a pass walks the table
+//! once in rowid order, reading the next batch of old rows without the write lock, then deleting
+//! exactly those rowids in one short write.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,10 +121,11 @@ async fn run(
         }
         let cutoff = clock.now_ms().saturating_sub(keep_ms);
         wait = opts.interval;
+        let mut cursor = Cursor::default();
         loop {
-            match prune_batch(&pool, cutoff, batch).await {
-                Ok(n) if n < batch as u64 => break,
-                Ok(_) => {
+            match prune_batch(&pool, cutoff, batch, &mut cursor).await {
+                Ok(false) => break,
+                Ok(true) => {
                     if !sleep_unless_stopped(&mut rx, opts.pause).await {
                         return;
                     }
@@ -136,46 +140,91 @@ async fn run(
     }
 }
 
-/// Deletes at most `limit` audit rows older than `cutoff_ms` (oldest first); returns how many.
-pub async fn prune_batch(pool: &Pool, cutoff_ms: i64, limit: i64) -> Result<u64> {
-    let n = match pool {
-        Pool::Sqlite(p) => sqlx::query(
-            "DELETE FROM kavach_audit_logs WHERE rowid IN (SELECT rowid FROM kavach_audit_logs WHERE created_at < ? ORDER BY created_at LIMIT ?)",
-        )
-        .bind(Ts(cutoff_ms))
-        .bind(limit)
-        .execute(p)
-        .await?
-        .rows_affected(),
-        Pool::Pg(p) => sqlx::query(
-            "DELETE FROM kavach_audit_logs WHERE id IN (SELECT id FROM kavach_audit_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-        )
-        .bind(Ts(cutoff_ms))
-        .bind(limit)
-        .execute(p)
-        .await?
-        .rows_affected(),
-        Pool::My(p) => sqlx::query(
-            "DELETE FROM kavach_audit_logs WHERE created_at < ? ORDER BY created_at LIMIT ?",
-        )
-        .bind(Ts(cutoff_ms))
-        .bind(limit)
-        .execute(p)
-        .await?
-        .rows_affected(),
+/// Where a pass has got to, and what it has deleted.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    /// SQLite: the last rowid read; the next batch reads after it.
+    after_rowid: i64,
+    /// Rows deleted so far in this pass.
+    pub deleted: u64,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self {
+            after_rowid: i64::MIN,
+            deleted: 0,
+        }
+    }
+}
+
+/// Deletes at most `limit` audit rows older than `cutoff_ms`; answers whether more may be left.
+pub async fn prune_batch(
+    pool: &Pool,
+    cutoff_ms: i64,
+    limit: i64,
+    cursor: &mut Cursor,
+) -> Result<bool> {
+    let (deleted, more) = match pool {
+        Pool::Sqlite(p) => {
+            // A read (no write lock in WAL mode) finds the next old rows in rowid order, however
+            // far apart; the write then deletes just those, by rowid. The time is checked again so
+            // that a rowid reused since the read is never taken.
+            let rows: Vec<i64> = sqlx::query_scalar(
+                "SELECT rowid FROM kavach_audit_logs WHERE rowid > ? AND created_at < ? ORDER BY rowid LIMIT ?",
+            )
+            .bind(cursor.after_rowid)
+            .bind(Ts(cutoff_ms))
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let Some(&last) = rows.last() else {
+                return Ok(false);
+            };
+            let ids = serde_json::to_string(&rows)
+                .map_err(|e| KavachError::Internal(format!("audit retention: {e}")))?;
+            let n = sqlx::query(
+                "DELETE FROM kavach_audit_logs WHERE rowid IN (SELECT value FROM json_each(?)) AND created_at < ?",
+            )
+            .bind(ids)
+            .bind(Ts(cutoff_ms))
+            .execute(p)
+            .await?
+            .rows_affected();
+            cursor.after_rowid = last;
+            (n, rows.len() as i64 == limit)
+        }
+        Pool::Pg(p) => {
+            let n = sqlx::query(
+                "DELETE FROM kavach_audit_logs WHERE id IN (SELECT id FROM kavach_audit_logs WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+            )
+            .bind(Ts(cutoff_ms))
+            .bind(limit)
+            .execute(p)
+            .await?
+            .rows_affected();
+            (n, n == limit as u64)
+        }
+        Pool::My(p) => {
+            let n = sqlx::query(
+                "DELETE FROM kavach_audit_logs WHERE created_at < ? ORDER BY created_at LIMIT ?",
+            )
+            .bind(Ts(cutoff_ms))
+            .bind(limit)
+            .execute(p)
+            .await?
+            .rows_affected();
+            (n, n == limit as u64)
+        }
     };
-    Ok(n)
+    cursor.deleted += deleted;
+    Ok(more)
 }
 
 /// Deletes every audit row older than `cutoff_ms`, batch by batch; returns how many.
 pub async fn prune(pool: &Pool, cutoff_ms: i64, batch: u32) -> Result<u64> {
     let batch = i64::from(batch.max(1));
-    let mut total = 0;
-    loop {
-        let n = prune_batch(pool, cutoff_ms, batch).await?;
-        total += n;
-        if n < batch as u64 {
-            return Ok(total);
-        }
-    }
+    let mut cursor = Cursor::default();
+    while prune_batch(pool, cutoff_ms, batch, &mut cursor).await? {}
+    Ok(cursor.deleted)
 }
