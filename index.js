@@ -143,11 +143,20 @@ function takeInline() {
 // Fair to the event loop: a caller that awaits inline answers back to back never gives Node's loop a
 // turn (each answer resolves in a microtask), so timers and sockets would starve. The first inline
 // answer after a turn of the loop starts a clock and books a setImmediate that marks the next turn;
-// once about a millisecond has passed without one, the next call waits for that turn first.
+// once about a millisecond has passed without one, the next call waits for that turn first. The
+// calls that wait share one promise, settled by that same setImmediate: with 64 in flight, one
+// callback a turn rather than 64.
 const INLINE_BUDGET_MS = 1
 let burstStart = -1
+let turn = null
+let endTurn = null
 const endBurst = () => {
   burstStart = -1
+  if (endTurn !== null) {
+    const settle = endTurn
+    turn = endTurn = null
+    settle()
+  }
 }
 function inlineBudgetLeft() {
   if (burstStart < 0) {
@@ -157,7 +166,8 @@ function inlineBudgetLeft() {
   }
   return performance.now() - burstStart < INLINE_BUDGET_MS
 }
-const nextTurn = () => new Promise(setImmediate)
+// Only called once inlineBudgetLeft() said no, so a burst is open and its endBurst is booked.
+const nextTurn = () => (turn ??= new Promise((resolve) => (endTurn = resolve)))
 
 function auditFilter(filter) {
   if (filter === undefined || filter === null) return {}
